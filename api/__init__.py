@@ -1,0 +1,1 @@
+"""fenrun api package."""

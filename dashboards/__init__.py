@@ -1,0 +1,1 @@
+"""fenrun dashboards package."""

@@ -1,0 +1,1 @@
+"""fenrun serving package."""

@@ -1,0 +1,65 @@
+"""The closed set of errors the settlement core raises.
+
+Each carries a stable `code`; the API maps codes to HTTP statuses in one table and the CLI prints
+the message. Messages name the field and the offending value so a person can fix the input.
+"""
+
+from __future__ import annotations
+
+
+class SettlementError(Exception):
+    """Base of every error the settlement core raises on purpose."""
+
+    code = "settlement_error"
+
+
+class InvalidEvent(SettlementError):
+    """An event (or a field of it) is malformed: wrong type, missing field, bad amount."""
+
+    code = "invalid_event"
+
+    def __init__(self, field: str, value: object, reason: str) -> None:
+        self.field, self.value, self.reason = field, value, reason
+        super().__init__(f"{field}: {reason} (got {value!r})")
+
+
+class RejectedEvent(SettlementError):
+    """A well-formed event that the current state does not allow (unknown parent, second join...)."""
+
+    code = "rejected_event"
+
+
+class SelfReferral(RejectedEvent):
+    """A promoter would be credited for their own purchase or be their own inviter."""
+
+    code = "self_referral"
+
+
+class EventConflict(SettlementError):
+    """An `event_id` was reused with a different payload; the first delivery stands."""
+
+    code = "event_conflict"
+
+
+class PlanError(SettlementError):
+    """A commission plan is invalid, or no plan version covers an instant."""
+
+    code = "plan_error"
+
+
+class PayoutError(SettlementError):
+    """A payout cannot be made or approved as asked."""
+
+    code = "payout_error"
+
+
+class NotFound(SettlementError):
+    """A promoter, order or payout that was asked for does not exist."""
+
+    code = "not_found"
+
+
+class LedgerInvariantBroken(SettlementError):
+    """A posting set does not balance or would break an invariant; never caught and ignored."""
+
+    code = "ledger_invariant_broken"

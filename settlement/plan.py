@@ -1,0 +1,234 @@
+"""Commission plans: versioned rules for splitting each sale, read from YAML.
+
+A plan file holds one or more versions (YAML documents separated by `---`), each with an
+`effective_from` instant. An order is settled by the version in force when it was paid, so a rate
+change never rewrites history. Rates are exact fractions; a plan that could pay out more than a
+line is worth, or more than three levels, is rejected before anything is settled.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from bisect import bisect_right
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from fractions import Fraction
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from settlement.errors import InvalidEvent, PlanError
+from settlement.money import minor_digits, parse_amount, parse_rate
+
+MAX_LEVELS = 3  # compliance: commission on real sales only, at most three levels
+AttributionModel = Literal["first_click", "last_click", "linear", "time_decay", "position"]
+
+
+class _Attribution(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    model: AttributionModel
+    lookback_days: int = Field(gt=0, le=3650)
+    first: str | None = None
+    last: str | None = None
+    half_life_days: float | str | None = None
+
+
+class _Category(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    levels: list[str] | None = None
+    platform_take_rate: str | None = None
+
+
+class _PlanDocument(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    effective_from: datetime
+    currency: str
+    platform_take_rate: str
+    levels: list[str]
+    attribution: _Attribution
+    customer_binding: Literal["lifetime", "none"] = "lifetime"
+    hold_days: int = Field(ge=0, le=365)
+    payout_minimum: str
+    review_limit: str
+    categories: dict[str, _Category] = Field(default_factory=dict)
+
+    @field_validator("effective_from")
+    @classmethod
+    def _aware(cls, value: datetime) -> datetime:
+        if value.tzinfo is None:
+            raise ValueError("needs an offset such as Z or +08:00")
+        return value.astimezone(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class AttributionRule:
+    model: str
+    lookback_days: int
+    first: Fraction = Fraction(0)
+    last: Fraction = Fraction(0)
+    half_life_days: Fraction = Fraction(0)
+
+
+@dataclass(frozen=True, slots=True)
+class CategoryRates:
+    levels: tuple[Fraction, ...]
+    platform_take_rate: Fraction
+
+
+@dataclass(frozen=True, slots=True)
+class PlanVersion:
+    """One version of the commission plan, with every rate exact."""
+
+    effective_from: datetime
+    currency: str
+    default_rates: CategoryRates
+    categories: dict[str, CategoryRates]
+    attribution: AttributionRule
+    customer_binding: str
+    hold_days: int
+    payout_minimum_minor: int
+    review_limit_minor: int
+    document: dict[str, Any]
+    content_hash: str
+
+    @property
+    def version_id(self) -> str:
+        """The version's identity: its effective instant in canonical UTC form."""
+        return self.effective_from.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    def rates_for(self, category: str) -> CategoryRates:
+        return self.categories.get(category, self.default_rates)
+
+
+def _rates(levels: list[str], take: str, where: str) -> CategoryRates:
+    if len(levels) > MAX_LEVELS:
+        raise PlanError(
+            f"{where}levels: {len(levels)} levels configured; at most {MAX_LEVELS} are allowed "
+            "(commission only on real sales, never for recruiting)"
+        )
+    if not levels:
+        raise PlanError(f"{where}levels: at least one level rate is needed")
+    level_rates = tuple(parse_rate(r, f"{where}levels[{i}]") for i, r in enumerate(levels))
+    take_rate = parse_rate(take, f"{where}platform_take_rate")
+    if take_rate + sum(level_rates) > 1:
+        raise PlanError(f"{where}platform_take_rate plus level rates exceed 1: merchant would pay")
+    return CategoryRates(level_rates, take_rate)
+
+
+def _attribution(raw: _Attribution) -> AttributionRule:
+    if raw.model == "position":
+        first = parse_rate(raw.first if raw.first is not None else "0.4", "attribution.first")
+        last = parse_rate(raw.last if raw.last is not None else "0.4", "attribution.last")
+        if first + last > 1 or first + last == 0:
+            raise PlanError("attribution: first + last must be above 0 and at most 1")
+        return AttributionRule(raw.model, raw.lookback_days, first=first, last=last)
+    if raw.model == "time_decay":
+        if raw.half_life_days is None:
+            raise PlanError("attribution.half_life_days: required for the time_decay model")
+        half_life = Fraction(str(raw.half_life_days))
+        if half_life <= 0:
+            raise PlanError("attribution.half_life_days: must be positive")
+        return AttributionRule(raw.model, raw.lookback_days, half_life_days=half_life)
+    return AttributionRule(raw.model, raw.lookback_days)
+
+
+def _money(text: str, currency: str, field: str) -> int:
+    try:
+        return parse_amount(text, currency, field)
+    except InvalidEvent as error:
+        raise PlanError(str(error)) from None
+
+
+def _canonical(document: dict[str, Any]) -> dict[str, Any]:
+    return json.loads(json.dumps(document, default=str, sort_keys=True))
+
+
+def build_version(document: dict[str, Any]) -> PlanVersion:
+    """Validate one YAML document and return the exact plan version it describes."""
+    try:
+        raw = _PlanDocument.model_validate(document)
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        raise PlanError(f"{where}: {first['msg']}") from None
+    try:
+        minor_digits(raw.currency)
+    except InvalidEvent as error:
+        raise PlanError(str(error)) from None
+    categories = {
+        name: _rates(
+            cat.levels if cat.levels is not None else raw.levels,
+            cat.platform_take_rate or raw.platform_take_rate,
+            f"categories.{name}.",
+        )
+        for name, cat in raw.categories.items()
+    }
+    canonical = _canonical({**raw.model_dump(mode="json"), "effective_from": raw.effective_from})
+    return PlanVersion(
+        effective_from=raw.effective_from,
+        currency=raw.currency,
+        default_rates=_rates(raw.levels, raw.platform_take_rate, ""),
+        categories=categories,
+        attribution=_attribution(raw.attribution),
+        customer_binding=raw.customer_binding,
+        hold_days=raw.hold_days,
+        payout_minimum_minor=_money(raw.payout_minimum, raw.currency, "payout_minimum"),
+        review_limit_minor=_money(raw.review_limit, raw.currency, "review_limit"),
+        document=canonical,
+        content_hash=hashlib.sha256(json.dumps(canonical, sort_keys=True).encode()).hexdigest(),
+    )
+
+
+def parse_plan_text(text: str) -> list[PlanVersion]:
+    """Every version in a (possibly multi-document) YAML plan, sorted by `effective_from`."""
+    try:
+        documents = [doc for doc in yaml.safe_load_all(text) if doc is not None]
+    except yaml.YAMLError as error:
+        raise PlanError(f"plan is not valid YAML: {error}") from None
+    if not documents:
+        raise PlanError("plan file holds no version")
+    versions = []
+    for index, document in enumerate(documents):
+        if not isinstance(document, dict):
+            raise PlanError(f"document {index + 1}: a plan version must be a mapping")
+        versions.append(build_version(document))
+    return PlanBook(versions).versions
+
+
+class PlanBook:
+    """All known plan versions, answering "which version was in force at this instant?"."""
+
+    def __init__(self, versions: list[PlanVersion]) -> None:
+        by_id: dict[str, PlanVersion] = {}
+        for version in versions:
+            known = by_id.get(version.version_id)
+            if known is not None and known.content_hash != version.content_hash:
+                raise PlanError(
+                    f"effective_from: version {version.version_id} is given twice with different "
+                    "content; a published version never changes, add a new one instead"
+                )
+            by_id[version.version_id] = version
+        self.versions = sorted(by_id.values(), key=lambda v: v.effective_from)
+        self._starts = [v.effective_from for v in self.versions]
+        self._by_id = by_id
+
+    def version_at(self, instant: datetime) -> PlanVersion:
+        index = bisect_right(self._starts, instant)
+        if index == 0:
+            raise PlanError(f"no plan version is in force at {instant.isoformat()}")
+        return self.versions[index - 1]
+
+    def by_id(self, version_id: str) -> PlanVersion:
+        try:
+            return self._by_id[version_id]
+        except KeyError:
+            raise PlanError(f"plan version {version_id} is not known") from None
+
+    @property
+    def max_lookback_days(self) -> int:
+        return max((v.attribution.lookback_days for v in self.versions), default=0)
+
+    def __bool__(self) -> bool:
+        return bool(self.versions)
