@@ -24,7 +24,7 @@ class InvalidEvent(SettlementError):
 
 
 class RejectedEvent(SettlementError):
-    """A well-formed event that the current state does not allow (unknown parent, second join...)."""
+    """A well-formed event that the current state does not allow (unknown parent, 2nd join...)."""
 
     code = "rejected_event"
 

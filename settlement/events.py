@@ -1,8 +1,8 @@
 """Parsing and validating the JSON events a mall sends.
 
-An event is a JSON object with `event_id`, `type`, `ts` (ISO-8601 with an offset) and the fields of
-its type. Parsing checks shape only; whether the event is allowed (the promoter exists, the order was
-paid...) is decided when it is applied. Extra fields are kept in the stored payload, not rejected.
+An event is a JSON object with `event_id`, `type`, `ts` (ISO-8601 with an offset) and the fields
+of its type. Parsing checks shape only; whether the event is allowed (the promoter exists, the
+order was paid...) is decided when it is applied. Extra fields are kept in the stored payload.
 """
 
 from __future__ import annotations

@@ -1,0 +1,261 @@
+"""The `fenrun` command line: settle event files, inspect balances, run payouts, verify the books.
+
+Settings are read once per command from `FENRUN_` variables. Exit codes: 0 success, 1 some input
+was rejected or a check failed (details on stderr), 2 a plan or argument error (nothing applied).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+from sqlalchemy import Engine
+
+from settlement import db
+from settlement.config import SettlementSettings
+from settlement.engine import CONFLICT, DUPLICATE, REJECTED
+from settlement.errors import InvalidEvent, SettlementError
+from settlement.events import parse_json_line, parse_timestamp
+from settlement.money import format_amount
+from settlement.payouts import (
+    AWAITING_APPROVAL,
+    approve_payout,
+    export_csv,
+    list_payouts,
+    reject_payout,
+    run_payouts,
+)
+from settlement.plan import PlanBook, parse_plan_text
+from settlement.plan_store import load_plan_book, store_versions
+from settlement.reports import balances_document, verify_ledger
+from settlement.service import apply_events, release_due, sort_events
+
+app = typer.Typer(help="fenrun: promoter commission settlement.", no_args_is_help=True,
+                  pretty_exceptions_enable=False)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+plan_app = typer.Typer(help="Commission plan versions.", no_args_is_help=True)
+payouts_app = typer.Typer(help="Payout batches.", no_args_is_help=True)
+ledger_app = typer.Typer(help="The double-entry journal.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(plan_app, name="plan")
+app.add_typer(payouts_app, name="payouts")
+app.add_typer(ledger_app, name="ledger")
+
+AsOf = Annotated[str, typer.Option("--as-of", help="ISO-8601 instant with an offset")]
+
+
+def fail(message: str, code: int = 2) -> NoReturn:
+    typer.echo(f"fenrun: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def open_books(settings: SettlementSettings | None = None) -> Engine:
+    """The engine for the configured database, with the schema created if the database is empty."""
+    settings = settings or SettlementSettings()
+    engine = db.create_db_engine(settings.database_url)
+    try:
+        db.ensure_schema(engine)
+    except SettlementError as error:
+        fail(str(error))
+    return engine
+
+
+def parse_as_of(value: str, field: str = "--as-of") -> datetime:
+    try:
+        return parse_timestamp(value, field)
+    except InvalidEvent as error:
+        fail(str(error))
+
+
+def stored_plans(engine: Engine) -> PlanBook:
+    with engine.connect() as conn:
+        plans = load_plan_book(conn)
+    if not plans:
+        fail("no plan version is stored: run `fenrun plan apply PLAN.yaml` or pass --plan")
+    return plans
+
+
+def apply_plan_file(engine: Engine, path: Path) -> list[str]:
+    try:
+        versions = parse_plan_text(path.read_text(encoding="utf-8"))
+        with engine.begin() as conn:
+            return store_versions(conn, versions)
+    except OSError as error:
+        fail(f"--plan: cannot read {path}: {error.strerror}")
+    except SettlementError as error:
+        fail(f"{path}: {error}")
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Migrate the database schema to the newest revision."""
+    engine = db.create_db_engine(SettlementSettings().database_url)
+    db.upgrade(engine)
+    typer.echo(f"schema at revision {db.current_revision(engine)}")
+
+
+@plan_app.command("apply")
+def plan_apply(path: Path) -> None:
+    """Store the plan versions of a YAML file (several versions may be separated by ---)."""
+    added = apply_plan_file(open_books(), path)
+    typer.echo(f"stored {len(added)} new plan version(s): {', '.join(added) or 'none'}")
+
+
+def read_events(path: Path) -> tuple[list[tuple[int, object]], list[tuple[int, str]]]:
+    """Parse a JSON-lines file: (line number, event) pairs and (line number, reason) rejects."""
+    good, bad = [], []
+    try:
+        handle = path.open(encoding="utf-8")
+    except OSError as error:
+        fail(f"EVENTS: cannot read {path}: {error.strerror}")
+    with handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                good.append((number, parse_json_line(line)))
+            except InvalidEvent as error:
+                bad.append((number, str(error)))
+    return good, bad
+
+
+@app.command()
+def settle(
+    events: Annotated[Path, typer.Argument(help="JSON-lines event file")],
+    plan: Annotated[Path | None, typer.Option(help="plan YAML; stored before settling")] = None,
+    as_of: Annotated[str | None, typer.Option("--as-of", help="release holds due by then")] = None,
+) -> None:
+    """Apply events in timestamp order, then release the holds due by --as-of."""
+    settings = SettlementSettings()
+    release_at = parse_as_of(as_of) if as_of else None
+    engine = open_books(settings)
+    if plan is not None:
+        apply_plan_file(engine, plan)
+    plans = stored_plans(engine)
+    parsed, rejects = read_events(events)
+    ordered = sort_events([event for _, event in parsed])  # type: ignore[misc]
+    line_of = {id(event): number for number, event in parsed}
+    outcomes = apply_events(engine, plans, ordered, settings.batch_size)
+    counts = {"applied": 0, DUPLICATE: 0, REJECTED: 0, CONFLICT: 0}
+    for event, outcome in zip(ordered, outcomes, strict=True):
+        counts[outcome.status] += 1
+        if outcome.status in (REJECTED, CONFLICT):
+            rejects.append((line_of[id(event)], outcome.reason or outcome.status))
+    release_at = release_at or (ordered[-1].ts if ordered else None)
+    released = release_due(engine, plans, release_at) if release_at else 0
+    for number, reason in sorted(rejects):
+        typer.echo(f"{events}:{number}: {reason}", err=True)
+    typer.echo(f"applied {counts['applied']}, already applied {counts[DUPLICATE]}, "
+               f"rejected {len(rejects)}, holds released {released}")
+    if rejects:
+        raise typer.Exit(1)
+
+
+@app.command()
+def release(as_of: AsOf) -> None:
+    """Release every hold that ended by --as-of (the live path runs this on a schedule)."""
+    at = parse_as_of(as_of)
+    engine = open_books()
+    typer.echo(f"holds released: {release_due(engine, stored_plans(engine), at)}")
+
+
+@app.command()
+def balances(
+    format: Annotated[str, typer.Option("--format", help="json or table")] = "table",
+) -> None:
+    """Balances of every promoter, merchant and the platform."""
+    if format not in ("json", "table"):
+        fail(f"--format: {format!r} must be json or table")
+    with open_books().connect() as conn:
+        document = balances_document(conn)
+    if format == "json":
+        typer.echo(json.dumps(document, indent=2, ensure_ascii=False))
+        return
+    typer.echo(f"{'promoter':<24}{'pending':>14}{'available':>14}{'paid':>14}")
+    for owner, row in document["promoters"].items():
+        typer.echo(f"{owner:<24}{row['pending']:>14}{row['available']:>14}{row['paid']:>14}")
+    for owner, row in document["merchants"].items():
+        typer.echo(f"merchant {owner:<15}{row['payable']:>14}")
+    typer.echo(f"platform revenue {document['platform']['revenue']}")
+
+
+@ledger_app.command("verify")
+def ledger_verify() -> None:
+    """Exit non-zero if any entry does not balance or any balance differs from its journal."""
+    with open_books().connect() as conn:
+        problems = verify_ledger(conn)
+    for problem in problems:
+        typer.echo(problem, err=True)
+    if problems:
+        fail(f"{len(problems)} problem(s) found in the ledger", code=1)
+    typer.echo("ledger verified: every entry balances and every balance matches its journal")
+
+
+def _print_payouts(payouts: list, export: Path | None) -> None:
+    for p in payouts:
+        typer.echo(f"{p.payout_id:>8} {p.promoter_id:<24} {format_amount(p.amount_minor, p.currency):>14}"
+                   f" {p.currency} {p.status}")
+    if export is not None:
+        export_csv(payouts, export)
+        typer.echo(f"exported {len(payouts)} payout(s) to {export}")
+
+
+@payouts_app.command("run")
+def payouts_run(
+    as_of: AsOf,
+    export: Annotated[Path | None, typer.Option(help="write the batch as CSV for finance")] = None,
+) -> None:
+    """Release what is due, then pay every promoter whose available balance reaches the minimum."""
+    at = parse_as_of(as_of)
+    engine = open_books()
+    try:
+        made = run_payouts(engine, stored_plans(engine), at)
+    except SettlementError as error:
+        fail(str(error))
+    _print_payouts(made, export)
+    waiting = sum(p.status == AWAITING_APPROVAL for p in made)
+    typer.echo(f"{len(made) - waiting} paid, {waiting} awaiting approval")
+
+
+@payouts_app.command("approve")
+def payouts_approve(payout_id: int) -> None:
+    """Approve a payout above the review limit; it is paid if the balance still covers it."""
+    try:
+        payout = approve_payout(open_books(), payout_id)
+    except SettlementError as error:
+        fail(str(error), code=1)
+    _print_payouts([payout], None)
+
+
+@payouts_app.command("reject")
+def payouts_reject(payout_id: int) -> None:
+    """Reject a payout awaiting approval; the balance stays available."""
+    try:
+        payout = reject_payout(open_books(), payout_id)
+    except SettlementError as error:
+        fail(str(error), code=1)
+    _print_payouts([payout], None)
+
+
+@payouts_app.command("list")
+def payouts_list(
+    status: Annotated[str | None, typer.Option(help="paid, awaiting_approval or rejected")] = None,
+    export: Annotated[Path | None, typer.Option(help="write them as CSV")] = None,
+) -> None:
+    """List payouts, optionally by status."""
+    with open_books().connect() as conn:
+        _print_payouts(list_payouts(conn, status), export)
+
+
+def main() -> None:
+    """Console entry point."""
+    app(prog_name="fenrun")
+
+
+if __name__ == "__main__":
+    main()
+    sys.exit(0)

@@ -1,0 +1,237 @@
+"""Applying events to the books: the rules of the referral tree, attribution, splits and holds.
+
+`Settler.apply` decides one event against a `Workspace`: it checks everything that could reject
+the event before changing anything, so a rejected event leaves no trace but its rejection record.
+The same code serves the batch CLI, the API and the Kafka worker; only the transaction differs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from settlement.attribution import attribute
+from settlement.errors import InvalidEvent, PlanError, RejectedEvent, SelfReferral
+from settlement.events import (
+    Event,
+    OrderConfirmed,
+    OrderPaid,
+    OrderRefunded,
+    PromoterJoined,
+    PromoterReinstated,
+    PromoterSuspended,
+    Touch,
+)
+from settlement.ledger import JournalEntry, allocation_postings, release_postings
+from settlement.money import parse_amount
+from settlement.plan import PlanBook
+from settlement.splits import Allocation, allocate, resolve_beneficiaries
+from settlement.state import OrderLineState, OrderState, PromoterState, Workspace
+
+APPLIED, DUPLICATE, REJECTED, CONFLICT = "applied", "duplicate", "rejected", "conflict"
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What became of one event: applied now, already seen, rejected (now or before), conflict."""
+
+    event_id: str
+    status: str
+    reason: str | None = None
+
+
+class Settler:
+    """The settlement rules, applied one event at a time to a workspace."""
+
+    def __init__(self, workspace: Workspace, plans: PlanBook) -> None:
+        self.ws = workspace
+        self.plans = plans
+        self._handlers: dict[type, Callable[[Event, Any], None]] = {
+            PromoterJoined: self._promoter_joined,
+            PromoterSuspended: self._promoter_suspended,
+            PromoterReinstated: self._promoter_reinstated,
+            Touch: self._touch,
+            OrderPaid: self._order_paid,
+            OrderConfirmed: self._order_confirmed,
+            OrderRefunded: self._order_refunded,
+        }
+
+    def apply(self, event: Event) -> Outcome:
+        known = self.ws.known_event(event.event_id)
+        if known is not None:
+            if known.payload_hash != event.payload_hash:
+                return Outcome(event.event_id, CONFLICT,
+                               "event_id was already used for a different payload")
+            if known.status == REJECTED:
+                return Outcome(event.event_id, REJECTED, known.reason)
+            return Outcome(event.event_id, DUPLICATE)
+        try:
+            self._handlers[type(event.body)](event, event.body)
+        except (RejectedEvent, InvalidEvent, PlanError) as error:
+            self._record(event, REJECTED, str(error))
+            return Outcome(event.event_id, REJECTED, str(error))
+        self._record(event, APPLIED, None)
+        return Outcome(event.event_id, APPLIED)
+
+    def _record(self, event: Event, status: str, reason: str | None) -> None:
+        self.ws.remember_event(event, status, reason)
+        self.ws.changes.events.append(
+            {"event": event, "status": status, "reason": reason}
+        )
+
+    # Referral tree ----------------------------------------------------------------------------
+
+    def _promoter_joined(self, event: Event, body: PromoterJoined) -> None:
+        if self.ws.promoter(body.promoter_id) is not None:
+            raise RejectedEvent(f"promoter_id: {body.promoter_id} has already joined")
+        if body.parent_id is not None:
+            if body.parent_id == body.promoter_id:
+                raise SelfReferral(f"parent_id: {body.parent_id} cannot invite themself")
+            parent = self.ws.promoter(body.parent_id)
+            if parent is None or parent.joined_at > event.ts:
+                raise RejectedEvent(f"parent_id: {body.parent_id} has not joined yet")
+        self.ws.add_promoter(
+            PromoterState(body.promoter_id, body.parent_id, body.grade, event.ts, False)
+        )
+
+    def _set_suspended(self, promoter_id: str, suspended: bool) -> None:
+        promoter = self.ws.promoter(promoter_id)
+        if promoter is None:
+            raise RejectedEvent(f"promoter_id: {promoter_id} has not joined")
+        if promoter.suspended == suspended:
+            state = "suspended" if suspended else "active"
+            raise RejectedEvent(f"promoter_id: {promoter_id} is already {state}")
+        promoter.suspended = suspended
+        self.ws.changes.promoter_changed(promoter)
+
+    def _promoter_suspended(self, event: Event, body: PromoterSuspended) -> None:
+        self._set_suspended(body.promoter_id, True)
+
+    def _promoter_reinstated(self, event: Event, body: PromoterReinstated) -> None:
+        self._set_suspended(body.promoter_id, False)
+
+    # Touches ----------------------------------------------------------------------------------
+
+    def _touch(self, event: Event, body: Touch) -> None:
+        if body.customer_id == body.promoter_id:
+            raise SelfReferral(
+                f"customer_id: {body.customer_id} touched their own promoter link (self-referral)"
+            )
+        promoter = self.ws.promoter(body.promoter_id)
+        if promoter is None or promoter.joined_at > event.ts:
+            raise RejectedEvent(f"promoter_id: {body.promoter_id} has not joined")
+        self.ws.changes.touches.append(
+            {"event_id": event.event_id, "customer_id": body.customer_id,
+             "promoter_id": body.promoter_id, "ts": event.ts, "kind": body.kind,
+             "channel": body.channel}
+        )
+        self.ws.add_touch(body.customer_id, body.promoter_id, event.ts)
+        if body.kind == "register" and self.ws.binding(body.customer_id) is None:
+            if self.plans.version_at(event.ts).customer_binding == "lifetime":
+                self.ws.bind(body.customer_id, body.promoter_id)
+                self.ws.changes.bindings.append(
+                    {"customer_id": body.customer_id, "promoter_id": body.promoter_id,
+                     "bound_at": event.ts, "event_id": event.event_id}
+                )
+
+    # Orders -----------------------------------------------------------------------------------
+
+    def _order_paid(self, event: Event, body: OrderPaid) -> None:
+        if self.ws.order(body.order_id) is not None:
+            raise RejectedEvent(f"order_id: {body.order_id} was already paid")
+        plan = self.plans.version_at(event.ts)
+        if body.currency != plan.currency:
+            raise RejectedEvent(
+                f"currency: {body.currency} differs from the plan's currency {plan.currency}"
+            )
+        lookback = timedelta(days=plan.attribution.lookback_days)
+        touches = self.ws.touches(body.customer_id, event.ts - lookback)
+        bound = self.ws.binding(body.customer_id) if plan.customer_binding == "lifetime" else None
+        shares = attribute(touches, event.ts, plan.attribution, bound)
+        self.ws.load_ancestries(shares)
+        beneficiaries = resolve_beneficiaries(shares, self._parent_of,
+                                              lambda pid: self._earns(pid, body.customer_id))
+        lines = [OrderLineState(line.sku, line.category, line.amount_minor) for line in body.lines]
+        allocation = allocate(((ln.category, ln.amount_minor) for ln in lines), plan, beneficiaries)
+        order = OrderState(body.order_id, body.customer_id, body.merchant_id, body.currency,
+                           plan.version_id, event.ts, lines, beneficiaries, allocation)
+        self._post(order, "paid", event, Allocation.empty(), allocation)
+        self.ws.add_order(order)
+
+    def _parent_of(self, promoter_id: str) -> str | None:
+        promoter = self.ws.promoter(promoter_id)
+        return promoter.parent_id if promoter is not None else None
+
+    def _earns(self, promoter_id: str, customer_id: str) -> bool:
+        promoter = self.ws.promoter(promoter_id)
+        return promoter is not None and not promoter.suspended and promoter_id != customer_id
+
+    def _paid_order(self, order_id: str, ts: datetime) -> OrderState:
+        order = self.ws.order(order_id)
+        if order is None:
+            raise RejectedEvent(f"order_id: {order_id} has not been paid")
+        if ts < order.paid_at:
+            raise RejectedEvent(f"ts: {ts.isoformat()} is before the order was paid")
+        return order
+
+    def _order_confirmed(self, event: Event, body: OrderConfirmed) -> None:
+        order = self._paid_order(body.order_id, event.ts)
+        if order.confirmed_at is not None:
+            raise RejectedEvent(f"order_id: {body.order_id} was already confirmed")
+        hold_days = self.plans.by_id(order.plan_version_id).hold_days
+        order.confirmed_at = event.ts
+        order.release_due_at = event.ts + timedelta(days=hold_days)
+        self.ws.changes.order_changed(order)
+
+    def _order_refunded(self, event: Event, body: OrderRefunded) -> None:
+        order = self._paid_order(body.order_id, event.ts)
+        by_sku = {line.sku: line for line in order.lines}
+        refunds: list[tuple[OrderLineState, int]] = []
+        for index, refund in enumerate(body.lines):
+            line = by_sku.get(refund.sku)
+            if line is None:
+                raise RejectedEvent(f"lines[{index}].sku: {refund.sku} is not in the order")
+            amount = parse_amount(str(refund.amount), order.currency, f"lines[{index}].amount")
+            if amount > line.remaining_minor:
+                raise RejectedEvent(
+                    f"lines[{index}].amount: refund {refund.amount} exceeds what remains of "
+                    f"{refund.sku}"
+                )
+            refunds.append((line, amount))
+        self.release_if_due(order, event.ts)
+        for line, amount in refunds:
+            line.refunded_minor += amount
+        plan = self.plans.by_id(order.plan_version_id)
+        remaining = ((line.category, line.remaining_minor) for line in order.lines)
+        new_allocation = allocate(remaining, plan, order.beneficiaries)
+        self._post(order, "refunded", event, order.allocation, new_allocation)
+        order.allocation = new_allocation
+        self.ws.changes.order_changed(order)
+
+    def _post(self, order: OrderState, kind: str, event: Event, old: Allocation,
+              new: Allocation) -> None:
+        postings = allocation_postings(old, new, order.merchant_id, order.currency,
+                                       released=order.released_at is not None)
+        self.ws.changes.add_entry(JournalEntry(f"event:{event.event_id}", kind, event.ts,
+                                               event.event_id, order.plan_version_id, postings))
+
+    # Holds ------------------------------------------------------------------------------------
+
+    def release_if_due(self, order: OrderState, as_of: datetime) -> bool:
+        """Release an order's commission if its hold is over by `as_of`; true if it was released.
+
+        The release is booked at the instant the hold ended, not when this runs, so the books do
+        not depend on how often the release job runs.
+        """
+        due = order.release_due_at
+        if order.released_at is not None or due is None or due > as_of:
+            return False
+        postings = release_postings(order.allocation, order.currency)
+        if postings:
+            self.ws.changes.add_entry(JournalEntry(f"release:{order.order_id}", "released", due,
+                                                   None, order.plan_version_id, postings))
+        order.released_at = due
+        self.ws.changes.order_changed(order)
+        return True

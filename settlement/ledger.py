@@ -1,0 +1,144 @@
+"""The double-entry journal: accounts, postings and the entries each business fact produces.
+
+Amounts are signed integers in minor units, debit positive and credit negative, and every entry sums
+to zero. Entries are immutable; a correction is a new entry. Liability and income accounts are
+credit-normal, so their balance as people read it is the negated sum of their postings.
+
+How money moves:
+- paid:     Dr clearing (net) / Cr merchant payable, platform revenue, promoter pending
+- refunded: Cr clearing (refund) / Dr the decrease of each party; a promoter whose commission was
+            already released is clawed back through `clawback_receivable`, netted at the next payout
+- released: Dr promoter pending / Cr promoter available (hold over)
+- payout:   Dr promoter available, Cr clawback receivable, Cr promoter paid (the net sent out)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+from settlement.errors import LedgerInvariantBroken
+from settlement.splits import Allocation
+
+
+class AccountKind(StrEnum):
+    CLEARING = "clearing"  # asset: customer money the mall holds until it is distributed
+    MERCHANT_PAYABLE = "merchant_payable"  # liability: owed to the merchant
+    PLATFORM_REVENUE = "platform_revenue"  # income: the platform's take
+    PROMOTER_PENDING = "promoter_pending"  # liability: earned, still inside the hold period
+    PROMOTER_AVAILABLE = "promoter_available"  # liability: released, waiting for a payout
+    PROMOTER_PAID = "promoter_paid"  # disbursed to the promoter (credit-normal tally)
+    CLAWBACK_RECEIVABLE = "clawback_receivable"  # asset: released commission refunded since
+
+
+CREDIT_NORMAL = frozenset(
+    {
+        AccountKind.MERCHANT_PAYABLE,
+        AccountKind.PLATFORM_REVENUE,
+        AccountKind.PROMOTER_PENDING,
+        AccountKind.PROMOTER_AVAILABLE,
+        AccountKind.PROMOTER_PAID,
+    }
+)
+PLATFORM_OWNER = "platform"
+MALL_OWNER = "mall"
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class AccountKey:
+    kind: str
+    owner_id: str
+    currency: str
+
+
+@dataclass(frozen=True, slots=True)
+class Posting:
+    account: AccountKey
+    amount_minor: int  # debit > 0, credit < 0
+
+
+@dataclass(frozen=True, slots=True)
+class JournalEntry:
+    """A balanced set of postings caused by one event (or one release or payout)."""
+
+    entry_id: str
+    kind: str
+    occurred_at: datetime
+    event_id: str | None
+    plan_version_id: str | None
+    postings: tuple[Posting, ...]
+
+    def __post_init__(self) -> None:
+        total = sum(p.amount_minor for p in self.postings)
+        if total != 0:
+            raise LedgerInvariantBroken(f"entry {self.entry_id} does not balance: off by {total}")
+
+
+def readable_balance(kind: str, raw_sum: int) -> int:
+    """The balance as a person reads it: positive for what is owed on a credit-normal account."""
+    return -raw_sum if kind in CREDIT_NORMAL else raw_sum
+
+
+def _credit(kind: AccountKind, owner: str, currency: str, increase: int) -> Posting:
+    return Posting(AccountKey(kind, owner, currency), -increase)
+
+
+def _debit(kind: AccountKind, owner: str, currency: str, increase: int) -> Posting:
+    return Posting(AccountKey(kind, owner, currency), increase)
+
+
+def _nonzero(postings: list[Posting]) -> tuple[Posting, ...]:
+    return tuple(p for p in postings if p.amount_minor != 0)
+
+
+def allocation_postings(
+    old: Allocation, new: Allocation, merchant_id: str, currency: str, released: bool
+) -> tuple[Posting, ...]:
+    """Postings that move the books from allocation `old` to `new` for one order.
+
+    A payment is the move from the empty allocation; a refund is the move to the allocation of what
+    remains, so posting only the difference makes a full refund return every party to zero.
+    """
+    postings = [
+        _debit(AccountKind.CLEARING, MALL_OWNER, currency, new.net_minor - old.net_minor),
+        _credit(AccountKind.MERCHANT_PAYABLE, merchant_id, currency,
+                new.merchant_minor - old.merchant_minor),
+        _credit(AccountKind.PLATFORM_REVENUE, PLATFORM_OWNER, currency,
+                new.platform_minor - old.platform_minor),
+    ]
+    for promoter_id in sorted(old.promoters.keys() | new.promoters.keys()):
+        change = new.promoters.get(promoter_id, 0) - old.promoters.get(promoter_id, 0)
+        if released:
+            postings.append(
+                _debit(AccountKind.CLAWBACK_RECEIVABLE, promoter_id, currency, -change)
+            )
+        else:
+            postings.append(_credit(AccountKind.PROMOTER_PENDING, promoter_id, currency, change))
+    return _nonzero(postings)
+
+
+def release_postings(allocation: Allocation, currency: str) -> tuple[Posting, ...]:
+    """Move each promoter's commission on one order from pending to available."""
+    postings: list[Posting] = []
+    for promoter_id, amount in sorted(allocation.promoters.items()):
+        postings.append(_debit(AccountKind.PROMOTER_PENDING, promoter_id, currency, amount))
+        postings.append(_credit(AccountKind.PROMOTER_AVAILABLE, promoter_id, currency, amount))
+    return _nonzero(postings)
+
+
+def payout_postings(
+    promoter_id: str, currency: str, amount_minor: int, clawback_minor: int
+) -> tuple[Posting, ...]:
+    """Pay `amount_minor` out and settle the whole clawback receivable from the available balance.
+
+    The promoter's readable available balance (available − clawback) drops by exactly the amount.
+    """
+    return _nonzero(
+        [
+            _debit(AccountKind.PROMOTER_AVAILABLE, promoter_id, currency,
+                   amount_minor + clawback_minor),
+            _debit(AccountKind.CLAWBACK_RECEIVABLE, promoter_id, currency, -clawback_minor),
+            _credit(AccountKind.PROMOTER_PAID, promoter_id, currency, amount_minor),
+        ]
+    )

@@ -1,0 +1,148 @@
+"""Payout batches: pay promoters what has cleared its hold, with a person approving large sums.
+
+A run first releases every hold due by its `as_of`, then pays each promoter whose available balance
+(net of clawbacks) reaches the plan's `payout_minimum`. Sums above `review_limit` wait for approval
+and stay in the available balance until then. Runs and approvals hold a lock for their whole
+transaction, so two of them at once cannot pay the same balance twice.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy import Connection, Engine, select, text, update
+
+from settlement import tables as t
+from settlement.errors import NotFound, PayoutError
+from settlement.ledger import JournalEntry, payout_postings
+from settlement.money import format_amount
+from settlement.plan import PlanBook
+from settlement.reports import promoter_balances
+from settlement.repository import write_entries
+from settlement.service import in_transaction, release_due
+from settlement.state import Changes
+
+PAID, AWAITING_APPROVAL, REJECTED = "paid", "awaiting_approval", "rejected"
+_PAYOUT_LOCK_KEY = 0x66656E72  # "fenr": one advisory lock for every payout transaction
+
+
+@dataclass(frozen=True, slots=True)
+class Payout:
+    payout_id: int
+    promoter_id: str
+    currency: str
+    amount_minor: int
+    status: str
+    as_of: datetime
+
+
+def _lock(conn: Connection) -> None:
+    # SQLite writers are already serialised by BEGIN IMMEDIATE; PostgreSQL needs the lock.
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PAYOUT_LOCK_KEY})
+
+
+def _payout_entry(payout_id: int, promoter_id: str, currency: str, amount: int, clawback: int,
+                  at: datetime) -> JournalEntry:
+    return JournalEntry(f"payout:{payout_id}", "payout", at, None, None,
+                        payout_postings(promoter_id, currency, amount, clawback))
+
+
+def _run(conn: Connection, plans: PlanBook, as_of: datetime) -> list[Payout]:
+    _lock(conn)
+    plan = plans.version_at(as_of)
+    waiting = set(conn.execute(select(t.payouts.c.promoter_id).where(
+        t.payouts.c.status == AWAITING_APPROVAL)).scalars())
+    now = datetime.now(UTC)
+    changes = Changes()
+    made: list[Payout] = []
+    for promoter_id, balance in promoter_balances(conn, plan.currency).items():
+        amount = balance.available_minor
+        if promoter_id in waiting or amount <= 0 or amount < plan.payout_minimum_minor:
+            continue
+        status = AWAITING_APPROVAL if amount > plan.review_limit_minor else PAID
+        payout_id = conn.execute(t.payouts.insert().values(
+            promoter_id=promoter_id, currency=plan.currency, amount_minor=amount, status=status,
+            as_of=as_of, created_at=now, decided_at=now if status == PAID else None,
+        ).returning(t.payouts.c.payout_id)).scalar_one()
+        if status == PAID:
+            entry = _payout_entry(payout_id, promoter_id, plan.currency, amount,
+                                  balance.clawback_minor, as_of)
+            changes.add_entry(entry)
+            conn.execute(update(t.payouts).where(t.payouts.c.payout_id == payout_id)
+                         .values(entry_id=entry.entry_id))
+        made.append(Payout(payout_id, promoter_id, plan.currency, amount, status, as_of))
+    write_entries(conn, changes)
+    return made
+
+
+def run_payouts(engine: Engine, plans: PlanBook, as_of: datetime) -> list[Payout]:
+    """Release what is due by `as_of`, then pay (or queue for approval) every eligible promoter."""
+    release_due(engine, plans, as_of)
+    return in_transaction(engine, lambda conn: _run(conn, plans, as_of))
+
+
+def _load(conn: Connection, payout_id: int) -> Payout:
+    row = conn.execute(select(t.payouts).where(t.payouts.c.payout_id == payout_id)).first()
+    if row is None:
+        raise NotFound(f"payout_id: no payout {payout_id}")
+    return Payout(row.payout_id, row.promoter_id, row.currency, row.amount_minor, row.status,
+                  row.as_of)
+
+
+def _decide(conn: Connection, payout_id: int, approve: bool) -> Payout:
+    _lock(conn)
+    payout = _load(conn, payout_id)
+    if payout.status != AWAITING_APPROVAL:
+        raise PayoutError(
+            f"payout_id: payout {payout_id} is {payout.status}, not awaiting approval")
+    now = datetime.now(UTC)
+    values: dict[str, object] = {"status": PAID if approve else REJECTED, "decided_at": now}
+    if approve:
+        balance = promoter_balances(conn, payout.currency, [payout.promoter_id]).get(
+            payout.promoter_id)
+        available = balance.available_minor if balance else 0
+        if balance is None or available < payout.amount_minor:
+            raise PayoutError(
+                f"payout_id: {payout.promoter_id} has {format_amount(available, payout.currency)}"
+                f" available, less than the {format_amount(payout.amount_minor, payout.currency)}"
+                " awaiting approval (a refund was clawed back); reject it and run payouts again"
+            )
+        changes = Changes()
+        entry = _payout_entry(payout_id, payout.promoter_id, payout.currency,
+                              payout.amount_minor, balance.clawback_minor, now)
+        changes.add_entry(entry)
+        write_entries(conn, changes)
+        values["entry_id"] = entry.entry_id
+    conn.execute(update(t.payouts).where(t.payouts.c.payout_id == payout_id).values(**values))
+    return _load(conn, payout_id)
+
+
+def approve_payout(engine: Engine, payout_id: int) -> Payout:
+    return in_transaction(engine, lambda conn: _decide(conn, payout_id, approve=True))
+
+
+def reject_payout(engine: Engine, payout_id: int) -> Payout:
+    return in_transaction(engine, lambda conn: _decide(conn, payout_id, approve=False))
+
+
+def list_payouts(conn: Connection, status: str | None = None) -> list[Payout]:
+    query = select(t.payouts).order_by(t.payouts.c.payout_id)
+    if status is not None:
+        query = query.where(t.payouts.c.status == status)
+    return [Payout(r.payout_id, r.promoter_id, r.currency, r.amount_minor, r.status, r.as_of)
+            for r in conn.execute(query)]
+
+
+def export_csv(payouts: list[Payout], path: Path) -> None:
+    """The file finance uploads to the bank: one row per payout, amounts as decimal strings."""
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["payout_id", "promoter_id", "currency", "amount", "status", "as_of"])
+        for p in payouts:
+            writer.writerow([p.payout_id, p.promoter_id, p.currency,
+                             format_amount(p.amount_minor, p.currency), p.status,
+                             p.as_of.strftime("%Y-%m-%dT%H:%M:%SZ")])

@@ -1,0 +1,108 @@
+"""Use cases of the settlement core: apply events in batches, release holds.
+
+Every batch runs in one transaction and is retried from fresh state when a concurrent writer got
+there first (a unique key taken, a row changed, a deadlock or lock timeout). Retrying is safe
+because the batch's effects are all-or-nothing and every event is recognised by its id.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime
+from typing import TypeVar
+
+from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import DBAPIError, IntegrityError
+
+from settlement.engine import Outcome, Settler
+from settlement.events import Event
+from settlement.plan import PlanBook
+from settlement.repository import DatabaseSource, StaleState, flush
+from settlement.state import Workspace
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+MAX_ATTEMPTS = 12
+RETRY_BASE_DELAY_S = 0.02
+RETRY_MAX_DELAY_S = 1.0
+RELEASE_BATCH = 2000
+_RETRYABLE_SQLSTATES = {"40001", "40P01", "55P03", "23505"}
+
+
+def _retryable(error: Exception) -> bool:
+    if isinstance(error, StaleState | IntegrityError):
+        return True
+    if isinstance(error, DBAPIError):
+        sqlstate = getattr(error.orig, "sqlstate", None)
+        return sqlstate in _RETRYABLE_SQLSTATES or "database is locked" in str(error.orig)
+    return False
+
+
+def in_transaction(engine: Engine, work: Callable[[Connection], T],
+                   attempts: int = MAX_ATTEMPTS) -> T:
+    """Run `work` in a transaction, retrying with jittered backoff when a concurrent writer won."""
+    for attempt in range(1, attempts + 1):
+        try:
+            with engine.begin() as conn:
+                return work(conn)
+        except Exception as error:  # noqa: BLE001 - filtered just below
+            if not _retryable(error) or attempt == attempts:
+                raise
+            delay = min(RETRY_MAX_DELAY_S, RETRY_BASE_DELAY_S * 2**attempt)
+            log.info("retrying batch after %s (attempt %d)", type(error).__name__, attempt)
+            time.sleep(random.uniform(0, delay))
+    raise RuntimeError("unreachable")
+
+
+def apply_batch(conn: Connection, plans: PlanBook, batch: Sequence[Event]) -> list[Outcome]:
+    """Apply events in the given order inside the caller's transaction and write the result."""
+    workspace = Workspace(DatabaseSource(conn), plans.max_lookback_days)
+    workspace.prefetch(batch)
+    settler = Settler(workspace, plans)
+    outcomes = [settler.apply(event) for event in batch]
+    flush(conn, workspace.changes)
+    return outcomes
+
+
+def sort_events(events: Iterable[Event]) -> list[Event]:
+    """Timestamp order; equal timestamps keep their delivery order (the sort is stable)."""
+    return sorted(events, key=lambda event: event.ts)
+
+
+def apply_events(engine: Engine, plans: PlanBook, events: Sequence[Event],
+                 batch_size: int) -> list[Outcome]:
+    """Apply already-ordered events in micro-batches of `batch_size`, one transaction each."""
+    outcomes: list[Outcome] = []
+    for start in range(0, len(events), batch_size):
+        batch = events[start:start + batch_size]
+        outcomes.extend(in_transaction(engine, lambda conn, b=batch: apply_batch(conn, plans, b)))
+    return outcomes
+
+
+def release_batch(conn: Connection, plans: PlanBook, as_of: datetime, limit: int) -> int:
+    """Release up to `limit` orders whose hold ended by `as_of`; returns how many were released."""
+    source = DatabaseSource(conn)
+    due = source.load_orders_due(as_of, limit)
+    if not due:
+        return 0
+    workspace = Workspace(source, plans.max_lookback_days)
+    workspace.adopt_orders(due)
+    settler = Settler(workspace, plans)
+    released = sum(settler.release_if_due(order, as_of) for order in due.values())
+    flush(conn, workspace.changes)
+    return released
+
+
+def release_due(engine: Engine, plans: PlanBook, as_of: datetime,
+                batch_size: int = RELEASE_BATCH) -> int:
+    """Release every hold that ended by `as_of`: the one function the CLI, worker and API share."""
+    total = 0
+    while True:
+        released = in_transaction(engine, lambda conn: release_batch(conn, plans, as_of,
+                                                                     batch_size))
+        total += released
+        if released < batch_size:
+            return total

@@ -1,0 +1,263 @@
+"""The in-memory view of stored state that one batch of events reads and changes.
+
+A `Workspace` loads what a batch needs in a few bulk queries (prefetch), serves later reads from
+memory, and collects every change in `Changes` so that the repository can write a whole batch in
+one transaction with aggregated balance deltas. Rows carry the version they were read at; the
+repository refuses to overwrite a row someone else changed meanwhile, and the batch is retried.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from settlement.attribution import TouchRecord
+from settlement.events import Event, OrderConfirmed, OrderPaid, OrderRefunded, Touch
+from settlement.ledger import AccountKey, JournalEntry
+from settlement.splits import Allocation, Beneficiary
+
+
+@dataclass(slots=True)
+class PromoterState:
+    promoter_id: str
+    parent_id: str | None
+    grade: str | None
+    joined_at: datetime
+    suspended: bool
+    version: int = 0  # 0 = not stored yet
+
+
+@dataclass(slots=True)
+class OrderLineState:
+    sku: str
+    category: str
+    amount_minor: int
+    refunded_minor: int = 0
+
+    @property
+    def remaining_minor(self) -> int:
+        return self.amount_minor - self.refunded_minor
+
+
+@dataclass(slots=True)
+class OrderState:
+    order_id: str
+    customer_id: str
+    merchant_id: str
+    currency: str
+    plan_version_id: str
+    paid_at: datetime
+    lines: list[OrderLineState]
+    beneficiaries: tuple[Beneficiary, ...]
+    allocation: Allocation
+    confirmed_at: datetime | None = None
+    release_due_at: datetime | None = None
+    released_at: datetime | None = None
+    version: int = 0  # 0 = not stored yet
+
+    @property
+    def gross_minor(self) -> int:
+        return sum(line.amount_minor for line in self.lines)
+
+    @property
+    def refunded_minor(self) -> int:
+        return sum(line.refunded_minor for line in self.lines)
+
+
+@dataclass(frozen=True, slots=True)
+class KnownEvent:
+    payload_hash: str
+    status: str
+    reason: str | None
+
+
+class StateSource(Protocol):
+    """Bulk reads of stored state; the repository implements it over a database connection."""
+
+    def load_events(self, event_ids: list[str]) -> dict[str, KnownEvent]: ...
+    def load_promoters(self, promoter_ids: list[str]) -> dict[str, PromoterState]: ...
+    def load_orders(self, order_ids: list[str]) -> dict[str, OrderState]: ...
+    def load_touches(
+        self, customer_ids: list[str], since: datetime
+    ) -> dict[str, list[TouchRecord]]: ...
+    def load_bindings(self, customer_ids: list[str]) -> dict[str, str]: ...
+
+
+@dataclass(slots=True)
+class Changes:
+    """Everything a batch wrote, in the shape the repository flushes."""
+
+    events: list[dict[str, object]] = field(default_factory=list)
+    new_promoters: dict[str, PromoterState] = field(default_factory=dict)
+    changed_promoters: dict[str, PromoterState] = field(default_factory=dict)
+    touches: list[dict[str, object]] = field(default_factory=list)
+    bindings: list[dict[str, object]] = field(default_factory=list)
+    new_orders: dict[str, OrderState] = field(default_factory=dict)
+    changed_orders: dict[str, OrderState] = field(default_factory=dict)
+    entries: list[JournalEntry] = field(default_factory=list)
+    balance_deltas: dict[AccountKey, int] = field(default_factory=dict)
+
+    def add_entry(self, entry: JournalEntry) -> None:
+        self.entries.append(entry)
+        for posting in entry.postings:
+            key = posting.account
+            self.balance_deltas[key] = self.balance_deltas.get(key, 0) + posting.amount_minor
+
+    def order_changed(self, order: OrderState) -> None:
+        if order.version == 0:
+            self.new_orders[order.order_id] = order
+        else:
+            self.changed_orders[order.order_id] = order
+
+    def promoter_changed(self, promoter: PromoterState) -> None:
+        if promoter.version == 0:
+            self.new_promoters[promoter.promoter_id] = promoter
+        else:
+            self.changed_promoters[promoter.promoter_id] = promoter
+
+
+class Workspace:
+    """Cached reads plus the pending changes of one batch; discard it after a failed flush."""
+
+    def __init__(self, source: StateSource, max_lookback_days: int) -> None:
+        self._source = source
+        self._lookback = timedelta(days=max_lookback_days)
+        self._events: dict[str, KnownEvent | None] = {}
+        self._promoters: dict[str, PromoterState | None] = {}
+        self._orders: dict[str, OrderState | None] = {}
+        self._touches: dict[str, list[TouchRecord]] = {}
+        self._touches_since: dict[str, datetime] = {}
+        self._bindings: dict[str, str | None] = {}
+        self.changes = Changes()
+        self._next_touch_seq = 10**15  # in-batch touches sort after every stored one
+
+    def prefetch(self, batch: Iterable[Event]) -> None:
+        """Load in bulk what `batch` will read, so applying it costs no further query."""
+        batch = list(batch)
+        self._load_events([e.event_id for e in batch])
+        promoter_ids: set[str] = set()
+        customer_ids: set[str] = set()
+        order_ids: set[str] = set()
+        for event in batch:
+            body = event.body
+            for name in ("promoter_id", "parent_id"):
+                value = getattr(body, name, None)
+                if value:
+                    promoter_ids.add(value)
+            if isinstance(body, Touch | OrderPaid):
+                customer_ids.add(body.customer_id)
+            if isinstance(body, OrderConfirmed | OrderRefunded):
+                order_ids.add(body.order_id)
+        self._load_orders(sorted(order_ids))
+        if customer_ids and batch:
+            since = min(e.ts for e in batch) - self._lookback
+            self._load_touches(sorted(customer_ids), since)
+            self._load_bindings(sorted(customer_ids))
+            for touches in self._touches.values():
+                promoter_ids.update(t.promoter_id for t in touches)
+            promoter_ids.update(p for p in self._bindings.values() if p)
+        self.load_ancestries(promoter_ids)
+
+    def load_ancestries(self, promoter_ids: Iterable[str]) -> None:
+        """Load promoters and their ancestors up to three levels in three bulk queries."""
+        wanted = set(promoter_ids)
+        for _ in range(3):
+            missing = sorted(p for p in wanted if p not in self._promoters)
+            if missing:
+                self._load_promoters(missing)
+            wanted = {
+                state.parent_id
+                for pid in wanted
+                if (state := self._promoters.get(pid)) is not None and state.parent_id
+            }
+            if not wanted:
+                break
+
+    def _load_events(self, ids: list[str]) -> None:
+        found = self._source.load_events([i for i in ids if i not in self._events])
+        for event_id in ids:
+            self._events.setdefault(event_id, found.get(event_id))
+
+    def _load_promoters(self, ids: list[str]) -> None:
+        found = self._source.load_promoters(ids)
+        for promoter_id in ids:
+            self._promoters.setdefault(promoter_id, found.get(promoter_id))
+
+    def _load_orders(self, ids: list[str]) -> None:
+        found = self._source.load_orders([i for i in ids if i not in self._orders])
+        for order_id in ids:
+            self._orders.setdefault(order_id, found.get(order_id))
+
+    def _load_touches(self, customer_ids: list[str], since: datetime) -> None:
+        ids = [c for c in customer_ids if not self._touches_cover(c, since)]
+        if not ids:
+            return
+        found = self._source.load_touches(ids, since)
+        for customer_id in ids:
+            pending = [t for t in self._touches.get(customer_id, []) if t.seq >= 10**15]
+            self._touches[customer_id] = found.get(customer_id, []) + pending
+            self._touches_since[customer_id] = since
+
+    def _touches_cover(self, customer_id: str, since: datetime) -> bool:
+        loaded_since = self._touches_since.get(customer_id)
+        return loaded_since is not None and loaded_since <= since
+
+    def _load_bindings(self, customer_ids: list[str]) -> None:
+        ids = [c for c in customer_ids if c not in self._bindings]
+        found = self._source.load_bindings(ids)
+        for customer_id in ids:
+            self._bindings[customer_id] = found.get(customer_id)
+
+    def adopt_orders(self, orders: dict[str, OrderState]) -> None:
+        """Serve orders the caller already loaded (the release job reads them by due date)."""
+        self._orders.update(orders)
+
+    # Reads ------------------------------------------------------------------------------------
+
+    def known_event(self, event_id: str) -> KnownEvent | None:
+        if event_id not in self._events:
+            self._load_events([event_id])
+        return self._events[event_id]
+
+    def promoter(self, promoter_id: str) -> PromoterState | None:
+        if promoter_id not in self._promoters:
+            self._load_promoters([promoter_id])
+        return self._promoters[promoter_id]
+
+    def order(self, order_id: str) -> OrderState | None:
+        if order_id not in self._orders:
+            self._load_orders([order_id])
+        return self._orders[order_id]
+
+    def touches(self, customer_id: str, since: datetime) -> list[TouchRecord]:
+        self._load_touches([customer_id], since)
+        return self._touches.get(customer_id, [])
+
+    def binding(self, customer_id: str) -> str | None:
+        if customer_id not in self._bindings:
+            self._load_bindings([customer_id])
+        return self._bindings[customer_id]
+
+    # Writes -----------------------------------------------------------------------------------
+
+    def remember_event(self, event: Event, status: str, reason: str | None) -> None:
+        self._events[event.event_id] = KnownEvent(event.payload_hash, status, reason)
+
+    def add_promoter(self, promoter: PromoterState) -> None:
+        self._promoters[promoter.promoter_id] = promoter
+        self.changes.promoter_changed(promoter)
+
+    def add_touch(self, customer_id: str, promoter_id: str, ts: datetime) -> None:
+        self._touches.setdefault(customer_id, []).append(
+            TouchRecord(promoter_id, ts, self._next_touch_seq)
+        )
+        self._next_touch_seq += 1
+
+    def bind(self, customer_id: str, promoter_id: str) -> None:
+        self._bindings[customer_id] = promoter_id
+
+    def add_order(self, order: OrderState) -> None:
+        self._orders[order.order_id] = order
+        self.changes.order_changed(order)

@@ -1,0 +1,188 @@
+"""Database tables of the settlement core (SQLAlchemy Core; the Alembic migrations mirror them).
+
+Money columns are BIGINT minor units: SQLAlchemy's Numeric goes through float on SQLite. Instants
+are stored in UTC and always come back timezone-aware. Idempotency lives in unique keys: an event
+id, an entry id (one per event, release or payout) and an order id can each be written once.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Dialect,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+)
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+Id = String(128)
+BigId = BigInteger().with_variant(Integer, "sqlite")  # SQLite autoincrements only INTEGER keys
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """An aware UTC datetime; naive values are refused on the way in."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}: instants must be timezone-aware")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+plan_versions = Table(
+    "plan_versions",
+    metadata,
+    Column("version_id", String(32), primary_key=True),
+    Column("effective_from", UTCDateTime(), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("content_hash", String(64), nullable=False),
+    Column("document", Text, nullable=False),
+    Column("recorded_at", UTCDateTime(), nullable=False),
+)
+
+events = Table(
+    "events",
+    metadata,
+    Column("event_id", Id, primary_key=True),
+    Column("type", String(32), nullable=False),
+    Column("ts", UTCDateTime(), nullable=False),
+    Column("payload_hash", String(64), nullable=False),
+    Column("status", String(16), nullable=False),  # applied | rejected
+    Column("reason", Text),
+    Column("payload", Text, nullable=False),
+    Index(None, "type", "ts"),
+)
+
+promoters = Table(
+    "promoters",
+    metadata,
+    Column("promoter_id", Id, primary_key=True),
+    Column("parent_id", Id),
+    Column("grade", String(64)),
+    Column("joined_at", UTCDateTime(), nullable=False),
+    Column("suspended", Boolean, nullable=False, default=False),
+    Column("version", Integer, nullable=False, default=1),
+    Index(None, "parent_id"),
+)
+
+touches = Table(
+    "touches",
+    metadata,
+    Column("touch_id", BigId, primary_key=True, autoincrement=True),
+    Column("event_id", Id, nullable=False),
+    Column("customer_id", Id, nullable=False),
+    Column("promoter_id", Id, nullable=False),
+    Column("ts", UTCDateTime(), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("channel", String(64)),
+    Index(None, "customer_id", "ts"),
+    Index(None, "promoter_id"),
+)
+
+customer_bindings = Table(
+    "customer_bindings",
+    metadata,
+    Column("customer_id", Id, primary_key=True),
+    Column("promoter_id", Id, nullable=False),
+    Column("bound_at", UTCDateTime(), nullable=False),
+    Column("event_id", Id, nullable=False),
+)
+
+orders = Table(
+    "orders",
+    metadata,
+    Column("order_id", Id, primary_key=True),
+    Column("customer_id", Id, nullable=False),
+    Column("merchant_id", Id, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("plan_version_id", String(32), nullable=False),
+    Column("paid_at", UTCDateTime(), nullable=False),
+    Column("confirmed_at", UTCDateTime()),
+    Column("release_due_at", UTCDateTime()),
+    Column("released_at", UTCDateTime()),
+    Column("gross_minor", BigInteger, nullable=False),
+    Column("refunded_minor", BigInteger, nullable=False),
+    Column("lines", Text, nullable=False),  # JSON [[sku, category, amount, refunded], ...]
+    Column("beneficiaries", Text, nullable=False),  # JSON [[promoter, level, "n/d"], ...]
+    Column("allocation", Text, nullable=False),  # JSON {"platform": n, "merchant": n, ...}
+    Column("version", Integer, nullable=False),
+    Index(None, "customer_id"),
+    Index(None, "release_due_at"),
+    Index(None, "paid_at"),
+)
+
+journal_entries = Table(
+    "journal_entries",
+    metadata,
+    Column("entry_id", String(160), primary_key=True),
+    Column("kind", String(16), nullable=False),
+    Column("occurred_at", UTCDateTime(), nullable=False),
+    Column("event_id", Id),
+    Column("plan_version_id", String(32)),
+    Index(None, "occurred_at"),
+)
+
+postings = Table(
+    "postings",
+    metadata,
+    Column("posting_id", BigId, primary_key=True, autoincrement=True),
+    Column("entry_id", String(160), nullable=False),
+    Column("account_kind", String(32), nullable=False),
+    Column("owner_id", Id, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("amount_minor", BigInteger, nullable=False),
+    Index(None, "entry_id"),
+    Index(None, "owner_id", "account_kind"),
+)
+
+accounts = Table(
+    "accounts",
+    metadata,
+    Column("account_kind", String(32), primary_key=True),
+    Column("owner_id", Id, primary_key=True),
+    Column("currency", String(3), primary_key=True),
+    Column("balance_minor", BigInteger, nullable=False),  # raw sum of postings, debit positive
+)
+
+payouts = Table(
+    "payouts",
+    metadata,
+    Column("payout_id", BigId, primary_key=True, autoincrement=True),
+    Column("promoter_id", Id, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("amount_minor", BigInteger, nullable=False),
+    Column("status", String(24), nullable=False),  # paid | awaiting_approval
+    Column("as_of", UTCDateTime(), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("decided_at", UTCDateTime()),
+    Column("entry_id", String(160)),
+    Index(None, "promoter_id", "status"),
+)
