@@ -102,11 +102,12 @@ def plans() -> PlanBook:
 class EventFactory:
     """Builds valid events with unique ids; tests state only the fields that matter to them."""
 
-    def __init__(self) -> None:
+    def __init__(self, prefix: str = "") -> None:
         self._ids = itertools.count(1)
+        self._prefix = prefix
 
     def __call__(self, type_: str, ts: str, **fields: Any) -> Event:
-        payload = {"event_id": fields.pop("event_id", f"ev-{next(self._ids)}"), "type": type_,
+        payload = {"event_id": fields.pop("event_id", f"{self._prefix}ev-{next(self._ids)}"), "type": type_,
                    "ts": ts, **fields}
         return parse_event(payload)
 
