@@ -1,0 +1,30 @@
+"""Migrations build exactly the schema the code declares, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+
+from settlement.db import SchemaOutdated, create_db_engine, ensure_schema, head_revision, upgrade
+from settlement.tables import metadata
+
+
+def test_upgrade_matches_the_declared_tables(db_url):
+    engine = create_db_engine(db_url)
+    upgrade(engine)
+    with engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), metadata)
+    assert diff == []
+    engine.dispose()
+
+
+def test_commands_create_the_schema_only_on_an_empty_database(sqlite_url):
+    engine = create_db_engine(sqlite_url)
+    ensure_schema(engine)
+    with engine.connect() as conn:
+        assert MigrationContext.configure(conn).get_current_revision() == head_revision()
+    with engine.begin() as conn:
+        conn.exec_driver_sql("UPDATE alembic_version SET version_num = 'old'")
+    with pytest.raises(SchemaOutdated, match="fenrun db upgrade"):
+        ensure_schema(engine)
