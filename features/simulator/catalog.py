@@ -30,7 +30,7 @@ class Category:
 CATEGORIES = (
     Category("apparel", "APP", 0.26, 119.0, 0.55, 0.9, 0.15, 2.4),
     Category("beauty", "BEA", 0.18, 89.0, 0.60, 0.6, 0.20, 0.8),
-    Category("food", "FOO", 0.20, 39.0, 0.50, 1.6, 0.80, 0.35),
+    Category("food", "FOO", 0.20, 39.0, 0.50, 1.4, 0.50, 0.35),
     Category("home", "HOM", 0.12, 149.0, 0.75, 0.5, 0.20, 0.9),
     Category("electronics", "ELE", 0.08, 699.0, 0.85, 0.2, 0.02, 1.1),
     Category("mother_baby", "MAB", 0.10, 109.0, 0.60, 0.8, 0.40, 0.6),

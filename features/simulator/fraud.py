@@ -57,7 +57,7 @@ class FraudContext:
     def sell(
         self, paid_s: int, seller: int, customer: int, device: int, ip: int, categories: list[int],
         fraud: str, *, channel: int, price_scale: float = 1.0, refund_after_s: int | None = None,
-        register: bool = False, touch_lead_s: int = 600,
+        register: bool = False, touch_lead_s: int = 600, confirm_after_s: int | None = None,
     ) -> None:
         """One fraudulent order with the touch that credits `seller`, both inside the period."""
         touch_s = max(paid_s - touch_lead_s, int(self.pop.join_s[seller]) + 1)
@@ -66,7 +66,8 @@ class FraudContext:
         category = np.array(categories, dtype=np.int64)
         amounts = unit_prices_fen(self.rng, category, price_scale).tolist()
         base = int(self.rng.integers(0, SKU_CATALOG))
-        confirm_s = int(confirm_instants(self.rng, np.array([paid_s]))[0])
+        confirm_s = (paid_s + confirm_after_s if confirm_after_s is not None
+                     else int(confirm_instants(self.rng, np.array([paid_s]))[0]))
         refund_s = NONE if refund_after_s is None else confirm_s + refund_after_s
         lines = [
             (int(c), (base + j * SKU_STRIDE) % SKU_CATALOG, a, a if refund_after_s else 0)
@@ -119,9 +120,9 @@ def _device_farm(ctx: FraudContext, p: int) -> None:
 
 
 def _refund_abuse(ctx: FraudContext, p: int) -> None:
-    """Pricey orders from colluders, refunded in full once the commission hold has released."""
+    """Pricey orders from colluders, confirmed at once, refunded in full after the hold released."""
     hold_s = ctx.cfg.hold_days * DAY_S
-    lo, hi = ctx.window(p, HOUR_S, hold_s + 20 * DAY_S)
+    lo, hi = ctx.window(p, HOUR_S, hold_s + 8 * DAY_S)
     colluders = [ctx.customer("refund_abuse") for _ in range(ctx.uniform(1, 4))]
     devices = ctx.spaces["device"].take(len(colluders))
     ip = ctx.spaces["ip"].one()
@@ -129,6 +130,7 @@ def _refund_abuse(ctx: FraudContext, p: int) -> None:
         who = ctx.uniform(0, len(colluders))
         ctx.sell(ctx.uniform(lo, hi), p, colluders[who], int(devices[who]), ip,
                  [ELECTRONICS], "refund_abuse", channel=int(ctx.pop.channel[p]), price_scale=1.2,
+                 confirm_after_s=ctx.uniform(2 * HOUR_S, 2 * DAY_S),
                  refund_after_s=hold_s + ctx.uniform(HOUR_S, 4 * DAY_S),
                  touch_lead_s=ctx.uniform(60, 3600))
 
@@ -191,7 +193,7 @@ def _click_spam(ctx: FraudContext, p: int) -> TouchBatch:
 def _pick_fraudsters(ctx: FraudContext) -> dict[str, np.ndarray]:
     """Disjoint sets of honest promoters with enough period left, one set per fraud type."""
     pop, cfg = ctx.pop, ctx.cfg
-    runway = {"refund_abuse": cfg.hold_days + 24}
+    runway = {"refund_abuse": cfg.hold_days + 10}
     shuffled = ctx.rng.permutation(len(pop))
     taken = pop.fraud != 0
     chosen: dict[str, np.ndarray] = {}

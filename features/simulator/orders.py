@@ -70,6 +70,8 @@ def _deal_customers(
 ) -> np.ndarray:
     """Customer code per order: runs of a Zipf-sized purchase count over shuffled seller orders."""
     n = len(seller)
+    if n == 0:
+        return np.zeros(0, dtype=np.int64)
     sizes, total = [], 0
     while total < n:
         chunk = np.minimum(rng.zipf(2.2, max(1024, n // 2)), MAX_ORDERS_PER_CUSTOMER)
@@ -77,7 +79,7 @@ def _deal_customers(
         total += int(chunk.sum())
     ends = np.cumsum(np.concatenate(sizes))
     slot = np.searchsorted(ends, np.arange(n), side="right")
-    ids = customers.take(int(slot[-1]) + 1 if n else 0)
+    ids = customers.take(int(slot[-1]) + 1)
     code = np.empty(n, dtype=np.int64)
     code[np.lexsort((rng.random(n), seller))] = ids[slot]
     return code

@@ -21,6 +21,7 @@ ACTIVE_SHARE = 0.6  # promoters who ever sell through their link
 CHURN_SHARE = 0.5  # promoters who go quiet at some point
 MEAN_TENURE_DAYS = 150
 RING_SIZES = (3, 8)
+MAX_PULL = 150.0  # caps one inviter's draw so no single promoter recruits a third of the mall
 
 
 class IdSpace:
@@ -79,7 +80,8 @@ def _ring_blocks(rng: np.random.Generator, n: int, members: int) -> list[np.ndar
         sizes.append(int(rng.integers(RING_SIZES[0], RING_SIZES[1] + 1)))
     sizes[-1] -= sum(sizes) - members
     if len(sizes) > 1 and sizes[-1] < RING_SIZES[0]:
-        sizes[-2] += sizes.pop()
+        last = sizes.pop()
+        sizes[-1] += last
     lo = int(n * SEED_COHORT_SHARE) + 1
     free = int(n * 0.95) - lo - members
     if free < 0:
@@ -119,7 +121,7 @@ def grow_population(
     join_s = _join_instants(rng, n, horizon_s)
     latent = rng.normal(0.0, 1.0, n)
     talent = np.exp(1.15 * latent + rng.normal(0.0, 0.5, n)) * (rng.random(n) < ACTIVE_SHARE)
-    pull = (rng.pareto(1.15, n) + 0.02) * np.exp(0.5 * latent)
+    pull = np.minimum((rng.pareto(1.3, n) + 0.05) * np.exp(0.5 * latent), MAX_PULL)
     rings = _ring_blocks(rng, n, ring_members)
     ring_ids = np.concatenate(rings) if rings else np.zeros(0, dtype=np.int64)
     pull[ring_ids] = 0.0  # outsiders are never recruited into a ring

@@ -238,3 +238,40 @@ def test_invalid_config_is_refused() -> None:
         SimulationConfig(promoters=0)
     with pytest.raises(ValueError, match="timezone"):
         SimulationConfig(start=datetime(2026, 1, 1))
+
+
+def _local_paid_days(path: Path) -> Counter[str]:
+    days: Counter[str] = Counter()
+    with path.open(encoding="utf-8") as handle:
+        for line in handle:
+            if '"type":"order_paid"' in line:
+                paid_at = datetime.fromisoformat(line.split('"ts":"', 1)[1][:20])
+                days[(paid_at + timedelta(hours=8)).date().isoformat()] += 1
+    return days
+
+
+def test_orders_follow_the_week_and_spike_on_double_eleven(tmp_path: Path) -> None:
+    simulate(tmp_path, SimulationConfig(promoters=500, days=365, seed=3))
+    days = _local_paid_days(tmp_path / "events.jsonl")
+    autumn = [days[d] for d in days if "2026-10-01" <= d <= "2026-11-30"]
+    assert days["2026-11-11"] > 3 * np.median(autumn)
+    weekday = Counter()
+    for day, count in days.items():
+        weekday[datetime.fromisoformat(day).weekday() >= 5] += count
+    assert weekday[True] / 2 > 1.1 * weekday[False] / 5
+
+
+def test_command_prints_a_summary(tmp_path: Path) -> None:
+    import typer
+    from typer.testing import CliRunner
+
+    from features.simulator.command import simulate_command
+
+    app = typer.Typer()
+    app.command()(simulate_command)
+    result = CliRunner().invoke(app, ["--promoters", "100", "--days", "10", "--out",
+                                      str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert "events" in result.output and (tmp_path / "events.jsonl").exists()
+    refused = CliRunner().invoke(app, ["--promoters", "1", "--out", str(tmp_path)])
+    assert refused.exit_code == 2
