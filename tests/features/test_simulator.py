@@ -42,6 +42,9 @@ class Replay:
     promoters_in_window: list[int] = field(default_factory=list)
     orders_by_customer: Counter[str] = field(default_factory=Counter)
     types: Counter[str] = field(default_factory=Counter)
+    channel_touches: Counter[str] = field(default_factory=Counter)
+    channel_orders: Counter[str] = field(default_factory=Counter)
+    last_channel: dict[str, str] = field(default_factory=dict)
 
 
 def _minor(text: str) -> int:
@@ -69,6 +72,8 @@ def _apply(replay: Replay, number: int, event, effective_from: datetime) -> None
         if body.customer_id == body.promoter_id:
             bad(f"{number}: self-referral touch by {body.promoter_id}")
         replay.touches[body.customer_id].append((event.ts, body.promoter_id))
+        replay.channel_touches[body.channel] += 1
+        replay.last_channel[body.customer_id] = body.channel
         _check_hashes(replay, number, p)
     elif event.type == "order_paid":
         if body.order_id in replay.paid_minor or event.ts < effective_from:
@@ -79,6 +84,7 @@ def _apply(replay: Replay, number: int, event, effective_from: datetime) -> None
         replay.paid_minor[body.order_id] = sum(line.amount_minor for line in body.lines)
         replay.remaining[body.order_id] = {line.sku: line.amount_minor for line in body.lines}
         replay.orders_by_customer[body.customer_id] += 1
+        replay.channel_orders[replay.last_channel.get(body.customer_id, "")] += 1
         _credit(replay, event.ts, body.customer_id, replay.paid_minor[body.order_id])
         _check_hashes(replay, number, p)
     elif event.type == "order_confirmed":
@@ -183,6 +189,13 @@ def test_orders_often_follow_several_touches_from_several_promoters(mid_run) -> 
     promoters = np.array(replay.promoters_in_window)
     assert (touches >= 2).mean() > 0.3
     assert (promoters >= 2).mean() > 0.15
+
+
+def test_channels_convert_at_different_rates(mid_run) -> None:
+    _, _, replay = mid_run
+    rates = [replay.channel_orders[c] / n for c, n in replay.channel_touches.items()]
+    assert len(rates) >= 5
+    assert max(rates) > 2 * min(rates)
 
 
 def test_few_customers_buy_often_and_most_buy_once(mid_run) -> None:
