@@ -13,7 +13,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from settlement.attribution import attribute
-from settlement.errors import InvalidEvent, PlanError, RejectedEvent, SelfReferral
+from settlement.errors import (
+    InvalidEvent,
+    MissingReference,
+    PlanError,
+    RejectedEvent,
+    SelfReferral,
+)
 from settlement.events import (
     Event,
     OrderConfirmed,
@@ -31,6 +37,7 @@ from settlement.splits import Allocation, allocate, resolve_beneficiaries
 from settlement.state import OrderLineState, OrderState, PromoterState, Workspace
 
 APPLIED, DUPLICATE, REJECTED, CONFLICT = "applied", "duplicate", "rejected", "conflict"
+WAITING = "waiting"  # only with defer_missing: nothing recorded, retry once the reference exists
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,9 +52,10 @@ class Outcome:
 class Settler:
     """The settlement rules, applied one event at a time to a workspace."""
 
-    def __init__(self, workspace: Workspace, plans: PlanBook) -> None:
+    def __init__(self, workspace: Workspace, plans: PlanBook, defer_missing: bool = False) -> None:
         self.ws = workspace
         self.plans = plans
+        self.defer_missing = defer_missing
         self._handlers: dict[type, Callable[[Event, Any], None]] = {
             PromoterJoined: self._promoter_joined,
             PromoterSuspended: self._promoter_suspended,
@@ -69,6 +77,11 @@ class Settler:
             return Outcome(event.event_id, DUPLICATE)
         try:
             self._handlers[type(event.body)](event, event.body)
+        except MissingReference as error:
+            if self.defer_missing:
+                return Outcome(event.event_id, WAITING, str(error))
+            self._record(event, REJECTED, str(error))
+            return Outcome(event.event_id, REJECTED, str(error))
         except (RejectedEvent, InvalidEvent, PlanError) as error:
             self._record(event, REJECTED, str(error))
             return Outcome(event.event_id, REJECTED, str(error))
@@ -90,8 +103,10 @@ class Settler:
             if body.parent_id == body.promoter_id:
                 raise SelfReferral(f"parent_id: {body.parent_id} cannot invite themself")
             parent = self.ws.promoter(body.parent_id)
-            if parent is None or parent.joined_at > event.ts:
-                raise RejectedEvent(f"parent_id: {body.parent_id} has not joined yet")
+            if parent is None:
+                raise MissingReference(f"parent_id: {body.parent_id} has not joined yet")
+            if parent.joined_at > event.ts:
+                raise RejectedEvent(f"parent_id: {body.parent_id} joined after this event")
         self.ws.add_promoter(
             PromoterState(body.promoter_id, body.parent_id, body.grade, event.ts, False)
         )
@@ -99,7 +114,7 @@ class Settler:
     def _set_suspended(self, promoter_id: str, suspended: bool) -> None:
         promoter = self.ws.promoter(promoter_id)
         if promoter is None:
-            raise RejectedEvent(f"promoter_id: {promoter_id} has not joined")
+            raise MissingReference(f"promoter_id: {promoter_id} has not joined")
         if promoter.suspended == suspended:
             state = "suspended" if suspended else "active"
             raise RejectedEvent(f"promoter_id: {promoter_id} is already {state}")
@@ -120,8 +135,10 @@ class Settler:
                 f"customer_id: {body.customer_id} touched their own promoter link (self-referral)"
             )
         promoter = self.ws.promoter(body.promoter_id)
-        if promoter is None or promoter.joined_at > event.ts:
-            raise RejectedEvent(f"promoter_id: {body.promoter_id} has not joined")
+        if promoter is None:
+            raise MissingReference(f"promoter_id: {body.promoter_id} has not joined")
+        if promoter.joined_at > event.ts:
+            raise RejectedEvent(f"promoter_id: {body.promoter_id} joined after this touch")
         self.ws.changes.touches.append(
             {"event_id": event.event_id, "customer_id": body.customer_id,
              "promoter_id": body.promoter_id, "ts": event.ts, "kind": body.kind,
@@ -171,7 +188,7 @@ class Settler:
     def _paid_order(self, order_id: str, ts: datetime) -> OrderState:
         order = self.ws.order(order_id)
         if order is None:
-            raise RejectedEvent(f"order_id: {order_id} has not been paid")
+            raise MissingReference(f"order_id: {order_id} has not been paid")
         if ts < order.paid_at:
             raise RejectedEvent(f"ts: {ts.isoformat()} is before the order was paid")
         return order

@@ -29,6 +29,15 @@ class RejectedEvent(SettlementError):
     code = "rejected_event"
 
 
+class MissingReference(RejectedEvent):
+    """The event names a promoter or order that does not exist (yet).
+
+    The batch path rejects it; the streaming path may hold it until what it needs arrives.
+    """
+
+    code = "missing_reference"
+
+
 class SelfReferral(RejectedEvent):
     """A promoter would be credited for their own purchase or be their own inviter."""
 

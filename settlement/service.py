@@ -57,11 +57,16 @@ def in_transaction(engine: Engine, work: Callable[[Connection], T],
     raise RuntimeError("unreachable")
 
 
-def apply_batch(conn: Connection, plans: PlanBook, batch: Sequence[Event]) -> list[Outcome]:
-    """Apply events in the given order inside the caller's transaction and write the result."""
+def apply_batch(conn: Connection, plans: PlanBook, batch: Sequence[Event],
+                defer_missing: bool = False) -> list[Outcome]:
+    """Apply events in the given order inside the caller's transaction and write the result.
+
+    With `defer_missing`, an event naming a promoter or order that does not exist yet comes back
+    as WAITING with nothing stored, for a streaming caller to hold and offer again later.
+    """
     workspace = Workspace(DatabaseSource(conn), plans.max_lookback_days)
     workspace.prefetch(batch)
-    settler = Settler(workspace, plans)
+    settler = Settler(workspace, plans, defer_missing)
     outcomes = [settler.apply(event) for event in batch]
     flush(conn, workspace.changes)
     return outcomes

@@ -148,7 +148,7 @@ class Workspace:
                     promoter_ids.add(value)
             if isinstance(body, Touch | OrderPaid):
                 customer_ids.add(body.customer_id)
-            if isinstance(body, OrderConfirmed | OrderRefunded):
+            if isinstance(body, OrderPaid | OrderConfirmed | OrderRefunded):
                 order_ids.add(body.order_id)
         self._load_orders(sorted(order_ids))
         if customer_ids and batch:

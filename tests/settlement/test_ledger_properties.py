@@ -9,8 +9,8 @@ from hypothesis import strategies as st
 
 from settlement.events import Event
 from settlement.plan import PlanBook, parse_plan_text
-from tests.conftest import DEFAULT_PLAN, EventFactory
 from settlement.reports import verify_ledger
+from tests.conftest import DEFAULT_PLAN, EventFactory
 from tests.settlement.helpers import balances, settle
 
 PLANS = PlanBook(parse_plan_text(DEFAULT_PLAN))

@@ -198,3 +198,23 @@ def test_extra_fields_are_kept(books, plans):
     with books.connect() as conn:
         payload = conn.execute(select(events.c.payload)).scalar_one()
     assert '"device_hash":"d1"' in payload
+
+
+def test_streaming_callers_can_hold_events_whose_reference_is_missing(books, plans, ev):
+    from settlement.engine import WAITING
+    from settlement.service import apply_batch
+
+    child = ev.join("2026-03-01T09:00:00Z", "B", "A")
+    with books.begin() as conn:
+        outcome, = apply_batch(conn, plans, [child], defer_missing=True)
+    assert outcome.status == WAITING and "has not joined" in outcome.reason
+    settle(books, plans, [ev.join("2026-03-01T08:00:00Z", "A")])
+    with books.begin() as conn:
+        outcome, = apply_batch(conn, plans, [child], defer_missing=True)
+    assert outcome.status == APPLIED
+
+
+def test_a_reference_that_exists_only_later_in_time_is_rejected_for_good(books, plans, ev):
+    settle(books, plans, [ev.join("2026-03-01T10:00:00Z", "A")])
+    outcome, = settle(books, plans, [ev.touch("2026-03-01T09:00:00Z", "x", "A")])
+    assert outcome.status == REJECTED and "joined after" in outcome.reason

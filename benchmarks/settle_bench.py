@@ -1,0 +1,167 @@
+"""Settlement throughput: orders/s on SQLite and PostgreSQL beside a bare INSERT of the same rows.
+
+The figure to push up is the ratio: settling costs reads, rules and bookkeeping rows on top of the
+journal itself, and commits and hot balance rows are the limit, not arithmetic. The baseline
+inserts exactly the journal entries and postings the settle run wrote, in the same batches, through
+the same driver, committing once per batch.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, func, select, text
+from sqlalchemy.engine import make_url
+
+from settlement import tables as t
+from settlement.db import create_db_engine, upgrade
+from settlement.events import Event, parse_event
+from settlement.plan import PlanBook, parse_plan_text
+from settlement.service import apply_events, release_due, sort_events
+
+PLAN = (Path(__file__).parents[1] / "settlement" / "examples" / "plan.yaml").read_text()
+BATCH = 2000
+
+
+def generate(orders: int, seed: int = 1) -> list[Event]:
+    """A mall stream with `orders` orders: joins, 1-3 touches each, confirmations, 5% refunds."""
+    rng = random.Random(seed)
+    promoters = max(50, orders // 20)
+    events: list[dict[str, Any]] = []
+    for i in range(promoters):
+        parent = f"P{rng.randrange(i)}" if i and rng.random() < 0.85 else None
+        events.append({"event_id": f"j{i}", "type": "promoter_joined",
+                       "ts": "2026-01-01T00:00:00Z", "promoter_id": f"P{i}",
+                       **({"parent_id": parent} if parent else {})})
+    seconds = 86_400 * 60
+    for n in range(orders):
+        base = 86_400 + n * seconds // orders
+        customer = f"C{rng.randrange(orders // 2 or 1)}"
+        for k in range(rng.randint(1, 3)):
+            events.append({"event_id": f"t{n}-{k}", "type": "touch", "ts": _ts(base - 600 + k),
+                           "customer_id": customer,
+                           "promoter_id": f"P{int(rng.paretovariate(1.2)) % promoters}"})
+        lines = [{"sku": f"s{j}", "category": rng.choice(["food", "home", "electronics"]),
+                  "amount": f"{rng.randint(1, 2000)}.{rng.randint(0, 99):02d}"}
+                 for j in range(rng.randint(1, 3))]
+        events.append({"event_id": f"p{n}", "type": "order_paid", "ts": _ts(base),
+                       "order_id": f"O{n}", "customer_id": customer,
+                       "merchant_id": f"M{rng.randrange(200)}", "currency": "CNY",
+                       "lines": lines})
+        if rng.random() < 0.8:
+            events.append({"event_id": f"c{n}", "type": "order_confirmed",
+                           "ts": _ts(base + 3 * 86_400), "order_id": f"O{n}"})
+        if rng.random() < 0.05:
+            events.append({"event_id": f"r{n}", "type": "order_refunded",
+                           "ts": _ts(base + 5 * 86_400), "order_id": f"O{n}",
+                           "lines": [{"sku": "s0", "amount": lines[0]["amount"]}]})
+    return sort_events(parse_event(e) for e in events)
+
+
+def _ts(seconds: int) -> str:
+    day, rest = divmod(seconds, 86_400)
+    return f"2026-{1 + day // 28:02d}-{1 + day % 28:02d}T{rest // 3600:02d}:{rest % 3600 // 60:02d}:{rest % 60:02d}Z"
+
+
+@contextmanager
+def scratch_database(kind: str) -> Iterator[str]:
+    if kind == "sqlite":
+        with tempfile.TemporaryDirectory() as folder:
+            yield f"sqlite:///{folder}/bench.db"
+        return
+    admin_url = os.environ.get("FENRUN_TEST_POSTGRES_URL",
+                               "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+    name = f"fenrun_bench_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def _journal_rows(engine: Engine) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    with engine.connect() as conn:
+        entries = [dict(r._mapping) for r in conn.execute(select(t.journal_entries))]
+        postings = [dict(r._mapping) for r in conn.execute(
+            select(t.postings.c.entry_id, t.postings.c.account_kind, t.postings.c.owner_id,
+                   t.postings.c.currency, t.postings.c.amount_minor))]
+    return entries, postings
+
+
+def _bare_insert_seconds(url: str, entries: list[dict[str, Any]],
+                         postings: list[dict[str, Any]], batches: int) -> float:
+    engine = create_db_engine(url)
+    upgrade(engine)
+    entry_step = -(-len(entries) // batches)
+    posting_step = -(-len(postings) // batches)
+    started = time.perf_counter()
+    for b in range(batches):
+        with engine.begin() as conn:
+            part = entries[b * entry_step:(b + 1) * entry_step]
+            if part:
+                conn.execute(t.journal_entries.insert(), part)
+            part = postings[b * posting_step:(b + 1) * posting_step]
+            if part:
+                conn.execute(t.postings.insert(), part)
+    elapsed = time.perf_counter() - started
+    engine.dispose()
+    return elapsed
+
+
+def bench_database(kind: str, events: list[Event], orders: int) -> dict[str, float]:
+    plans = PlanBook(parse_plan_text(PLAN))
+    with scratch_database(kind) as url:
+        engine = create_db_engine(url)
+        upgrade(engine)
+        started = time.perf_counter()
+        apply_events(engine, plans, events, BATCH)
+        settle_s = time.perf_counter() - started
+        started = time.perf_counter()
+        released = release_due(engine, plans, events[-1].ts)
+        release_s = time.perf_counter() - started
+        entries, postings = _journal_rows(engine)
+        with engine.connect() as conn:
+            paid_orders = conn.execute(select(func.count()).select_from(t.orders)).scalar_one()
+        engine.dispose()
+    batches = -(-len(events) // BATCH)
+    with scratch_database(kind) as url:
+        baseline_s = _bare_insert_seconds(url, entries, postings, batches)
+    return {
+        "orders": paid_orders, "events": len(events), "journal_rows": len(entries) + len(postings),
+        "settle_s": settle_s, "orders_per_s": orders / settle_s,
+        "events_per_s": len(events) / settle_s, "bare_insert_s": baseline_s,
+        "bare_insert_orders_per_s": orders / baseline_s, "ratio": baseline_s / settle_s,
+        "released": released, "release_s": release_s,
+    }
+
+
+def run(orders: int = 100_000, databases: tuple[str, ...] = ("sqlite", "postgresql")) -> dict:
+    started = time.perf_counter()
+    events = generate(orders)
+    generate_s = time.perf_counter() - started
+    print(f"settle: generated {len(events):,} events for {orders:,} orders in {generate_s:.1f}s")
+    results = {}
+    for kind in databases:
+        r = bench_database(kind, events, orders)
+        results[kind] = r
+        print(f"settle[{kind}]: {r['orders_per_s']:,.0f} orders/s ({r['events_per_s']:,.0f} events/s,"
+              f" {r['settle_s']:.1f}s); bare INSERT of the same {r['journal_rows']:,} journal rows:"
+              f" {r['bare_insert_orders_per_s']:,.0f} orders/s ({r['bare_insert_s']:.1f}s);"
+              f" ratio {r['ratio']:.2f}; released {r['released']:,} holds in {r['release_s']:.1f}s")
+    return results
+
+
+if __name__ == "__main__":
+    run(int(os.environ.get("FENRUN_BENCH_ORDERS", "100000")))
