@@ -15,6 +15,7 @@ from typing import Annotated, NoReturn
 import typer
 from sqlalchemy import Engine
 
+from api.commands import register_all
 from settlement import db
 from settlement.config import SettlementSettings
 from settlement.engine import CONFLICT, DUPLICATE, REJECTED
@@ -197,8 +198,8 @@ def ledger_verify() -> None:
 
 def _print_payouts(payouts: list, export: Path | None) -> None:
     for p in payouts:
-        typer.echo(f"{p.payout_id:>8} {p.promoter_id:<24} {format_amount(p.amount_minor, p.currency):>14}"
-                   f" {p.currency} {p.status}")
+        amount = format_amount(p.amount_minor, p.currency)
+        typer.echo(f"{p.payout_id:>8} {p.promoter_id:<24} {amount:>14} {p.currency} {p.status}")
     if export is not None:
         export_csv(payouts, export)
         typer.echo(f"exported {len(payouts)} payout(s) to {export}")
@@ -249,6 +250,9 @@ def payouts_list(
     """List payouts, optionally by status."""
     with open_books().connect() as conn:
         _print_payouts(list_payouts(conn, status), export)
+
+
+register_all(app)
 
 
 def main() -> None:
