@@ -186,3 +186,4 @@ payouts = Table(
     Column("entry_id", String(160)),
     Index(None, "promoter_id", "status"),
 )
+from settlement import stream_tables as _stream_tables  # noqa: E402,F401

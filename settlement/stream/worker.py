@@ -1,0 +1,345 @@
+"""The settlement worker: Kafka in, the same `apply_batch` as `fenrun settle`, ledger out.
+
+One loop, one thread: poll, choose what may be applied (buffer.choose), apply it in ONE database
+transaction together with the partitions' next offsets, frontiers and the outbox rows, commit,
+then commit the offsets to Kafka (informational: on every assignment the worker seeks to the
+offsets stored in the database, which is what makes the effect exactly-once). Poison messages
+and rejected events are copied to the dead-letter topic before the transaction commits, so a
+crash can repeat them (at-least-once) but never lose them. Holds are released on a schedule up
+to the group's release instant, and the outbox is relayed, from the same loop.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from kafka import ConsumerRebalanceListener, KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.structs import OffsetAndMetadata
+from sqlalchemy import Connection, Engine, func, select
+
+from settlement.engine import APPLIED, CONFLICT, DUPLICATE, REJECTED, Outcome
+from settlement.events import OrderRefunded
+from settlement.plan import PlanBook
+from settlement.service import apply_batch, in_transaction, release_batch
+from settlement.stream.buffer import Item, PartitionState, choose, decode
+from settlement.stream.config import StreamSettings
+from settlement.stream.outbox import relay_once, stage_entries, stage_releases
+from settlement.stream.progress import (
+    least_frontiers,
+    load_progress,
+    mark_released,
+    release_instant,
+    released_through,
+    save_progress,
+)
+
+log = logging.getLogger(__name__)
+RELEASE_LOCK_ID = 0x66656E72756E  # "fenrun": one releasing worker at a time on PostgreSQL
+HEARTBEAT_S = 0.5
+MAX_LAGS_KEPT = 1_000_000
+
+
+@dataclass
+class WorkerStats:
+    """Counts since start; `lags_ms` = DB commit time minus the message's produce timestamp."""
+
+    applied: int = 0
+    duplicate: int = 0
+    rejected: int = 0
+    dead_lettered: int = 0
+    released: int = 0
+    relayed: int = 0
+    transactions: int = 0
+    lags_ms: list[float] = field(default_factory=list)
+
+
+class _Rebalance(ConsumerRebalanceListener):
+    def __init__(self, worker: StreamWorker) -> None:
+        self.worker = worker
+
+    def on_partitions_revoked(self, revoked: Any) -> None:
+        self.worker.drop(revoked)
+
+    def on_partitions_assigned(self, assigned: Any) -> None:
+        self.worker.adopt(assigned)
+
+
+class StreamWorker:
+    """A member of the settlement consumer group; `run` until `should_stop` or idle."""
+
+    def __init__(self, settings: StreamSettings, engine: Engine, plans: PlanBook) -> None:
+        bootstrap = settings.require_bootstrap()
+        self.s = settings
+        self.engine = engine
+        self.plans = plans
+        self.consumer = KafkaConsumer(
+            bootstrap_servers=bootstrap, group_id=settings.consumer_group,
+            enable_auto_commit=False, auto_offset_reset="earliest",
+            session_timeout_ms=settings.session_timeout_ms,
+            heartbeat_interval_ms=settings.heartbeat_interval_ms,
+            max_poll_interval_ms=settings.max_poll_interval_ms,
+            max_partition_fetch_bytes=8 * 1024 * 1024)
+        self.producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=2)
+        self.parts: dict[int, PartitionState] = {}
+        self.stats = WorkerStats()
+        self._partitions: set[int] = set()
+        self._saved: dict[int, Any] = {}
+        self._saved_at = 0.0
+        self._next_release = 0.0
+        self._next_relay = 0.0
+
+    # Assignment ---------------------------------------------------------------------------
+
+    def drop(self, revoked: Any) -> None:
+        for tp in revoked:
+            self.parts.pop(tp.partition, None)
+            self._saved.pop(tp.partition, None)
+
+    def adopt(self, assigned: Any) -> None:
+        """Resume each new partition where the database says, whatever Kafka committed."""
+        with self.engine.connect() as conn:
+            rows = load_progress(conn, self.s.consumer_group, self.s.orders_topic)
+        for tp in assigned:
+            if tp.topic != self.s.orders_topic or tp.partition in self.parts:
+                continue
+            row = rows.get(tp.partition)
+            if row is None:
+                self.consumer.seek_to_beginning(tp)
+                self.parts[tp.partition] = PartitionState(tp.partition, 0, None)
+            else:
+                self.consumer.seek(tp, row.next_offset)
+                self.parts[tp.partition] = PartitionState(tp.partition, row.next_offset,
+                                                          row.high_ts)
+        log.info("assigned partitions %s", sorted(self.parts))
+
+    # Loop ---------------------------------------------------------------------------------
+
+    def run(self, should_stop: Callable[[], bool] = lambda: False,
+            exit_when_idle_s: float | None = None) -> WorkerStats:
+        self.consumer.subscribe([self.s.orders_topic], listener=_Rebalance(self))
+        idle_since: float | None = None
+        try:
+            while not should_stop():
+                applied = self.step()
+                now = time.monotonic()
+                if now >= self._next_release:
+                    self.stats.released += self.release()
+                    self._next_release = now + self.s.release_interval_s
+                if now >= self._next_relay:
+                    self.stats.relayed += self.relay()
+                    self._next_relay = now + self.s.relay_interval_s
+                if exit_when_idle_s is None:
+                    continue
+                idle = applied == 0 and self._idle()
+                idle_since = (idle_since or now) if idle else None
+                if idle_since is not None and now - idle_since >= exit_when_idle_s:
+                    self.stats.released += self.release()
+                    self.stats.relayed += self.relay()
+                    break
+        finally:
+            self.close()
+        return self.stats
+
+    def _idle(self) -> bool:
+        assigned = bool(self.consumer.assignment())
+        return assigned and all(p.caught_up and not p.items for p in self.parts.values())
+
+    def close(self) -> None:
+        self.consumer.close()
+        self.producer.close()
+
+    def step(self) -> int:
+        """Poll once, apply what may go in one transaction; returns how many messages went."""
+        blocked = any(p.items for p in self.parts.values())
+        self._poll(timeout_ms=10 if blocked else self.s.poll_timeout_ms)
+        if not self.parts:
+            return 0
+        others = self._others()
+        chosen = choose(self.parts, others, self.s.apply_batch_max)
+        if not chosen:
+            self._heartbeat()
+            return 0
+        started = time.time()
+        outcomes = in_transaction(self.engine, lambda conn: self._apply(conn, chosen))
+        committed_ms = time.time() * 1000
+        self._after_commit(chosen, outcomes, committed_ms)
+        log.debug("applied %d in %.3fs", sum(map(len, chosen.values())), time.time() - started)
+        return sum(len(items) for items in chosen.values())
+
+    def _poll(self, timeout_ms: int) -> None:
+        records = self.consumer.poll(timeout_ms=timeout_ms, max_records=self.s.poll_max_records)
+        for tp, messages in records.items():
+            part = self.parts.get(tp.partition)
+            if part is None:
+                continue
+            for message in messages:
+                if message.offset < part.position:
+                    continue  # already buffered (a fetch raced a seek)
+                part.add(decode(message, tp.partition, part.last_key))
+        for pid, part in self.parts.items():
+            tp = TopicPartition(self.s.orders_topic, pid)
+            highwater = self.consumer.highwater(tp)
+            part.caught_up = highwater is not None and part.position >= highwater
+            self._flow(tp, part)
+
+    def _flow(self, tp: TopicPartition, part: PartitionState) -> None:
+        """Bound memory: stop fetching a partition whose buffer is full, resume at half."""
+        if not part.paused and len(part.items) >= self.s.buffer_max_per_partition:
+            self.consumer.pause(tp)
+            part.paused = True
+        elif part.paused and len(part.items) < self.s.buffer_max_per_partition // 2:
+            self.consumer.resume(tp)
+            part.paused = False
+
+    def _topic_partitions(self) -> set[int]:
+        found = self.consumer.partitions_for_topic(self.s.orders_topic)
+        if found:
+            self._partitions = set(found)
+        return self._partitions | set(self.parts)
+
+    def _others(self) -> Any:
+        with self.engine.connect() as conn:
+            rows = load_progress(conn, self.s.consumer_group, self.s.orders_topic)
+        others = self._topic_partitions() - set(self.parts)
+        return least_frontiers(rows, others, datetime.now(UTC), self.s.idle_ttl_s)
+
+    # One transaction ----------------------------------------------------------------------
+
+    def _apply(self, conn: Connection, chosen: dict[int, list[Item]]) -> list[Outcome]:
+        items = sorted((item for batch in chosen.values() for item in batch),
+                       key=lambda item: item.key)
+        pairs = [(item, item.event) for item in items if item.event is not None]
+        outcomes = apply_batch(conn, self.plans, [event for _, event in pairs])
+        entry_ids: list[str] = []
+        dead = [(item, "invalid", item.error or "") for item in items if item.event is None]
+        for (item, event), outcome in zip(pairs, outcomes, strict=True):
+            if outcome.status == APPLIED:
+                entry_ids.append(f"event:{event.event_id}")
+                if isinstance(event.body, OrderRefunded):  # a refund may first release the hold
+                    entry_ids.append(f"release:{event.body.order_id}")
+            elif outcome.status in (REJECTED, CONFLICT):
+                dead.append((item, outcome.status, outcome.reason or outcome.status))
+        now = datetime.now(UTC)
+        stage_entries(conn, entry_ids, now)
+        self._dead_letter(dead)
+        rows = [self.parts[pid].progress_after(chosen.get(pid, [])) for pid in self.parts]
+        save_progress(conn, self.s.consumer_group, self.s.orders_topic,
+                      [row for row in rows if row is not None], now)
+        return outcomes
+
+    def _dead_letter(self, dead: list[tuple[Item, str, str]]) -> None:
+        """Publish and wait for the broker before the DB commits: never lost, maybe repeated."""
+        for item, kind, reason in dead:
+            headers = [("fenrun-dlq-kind", kind.encode()), ("fenrun-dlq-reason", reason.encode()),
+                       ("fenrun-source", f"{self.s.orders_topic}/{item.partition}/"
+                                         f"{item.offset}".encode())]
+            if item.event is not None:
+                headers.append(("fenrun-event-id", item.event.event_id.encode()))
+            self.producer.send(self.s.dlq_topic, key=item.message_key, value=item.value,
+                               headers=headers)
+        if dead:
+            self.producer.flush()
+            self.stats.dead_lettered += len(dead)
+
+    def _after_commit(self, chosen: dict[int, list[Item]], outcomes: list[Outcome],
+                      committed_ms: float) -> None:
+        offsets = {}
+        for pid, items in chosen.items():
+            part = self.parts.get(pid)
+            if part is None:
+                continue
+            for item in part.pop_applied(len(items)):
+                if len(self.stats.lags_ms) < MAX_LAGS_KEPT:
+                    self.stats.lags_ms.append(committed_ms - item.timestamp_ms)
+            offsets[TopicPartition(self.s.orders_topic, pid)] = OffsetAndMetadata(
+                part.next_offset, "", -1)
+        for outcome in outcomes:
+            if outcome.status == APPLIED:
+                self.stats.applied += 1
+            elif outcome.status == DUPLICATE:
+                self.stats.duplicate += 1
+            else:
+                self.stats.rejected += 1
+        self.stats.transactions += 1
+        self._saved_at = time.monotonic()
+        self._saved = {}
+        if offsets:
+            self.consumer.commit_async(offsets)
+
+    def _heartbeat(self) -> None:
+        """Publish frontiers that moved without applying anything (reading on, being idle)."""
+        rows = {pid: part.progress_after([]) for pid, part in self.parts.items()}
+        rows = {pid: row for pid, row in rows.items() if row is not None}
+        stale = time.monotonic() - self._saved_at >= HEARTBEAT_S
+        if rows == self._saved and not stale:
+            return
+        now = datetime.now(UTC)
+        in_transaction(self.engine, lambda conn: save_progress(
+            conn, self.s.consumer_group, self.s.orders_topic, list(rows.values()), now))
+        self._saved = rows
+        self._saved_at = time.monotonic()
+
+    # Schedules ----------------------------------------------------------------------------
+
+    def release(self) -> int:
+        """Release holds up to the group's release instant (booked at each hold's due time)."""
+        total = 0
+        while True:
+            released, done = in_transaction(self.engine, self._release_batch)
+            total += released
+            if done:
+                return total
+
+    def _release_batch(self, conn: Connection) -> tuple[int, bool]:
+        if conn.dialect.name == "postgresql":
+            if not conn.execute(select(func.pg_try_advisory_xact_lock(RELEASE_LOCK_ID))).scalar():
+                return 0, True  # another worker is releasing right now
+        group, now = self.s.consumer_group, datetime.now(UTC)
+        rows = load_progress(conn, group, self.s.orders_topic)
+        as_of = release_instant(least_frontiers(rows, self._topic_partitions(), now,
+                                                self.s.idle_ttl_s))
+        through = released_through(conn, group)
+        if as_of is None or (through is not None and as_of <= through):
+            return 0, True
+        released = release_batch(conn, self.plans, as_of, self.s.release_batch)
+        stage_releases(conn, through, as_of, now)
+        done = released < self.s.release_batch
+        if done:
+            mark_released(conn, group, as_of)
+        return released, done
+
+    def relay(self) -> int:
+        total = 0
+        while True:
+            sent = relay_once(self.engine, self.producer, self.s.commissions_topic,
+                              self.s.relay_batch)
+            total += sent
+            if sent < self.s.relay_batch:
+                return total
+
+
+def run_worker(settings: StreamSettings, database_url: str,
+               exit_when_idle_s: float | None = None,
+               should_stop: Callable[[], bool] = lambda: False) -> WorkerStats:
+    """Entry point of one worker process: open the books, make sure topics exist, run."""
+    from settlement.db import create_db_engine, ensure_schema
+    from settlement.plan_store import load_plan_book
+    from settlement.stream.producer import ensure_topics
+
+    engine = create_db_engine(database_url)
+    ensure_schema(engine)
+    with engine.connect() as conn:
+        plans = load_plan_book(conn)
+    if not plans:
+        raise ValueError("no plan version is stored: run `fenrun plan apply PLAN.yaml` first")
+    ensure_topics(settings.require_bootstrap(), {
+        settings.dlq_topic: 1, settings.commissions_topic: settings.commissions_partitions})
+    try:
+        return StreamWorker(settings, engine, plans).run(should_stop, exit_when_idle_s)
+    finally:
+        engine.dispose()
