@@ -6,6 +6,7 @@ was rejected or a check failed (details on stderr), 2 a plan or argument error (
 
 from __future__ import annotations
 
+import gc
 import json
 import sys
 from datetime import datetime
@@ -138,6 +139,7 @@ def settle(
         apply_plan_file(engine, plan)
     plans = stored_plans(engine)
     parsed, rejects = read_events(events)
+    gc.freeze()  # parsed events live to the end: keep the collector from rescanning them
     ordered = sort_events([event for _, event in parsed])  # type: ignore[misc]
     line_of = {id(event): number for number, event in parsed}
     outcomes = apply_events(engine, plans, ordered, settings.batch_size)

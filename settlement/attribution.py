@@ -12,11 +12,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Context, Decimal
 from fractions import Fraction
+from functools import lru_cache
 
 from settlement.plan import AttributionRule
 
 _DECIMAL = Context(prec=28)  # time_decay weights are Decimal at 28 significant digits
 _MICROS_PER_DAY = Decimal(86_400_000_000)
+_ONE = Fraction(1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,7 +46,9 @@ def attribute(
     """Each credited promoter's share; a bound promoter takes all when no touch counts."""
     window = touches_in_window(touches, paid_at, rule.lookback_days)
     if not window:
-        return {bound_promoter: Fraction(1)} if bound_promoter else {}
+        return {bound_promoter: _ONE} if bound_promoter else {}
+    if len(window) == 1:
+        return {window[0].promoter_id: _ONE}
     weights = _weights(window, paid_at, rule)
     shares: dict[str, Fraction] = {}
     for touch, weight in zip(window, weights, strict=True):
@@ -64,12 +68,13 @@ def _weights(window: list[TouchRecord], paid_at: datetime, rule: AttributionRule
     if rule.model == "linear":
         return [Fraction(1, count)] * count
     if rule.model == "position":
-        return _position_weights(count, rule.first, rule.last)
+        return list(_position_weights(count, rule.first, rule.last))
     if rule.model == "time_decay":
         return _time_decay_weights(window, paid_at, rule.half_life_days)
     raise ValueError(f"unknown attribution model {rule.model!r}")
 
 
+@lru_cache(maxsize=256)
 def _position_weights(count: int, first: Fraction, last: Fraction) -> list[Fraction]:
     """First and last keep their shares; middle touches split the rest equally.
 

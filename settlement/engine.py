@@ -34,7 +34,15 @@ from settlement.ledger import JournalEntry, allocation_postings, release_posting
 from settlement.money import parse_amount
 from settlement.plan import PlanBook
 from settlement.splits import Allocation, allocate, resolve_beneficiaries
-from settlement.state import OrderLineState, OrderState, PromoterState, Workspace
+from settlement.state import (
+    MONEY_COLUMNS,
+    STATUS_COLUMNS,
+    OrderLineState,
+    OrderState,
+    PromoterState,
+    RecordedEvent,
+    Workspace,
+)
 
 APPLIED, DUPLICATE, REJECTED, CONFLICT = "applied", "duplicate", "rejected", "conflict"
 WAITING = "waiting"  # only with defer_missing: nothing recorded, retry once the reference exists
@@ -90,9 +98,7 @@ class Settler:
 
     def _record(self, event: Event, status: str, reason: str | None) -> None:
         self.ws.remember_event(event, status, reason)
-        self.ws.changes.events.append(
-            {"event": event, "status": status, "reason": reason}
-        )
+        self.ws.changes.events.append(RecordedEvent(event, status, reason))
 
     # Referral tree ----------------------------------------------------------------------------
 
@@ -139,19 +145,14 @@ class Settler:
             raise MissingReference(f"promoter_id: {body.promoter_id} has not joined")
         if promoter.joined_at > event.ts:
             raise RejectedEvent(f"promoter_id: {body.promoter_id} joined after this touch")
-        self.ws.changes.touches.append(
-            {"event_id": event.event_id, "customer_id": body.customer_id,
-             "promoter_id": body.promoter_id, "ts": event.ts, "kind": body.kind,
-             "channel": body.channel}
-        )
+        self.ws.changes.touches.append((event.event_id, body.customer_id, body.promoter_id,
+                                        event.ts, body.kind, body.channel))
         self.ws.add_touch(body.customer_id, body.promoter_id, event.ts)
         if body.kind == "register" and self.ws.binding(body.customer_id) is None:
             if self.plans.version_at(event.ts).customer_binding == "lifetime":
                 self.ws.bind(body.customer_id, body.promoter_id)
-                self.ws.changes.bindings.append(
-                    {"customer_id": body.customer_id, "promoter_id": body.promoter_id,
-                     "bound_at": event.ts, "event_id": event.event_id}
-                )
+                self.ws.changes.bindings.append((body.customer_id, body.promoter_id, event.ts,
+                                                 event.event_id))
 
     # Orders -----------------------------------------------------------------------------------
 
@@ -200,7 +201,7 @@ class Settler:
         hold_days = self.plans.by_id(order.plan_version_id).hold_days
         order.confirmed_at = event.ts
         order.release_due_at = event.ts + timedelta(days=hold_days)
-        self.ws.changes.order_changed(order)
+        self.ws.changes.order_changed(order, STATUS_COLUMNS)
 
     def _order_refunded(self, event: Event, body: OrderRefunded) -> None:
         order = self._paid_order(body.order_id, event.ts)
@@ -225,7 +226,7 @@ class Settler:
         new_allocation = allocate(remaining, plan, order.beneficiaries)
         self._post(order, "refunded", event, order.allocation, new_allocation)
         order.allocation = new_allocation
-        self.ws.changes.order_changed(order)
+        self.ws.changes.order_changed(order, MONEY_COLUMNS)
 
     def _post(self, order: OrderState, kind: str, event: Event, old: Allocation,
               new: Allocation) -> None:
@@ -250,5 +251,5 @@ class Settler:
             self.ws.changes.add_entry(JournalEntry(f"release:{order.order_id}", "released", due,
                                                    None, order.plan_version_id, postings))
         order.released_at = due
-        self.ws.changes.order_changed(order)
+        self.ws.changes.order_changed(order, STATUS_COLUMNS)
         return True

@@ -95,6 +95,7 @@ class Event:
     body: Body
     payload: dict[str, Any]
     payload_hash: str
+    raw: str | None = None  # the JSON text as delivered, stored as is when known
 
 
 def payload_hash(payload: dict[str, Any]) -> str:
@@ -219,7 +220,7 @@ _PARSERS = {
 EVENT_TYPES = tuple(_PARSERS)
 
 
-def parse_event(payload: object) -> Event:
+def parse_event(payload: object, raw: str | None = None) -> Event:
     """Validate one decoded JSON object and return the typed event, or raise `InvalidEvent`."""
     if not isinstance(payload, dict):
         raise InvalidEvent("event", type(payload).__name__, "an event must be a JSON object")
@@ -230,7 +231,7 @@ def parse_event(payload: object) -> Event:
         raise InvalidEvent("type", event_type, f"must be one of {', '.join(EVENT_TYPES)}")
     ts = parse_timestamp(payload.get("ts"))
     body = parser(payload)
-    return Event(event_id, event_type, ts, body, payload, payload_hash(payload))
+    return Event(event_id, event_type, ts, body, payload, payload_hash(payload), raw)
 
 
 def parse_json_line(line: str) -> Event:
@@ -239,4 +240,4 @@ def parse_json_line(line: str) -> Event:
         payload = json.loads(line)
     except json.JSONDecodeError as error:
         raise InvalidEvent("line", line[:40], f"not valid JSON ({error.msg})") from None
-    return parse_event(payload)
+    return parse_event(payload, line.strip())

@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import NamedTuple
 
 from settlement.errors import LedgerInvariantBroken
 from settlement.splits import Allocation
@@ -45,15 +46,15 @@ PLATFORM_OWNER = "platform"
 MALL_OWNER = "mall"
 
 
-@dataclass(frozen=True, slots=True, order=True)
-class AccountKey:
+class AccountKey(NamedTuple):
     kind: str
     owner_id: str
     currency: str
 
 
-@dataclass(frozen=True, slots=True)
-class Posting:
+class Posting(NamedTuple):
+    """One leg of an entry (a tuple: millions are built per settlement run)."""
+
     account: AccountKey
     amount_minor: int  # debit > 0, credit < 0
 
@@ -80,16 +81,26 @@ def readable_balance(kind: str, raw_sum: int) -> int:
     return -raw_sum if kind in CREDIT_NORMAL else raw_sum
 
 
-def _credit(kind: AccountKind, owner: str, currency: str, increase: int) -> Posting:
+def _credit(kind: str, owner: str, currency: str, increase: int) -> Posting:
     return Posting(AccountKey(kind, owner, currency), -increase)
 
 
-def _debit(kind: AccountKind, owner: str, currency: str, increase: int) -> Posting:
+def _debit(kind: str, owner: str, currency: str, increase: int) -> Posting:
     return Posting(AccountKey(kind, owner, currency), increase)
 
 
 def _nonzero(postings: list[Posting]) -> tuple[Posting, ...]:
     return tuple(p for p in postings if p.amount_minor != 0)
+
+
+# Plain strings on the hot path (StrEnum members hash and compare slower).
+_CLEARING = AccountKind.CLEARING.value
+_MERCHANT_PAYABLE = AccountKind.MERCHANT_PAYABLE.value
+_PLATFORM_REVENUE = AccountKind.PLATFORM_REVENUE.value
+_PROMOTER_PENDING = AccountKind.PROMOTER_PENDING.value
+_PROMOTER_AVAILABLE = AccountKind.PROMOTER_AVAILABLE.value
+_PROMOTER_PAID = AccountKind.PROMOTER_PAID.value
+_CLAWBACK_RECEIVABLE = AccountKind.CLAWBACK_RECEIVABLE.value
 
 
 def allocation_postings(
@@ -101,20 +112,20 @@ def allocation_postings(
     remains, so posting only the difference makes a full refund return every party to zero.
     """
     postings = [
-        _debit(AccountKind.CLEARING, MALL_OWNER, currency, new.net_minor - old.net_minor),
-        _credit(AccountKind.MERCHANT_PAYABLE, merchant_id, currency,
+        _debit(_CLEARING, MALL_OWNER, currency, new.net_minor - old.net_minor),
+        _credit(_MERCHANT_PAYABLE, merchant_id, currency,
                 new.merchant_minor - old.merchant_minor),
-        _credit(AccountKind.PLATFORM_REVENUE, PLATFORM_OWNER, currency,
+        _credit(_PLATFORM_REVENUE, PLATFORM_OWNER, currency,
                 new.platform_minor - old.platform_minor),
     ]
     for promoter_id in sorted(old.promoters.keys() | new.promoters.keys()):
         change = new.promoters.get(promoter_id, 0) - old.promoters.get(promoter_id, 0)
         if released:
             postings.append(
-                _debit(AccountKind.CLAWBACK_RECEIVABLE, promoter_id, currency, -change)
+                _debit(_CLAWBACK_RECEIVABLE, promoter_id, currency, -change)
             )
         else:
-            postings.append(_credit(AccountKind.PROMOTER_PENDING, promoter_id, currency, change))
+            postings.append(_credit(_PROMOTER_PENDING, promoter_id, currency, change))
     return _nonzero(postings)
 
 
@@ -122,8 +133,8 @@ def release_postings(allocation: Allocation, currency: str) -> tuple[Posting, ..
     """Move each promoter's commission on one order from pending to available."""
     postings: list[Posting] = []
     for promoter_id, amount in sorted(allocation.promoters.items()):
-        postings.append(_debit(AccountKind.PROMOTER_PENDING, promoter_id, currency, amount))
-        postings.append(_credit(AccountKind.PROMOTER_AVAILABLE, promoter_id, currency, amount))
+        postings.append(_debit(_PROMOTER_PENDING, promoter_id, currency, amount))
+        postings.append(_credit(_PROMOTER_AVAILABLE, promoter_id, currency, amount))
     return _nonzero(postings)
 
 
@@ -136,9 +147,9 @@ def payout_postings(
     """
     return _nonzero(
         [
-            _debit(AccountKind.PROMOTER_AVAILABLE, promoter_id, currency,
+            _debit(_PROMOTER_AVAILABLE, promoter_id, currency,
                    amount_minor + clawback_minor),
-            _debit(AccountKind.CLAWBACK_RECEIVABLE, promoter_id, currency, -clawback_minor),
-            _credit(AccountKind.PROMOTER_PAID, promoter_id, currency, amount_minor),
+            _debit(_CLAWBACK_RECEIVABLE, promoter_id, currency, -clawback_minor),
+            _credit(_PROMOTER_PAID, promoter_id, currency, amount_minor),
         ]
     )

@@ -14,6 +14,7 @@ from bisect import bisect_right
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from fractions import Fraction
+from math import lcm
 from typing import Any, Literal
 
 import yaml
@@ -73,8 +74,20 @@ class AttributionRule:
 
 @dataclass(frozen=True, slots=True)
 class CategoryRates:
+    """Rates of one category, also as integers over the plan's common `rate_scale`.
+
+    The integer form lets a split sum amount × rate exactly without building fractions per line.
+    """
+
     levels: tuple[Fraction, ...]
     platform_take_rate: Fraction
+    levels_scaled: tuple[int, ...] = ()
+    take_scaled: int = 0
+
+    def scaled(self, scale: int) -> CategoryRates:
+        return CategoryRates(self.levels, self.platform_take_rate,
+                             tuple(int(rate * scale) for rate in self.levels),
+                             int(self.platform_take_rate * scale))
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +105,7 @@ class PlanVersion:
     review_limit_minor: int
     document: dict[str, Any]
     content_hash: str
+    rate_scale: int = 1  # common denominator of every rate in the version
 
     @property
     def version_id(self) -> str:
@@ -166,11 +180,15 @@ def build_version(document: dict[str, Any]) -> PlanVersion:
         for name, cat in raw.categories.items()
     }
     canonical = _canonical({**raw.model_dump(mode="json"), "effective_from": raw.effective_from})
+    default_rates = _rates(raw.levels, raw.platform_take_rate, "")
+    every_rate = [r for rates in (default_rates, *categories.values())
+                  for r in (*rates.levels, rates.platform_take_rate)]
+    scale = lcm(*(rate.denominator for rate in every_rate))
     return PlanVersion(
         effective_from=raw.effective_from,
         currency=raw.currency,
-        default_rates=_rates(raw.levels, raw.platform_take_rate, ""),
-        categories=categories,
+        default_rates=default_rates.scaled(scale),
+        categories={name: rates.scaled(scale) for name, rates in categories.items()},
         attribution=_attribution(raw.attribution),
         customer_binding=raw.customer_binding,
         hold_days=raw.hold_days,
@@ -178,6 +196,7 @@ def build_version(document: dict[str, Any]) -> PlanVersion:
         review_limit_minor=_money(raw.review_limit, raw.currency, "review_limit"),
         document=canonical,
         content_hash=hashlib.sha256(json.dumps(canonical, sort_keys=True).encode()).hexdigest(),
+        rate_scale=scale,
     )
 
 

@@ -9,20 +9,20 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Sequence
-from datetime import datetime
-from fractions import Fraction
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, select, update
+from sqlalchemy import Connection, and_, bindparam, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from settlement import order_codec
 from settlement import tables as t
 from settlement.attribution import TouchRecord
-from settlement.splits import Allocation, Beneficiary
-from settlement.state import Changes, KnownEvent, OrderLineState, OrderState, PromoterState
+from settlement.bulk import bulk_insert, sqlite_instant
+from settlement.state import Changes, KnownEvent, OrderState, PromoterState
 
-IN_CHUNK = 900  # bound on parameters in one IN (...) list
+IN_CHUNK = 5000  # bound on ids sent in one lookup
 
 
 class StaleState(Exception):
@@ -35,22 +35,11 @@ def chunks(items: Sequence[Any], size: int = IN_CHUNK) -> Iterator[Sequence[Any]
 
 
 def _dumps(value: object) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-
-
-# Encoding of the JSON columns of `orders` -----------------------------------------------------
-
-def encode_allocation(allocation: Allocation) -> str:
-    return _dumps({"net": allocation.net_minor, "platform": allocation.platform_minor,
-                   "merchant": allocation.merchant_minor, "promoters": allocation.promoters})
-
-
-def decode_allocation(text: str) -> Allocation:
-    raw = json.loads(text)
-    return Allocation(raw["net"], raw["platform"], raw["merchant"], raw["promoters"])
+    return order_codec.dumps(value)
 
 
 def _order_row(order: OrderState) -> dict[str, Any]:
+    """The row of `orders`, keys in table-column order (bulk inserts rely on it)."""
     return {
         "order_id": order.order_id, "customer_id": order.customer_id,
         "merchant_id": order.merchant_id, "currency": order.currency,
@@ -58,26 +47,78 @@ def _order_row(order: OrderState) -> dict[str, Any]:
         "confirmed_at": order.confirmed_at, "release_due_at": order.release_due_at,
         "released_at": order.released_at, "gross_minor": order.gross_minor,
         "refunded_minor": order.refunded_minor,
-        "lines": _dumps([[ln.sku, ln.category, ln.amount_minor, ln.refunded_minor]
-                         for ln in order.lines]),
-        "beneficiaries": _dumps([[b.promoter_id, b.level, f"{b.share.numerator}/"
-                                  f"{b.share.denominator}"] for b in order.beneficiaries]),
-        "allocation": encode_allocation(order.allocation),
+        "lines": order_codec.encode_lines(order.lines),
+        "beneficiaries": order_codec.encode_beneficiaries(order.beneficiaries),
+        "allocation": order_codec.encode_allocation(order.allocation),
         "version": order.version + 1,
     }
 
 
-def _order_from_row(row: Any) -> OrderState:
-    return OrderState(
-        order_id=row.order_id, customer_id=row.customer_id, merchant_id=row.merchant_id,
-        currency=row.currency, plan_version_id=row.plan_version_id, paid_at=row.paid_at,
-        lines=[OrderLineState(*line) for line in json.loads(row.lines)],
-        beneficiaries=tuple(Beneficiary(pid, level, Fraction(share))
-                            for pid, level, share in json.loads(row.beneficiaries)),
-        allocation=decode_allocation(row.allocation),
-        confirmed_at=row.confirmed_at, release_due_at=row.release_due_at,
-        released_at=row.released_at, version=row.version,
-    )
+def _changed_columns(order: OrderState, columns: set[str]) -> dict[str, Any]:
+    """Only the columns a change touched, so a confirmation never re-encodes the lines."""
+    row: dict[str, Any] = {"order_id": order.order_id, "version": order.version + 1}
+    for name in sorted(columns):
+        if name == "lines":
+            row[name] = order_codec.encode_lines(order.lines)
+        elif name == "allocation":
+            row[name] = order_codec.encode_allocation(order.allocation)
+        else:
+            row[name] = getattr(order, name)
+    return row
+
+
+class _Lookup:
+    """Lookups by a list of keys straight through the driver: one parameter, no SQL compiling.
+
+    PostgreSQL gets `= ANY(array)`, SQLite `IN (SELECT value FROM json_each(?))`; instants come
+    back as aware UTC datetimes on both.
+    """
+
+    def __init__(self, conn: Connection) -> None:
+        self.postgres = conn.dialect.name == "postgresql"
+        self.raw = conn.connection.driver_connection
+
+    def rows(self, sql: str, ids: Sequence[str] | None, *params: Any) -> list[tuple[Any, ...]]:
+        """Run `sql`, where `{ids}` stands for "is one of `ids`" and `{p}` for each of `params`."""
+        if self.postgres:
+            sql = sql.replace("{ids}", "= ANY(%s)").replace("{p}", "%s")
+            values: tuple[Any, ...] = params
+        else:
+            sql = sql.replace("{ids}", "IN (SELECT value FROM json_each(?))").replace("{p}", "?")
+            values = tuple(self.param(p) for p in params)
+        if ids is not None:
+            values = ((list(ids) if self.postgres else json.dumps(list(ids))), *values)
+        cursor = self.raw.cursor()
+        try:
+            cursor.execute(sql, values)
+            return cursor.fetchall()
+        finally:
+            cursor.close()
+
+    def param(self, value: Any) -> Any:
+        return sqlite_instant(value) if isinstance(value, datetime) else value
+
+    def instant(self, value: Any) -> datetime | None:
+        if value is None:
+            return None
+        if isinstance(value, str):
+            return datetime.fromisoformat(value).replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+_ORDER_SELECT = (
+    "SELECT order_id, customer_id, merchant_id, currency, plan_version_id, paid_at, "
+    "confirmed_at, release_due_at, released_at, version, lines, beneficiaries, allocation "
+    "FROM orders WHERE "
+)
+
+
+def _order_from_tuple(lookup: _Lookup, row: tuple[Any, ...]) -> OrderState:
+    instant = lookup.instant
+    return OrderState(row[0], row[1], row[2], row[3], row[4], instant(row[5]),
+                      confirmed_at=instant(row[6]), release_due_at=instant(row[7]),
+                      released_at=instant(row[8]), version=row[9],
+                      raw=(row[10], row[11], row[12]))
 
 
 class DatabaseSource:
@@ -85,92 +126,99 @@ class DatabaseSource:
 
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
+        self.lookup = _Lookup(conn)
 
     def load_events(self, event_ids: list[str]) -> dict[str, KnownEvent]:
         found: dict[str, KnownEvent] = {}
-        e = t.events.c
         for part in chunks(event_ids):
-            query = select(e.event_id, e.payload_hash, e.status, e.reason).where(
-                e.event_id.in_(part))
-            for row in self.conn.execute(query):
-                found[row.event_id] = KnownEvent(row.payload_hash, row.status, row.reason)
+            for event_id, digest, status, reason in self.lookup.rows(
+                    "SELECT event_id, payload_hash, status, reason FROM events "
+                    "WHERE event_id {ids}", part):
+                found[event_id] = KnownEvent(digest, status, reason)
         return found
 
     def load_promoters(self, promoter_ids: list[str]) -> dict[str, PromoterState]:
         found: dict[str, PromoterState] = {}
-        p = t.promoters.c
         for part in chunks(promoter_ids):
-            for row in self.conn.execute(select(t.promoters).where(p.promoter_id.in_(part))):
-                found[row.promoter_id] = PromoterState(row.promoter_id, row.parent_id, row.grade,
-                                                       row.joined_at, row.suspended, row.version)
+            for pid, parent, grade, joined, suspended, version in self.lookup.rows(
+                    "SELECT promoter_id, parent_id, grade, joined_at, suspended, version "
+                    "FROM promoters WHERE promoter_id {ids}", part):
+                found[pid] = PromoterState(pid, parent, grade, self.lookup.instant(joined),
+                                           bool(suspended), version)
         return found
 
     def load_orders(self, order_ids: list[str]) -> dict[str, OrderState]:
         found: dict[str, OrderState] = {}
         for part in chunks(order_ids):
-            for row in self.conn.execute(select(t.orders).where(t.orders.c.order_id.in_(part))):
-                found[row.order_id] = _order_from_row(row)
+            for row in self.lookup.rows(_ORDER_SELECT + "order_id {ids}", part):
+                found[row[0]] = _order_from_tuple(self.lookup, row)
         return found
 
     def load_touches(
         self, customer_ids: list[str], since: datetime
     ) -> dict[str, list[TouchRecord]]:
         found: dict[str, list[TouchRecord]] = {}
-        c = t.touches.c
+        instant = self.lookup.instant
         for part in chunks(customer_ids):
-            query = (select(c.customer_id, c.promoter_id, c.ts, c.touch_id)
-                     .where(c.customer_id.in_(part), c.ts > since).order_by(c.touch_id))
-            for row in self.conn.execute(query):
-                found.setdefault(row.customer_id, []).append(
-                    TouchRecord(row.promoter_id, row.ts, row.touch_id))
+            for customer_id, promoter_id, ts, touch_id in self.lookup.rows(
+                    "SELECT customer_id, promoter_id, ts, touch_id FROM touches "
+                    "WHERE customer_id {ids} AND ts > {p} ORDER BY touch_id", part, since):
+                found.setdefault(customer_id, []).append(
+                    TouchRecord(promoter_id, instant(ts), touch_id))
         return found
 
     def load_bindings(self, customer_ids: list[str]) -> dict[str, str]:
         found: dict[str, str] = {}
-        c = t.customer_bindings.c
         for part in chunks(customer_ids):
-            for row in self.conn.execute(select(c.customer_id, c.promoter_id)
-                                         .where(c.customer_id.in_(part))):
-                found[row.customer_id] = row.promoter_id
+            for customer_id, promoter_id in self.lookup.rows(
+                    "SELECT customer_id, promoter_id FROM customer_bindings "
+                    "WHERE customer_id {ids}", part):
+                found[customer_id] = promoter_id
         return found
 
     def load_orders_due(self, as_of: datetime, limit: int) -> dict[str, OrderState]:
-        o = t.orders.c
-        query = (select(t.orders).where(o.release_due_at <= as_of, o.released_at.is_(None))
-                 .order_by(o.release_due_at, o.order_id).limit(limit))
-        return {row.order_id: _order_from_row(row) for row in self.conn.execute(query)}
+        rows = self.lookup.rows(
+            _ORDER_SELECT + "release_due_at <= {p} AND released_at IS NULL "
+            "ORDER BY release_due_at, order_id LIMIT {p}", None, as_of, limit)
+        return {row[0]: _order_from_tuple(self.lookup, row) for row in rows}
+
+
+EVENT_COLUMNS = ("event_id", "type", "ts", "payload_hash", "status", "reason", "payload")
+PROMOTER_COLUMNS = ("promoter_id", "parent_id", "grade", "joined_at", "suspended", "version")
+TOUCH_COLUMNS = ("event_id", "customer_id", "promoter_id", "ts", "kind", "channel")
+BINDING_COLUMNS = ("customer_id", "promoter_id", "bound_at", "event_id")
+ORDER_COLUMNS = tuple(c.name for c in t.orders.columns)
+ENTRY_COLUMNS = ("entry_id", "kind", "occurred_at", "event_id", "plan_version_id")
+POSTING_COLUMNS = ("entry_id", "account_kind", "owner_id", "currency", "amount_minor")
 
 
 def flush(conn: Connection, changes: Changes) -> None:
     """Write one batch's changes; raise `StaleState` if a row it read was changed meanwhile."""
-    if changes.events:
-        conn.execute(t.events.insert(), [
-            {"event_id": item["event"].event_id, "type": item["event"].type,
-             "ts": item["event"].ts, "payload_hash": item["event"].payload_hash,
-             "status": item["status"], "reason": item["reason"],
-             "payload": _dumps(item["event"].payload)}
-            for item in changes.events
-        ])
-    if changes.new_promoters:
-        conn.execute(t.promoters.insert(), [
-            {"promoter_id": p.promoter_id, "parent_id": p.parent_id, "grade": p.grade,
-             "joined_at": p.joined_at, "suspended": p.suspended, "version": 1}
-            for p in changes.new_promoters.values()
-        ])
+    bulk_insert(conn, t.events, EVENT_COLUMNS, [
+        (item.event.event_id, item.event.type, item.event.ts, item.event.payload_hash,
+         item.status, item.reason, item.event.raw or _dumps(item.event.payload))
+        for item in changes.events
+    ])
+    bulk_insert(conn, t.promoters, PROMOTER_COLUMNS, [
+        (p.promoter_id, p.parent_id, p.grade, p.joined_at, p.suspended, 1)
+        for p in changes.new_promoters.values()
+    ])
     _update_versioned(conn, t.promoters, "promoter_id", [
         {"promoter_id": p.promoter_id, "suspended": p.suspended, "version": p.version + 1}
         for p in changes.changed_promoters.values() if p.promoter_id not in changes.new_promoters
     ])
-    if changes.touches:
-        conn.execute(t.touches.insert(), changes.touches)
-    if changes.bindings:
-        conn.execute(t.customer_bindings.insert(), changes.bindings)
-    if changes.new_orders:
-        conn.execute(t.orders.insert(), [_order_row(o) for o in changes.new_orders.values()])
-    _update_versioned(conn, t.orders, "order_id", [
-        _order_row(o) for o in changes.changed_orders.values()
-        if o.order_id not in changes.new_orders
-    ])
+    bulk_insert(conn, t.touches, TOUCH_COLUMNS, changes.touches)
+    bulk_insert(conn, t.customer_bindings, BINDING_COLUMNS, changes.bindings)
+    bulk_insert(conn, t.orders, ORDER_COLUMNS, [
+        tuple(_order_row(o).values()) for o in changes.new_orders.values()])
+    by_columns: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for order_id, order in changes.changed_orders.items():
+        if order_id not in changes.new_orders:
+            columns = changes.changed_order_columns.get(order_id, set())
+            by_columns.setdefault(tuple(sorted(columns)), []).append(
+                _changed_columns(order, columns))
+    for rows in by_columns.values():
+        _update_versioned(conn, t.orders, "order_id", rows)
     write_entries(conn, changes)
 
 
@@ -192,18 +240,14 @@ def _update_versioned(conn: Connection, table: Any, key: str, rows: list[dict[st
 
 def write_entries(conn: Connection, changes: Changes) -> None:
     """Insert journal entries and postings, then apply the per-account balance deltas."""
-    if changes.entries:
-        conn.execute(t.journal_entries.insert(), [
-            {"entry_id": e.entry_id, "kind": e.kind, "occurred_at": e.occurred_at,
-             "event_id": e.event_id, "plan_version_id": e.plan_version_id}
-            for e in changes.entries
-        ])
-        conn.execute(t.postings.insert(), [
-            {"entry_id": e.entry_id, "account_kind": p.account.kind,
-             "owner_id": p.account.owner_id, "currency": p.account.currency,
-             "amount_minor": p.amount_minor}
-            for e in changes.entries for p in e.postings
-        ])
+    bulk_insert(conn, t.journal_entries, ENTRY_COLUMNS, [
+        (e.entry_id, e.kind, e.occurred_at, e.event_id, e.plan_version_id)
+        for e in changes.entries
+    ])
+    bulk_insert(conn, t.postings, POSTING_COLUMNS, [
+        (e.entry_id, p.account.kind, p.account.owner_id, p.account.currency, p.amount_minor)
+        for e in changes.entries for p in e.postings
+    ])
     apply_balance_deltas(conn, changes.balance_deltas)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import random
+import sqlite3
 import time
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
@@ -33,12 +34,13 @@ _RETRYABLE_SQLSTATES = {"40001", "40P01", "55P03", "23505"}
 
 
 def _retryable(error: Exception) -> bool:
-    if isinstance(error, StaleState | IntegrityError):
+    """Conflicts with a concurrent writer, whether SQLAlchemy wrapped the driver error or not."""
+    if isinstance(error, StaleState | IntegrityError | sqlite3.IntegrityError):
         return True
-    if isinstance(error, DBAPIError):
-        sqlstate = getattr(error.orig, "sqlstate", None)
-        return sqlstate in _RETRYABLE_SQLSTATES or "database is locked" in str(error.orig)
-    return False
+    driver_error = error.orig if isinstance(error, DBAPIError) else error
+    if getattr(driver_error, "sqlstate", None) in _RETRYABLE_SQLSTATES:
+        return True
+    return isinstance(driver_error, sqlite3.OperationalError) and "locked" in str(driver_error)
 
 
 def in_transaction(engine: Engine, work: Callable[[Connection], T],

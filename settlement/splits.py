@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from settlement.errors import LedgerInvariantBroken
-from settlement.money import floor_minor, half_even_minor
 from settlement.plan import MAX_LEVELS, PlanVersion
 
 
@@ -65,26 +64,53 @@ def resolve_beneficiaries(
 def allocate(
     lines: Iterable[tuple[str, int]], plan: PlanVersion, beneficiaries: Iterable[Beneficiary]
 ) -> Allocation:
-    """Split (category, net amount in minor units) lines under `plan` among `beneficiaries`."""
+    """Split (category, net amount in minor units) lines under `plan` among `beneficiaries`.
+
+    Exact integer arithmetic: every rate is an integer over `plan.rate_scale`, every share a
+    numerator over a denominator, and each total is divided (rounded) once at the end.
+    """
     net_by_category: dict[str, int] = {}
     for category, amount in lines:
         net_by_category[category] = net_by_category.get(category, 0) + amount
     net = sum(net_by_category.values())
-    level_base = [Fraction(0)] * (MAX_LEVELS + 1)
-    platform_exact = Fraction(0)
+    scale = plan.rate_scale
+    level_base = [0] * (MAX_LEVELS + 1)  # Σ amount × rate, over `scale`
+    platform_scaled = 0
     for category, amount in net_by_category.items():
         rates = plan.rates_for(category)
-        platform_exact += amount * rates.platform_take_rate
-        for index, rate in enumerate(rates.levels, start=1):
+        platform_scaled += amount * rates.take_scaled
+        for index, rate in enumerate(rates.levels_scaled, start=1):
             level_base[index] += amount * rate
-    exact: dict[str, Fraction] = {}
+    exact: dict[str, tuple[int, int]] = {}  # promoter -> (numerator, denominator), over `scale`
     for beneficiary in beneficiaries:
-        earned = level_base[beneficiary.level] * beneficiary.share
-        exact[beneficiary.promoter_id] = exact.get(beneficiary.promoter_id, Fraction(0)) + earned
-    promoters = {pid: floor_minor(value) for pid, value in sorted(exact.items())}
-    promoters = {pid: amount for pid, amount in promoters.items() if amount}
-    platform = half_even_minor(platform_exact)
+        share = beneficiary.share
+        numerator = level_base[beneficiary.level] * share.numerator
+        denominator = share.denominator
+        known = exact.get(beneficiary.promoter_id)
+        if known is not None:
+            if known[1] == denominator:
+                numerator, denominator = known[0] + numerator, denominator
+            else:
+                numerator = known[0] * denominator + numerator * known[1]
+                denominator = known[1] * denominator
+        exact[beneficiary.promoter_id] = (numerator, denominator)
+    promoters = {}
+    for promoter_id in sorted(exact):
+        numerator, denominator = exact[promoter_id]
+        amount = numerator // (denominator * scale)  # rounded down
+        if amount:
+            promoters[promoter_id] = amount
+    platform = _half_even(platform_scaled, scale)
     merchant = net - platform - sum(promoters.values())
     if merchant < 0:
         raise LedgerInvariantBroken(f"merchant share would be negative ({merchant}) for net {net}")
     return Allocation(net, platform, merchant, promoters)
+
+
+def _half_even(numerator: int, denominator: int) -> int:
+    """numerator / denominator rounded to the nearest integer, ties to even (both non-negative)."""
+    quotient, remainder = divmod(numerator, denominator)
+    twice = 2 * remainder
+    if twice > denominator or (twice == denominator and quotient % 2 == 1):
+        quotient += 1
+    return quotient

@@ -11,8 +11,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
+from settlement import order_codec
 from settlement.attribution import TouchRecord
 from settlement.events import Event, OrderConfirmed, OrderPaid, OrderRefunded, Touch
 from settlement.ledger import AccountKey, JournalEntry
@@ -41,21 +42,56 @@ class OrderLineState:
         return self.amount_minor - self.refunded_minor
 
 
-@dataclass(slots=True)
 class OrderState:
-    order_id: str
-    customer_id: str
-    merchant_id: str
-    currency: str
-    plan_version_id: str
-    paid_at: datetime
-    lines: list[OrderLineState]
-    beneficiaries: tuple[Beneficiary, ...]
-    allocation: Allocation
-    confirmed_at: datetime | None = None
-    release_due_at: datetime | None = None
-    released_at: datetime | None = None
-    version: int = 0  # 0 = not stored yet
+    """A paid order. Lines, beneficiaries and allocation of a stored order stay JSON text until
+    first read: confirming or releasing an order never needs its lines."""
+
+    __slots__ = ("order_id", "customer_id", "merchant_id", "currency", "plan_version_id",
+                 "paid_at", "confirmed_at", "release_due_at", "released_at", "version",
+                 "_lines", "_beneficiaries", "_allocation", "_raw")
+
+    def __init__(self, order_id: str, customer_id: str, merchant_id: str, currency: str,
+                 plan_version_id: str, paid_at: datetime,
+                 lines: list[OrderLineState] | None = None,
+                 beneficiaries: tuple[Beneficiary, ...] | None = None,
+                 allocation: Allocation | None = None,
+                 confirmed_at: datetime | None = None, release_due_at: datetime | None = None,
+                 released_at: datetime | None = None, version: int = 0,
+                 raw: tuple[str, str, str] | None = None) -> None:
+        self.order_id, self.customer_id, self.merchant_id = order_id, customer_id, merchant_id
+        self.currency, self.plan_version_id, self.paid_at = currency, plan_version_id, paid_at
+        self.confirmed_at, self.release_due_at = confirmed_at, release_due_at
+        self.released_at, self.version = released_at, version  # version 0 = not stored yet
+        self._lines, self._beneficiaries, self._allocation = lines, beneficiaries, allocation
+        self._raw = raw  # (lines, beneficiaries, allocation) JSON of a stored order
+
+    @property
+    def lines(self) -> list[OrderLineState]:
+        if self._lines is None:
+            self._lines = [OrderLineState(*line)
+                           for line in order_codec.decode_lines_raw(self._raw_part(0))]
+        return self._lines
+
+    @property
+    def beneficiaries(self) -> tuple[Beneficiary, ...]:
+        if self._beneficiaries is None:
+            self._beneficiaries = order_codec.decode_beneficiaries(self._raw_part(1))
+        return self._beneficiaries
+
+    @property
+    def allocation(self) -> Allocation:
+        if self._allocation is None:
+            self._allocation = order_codec.decode_allocation(self._raw_part(2))
+        return self._allocation
+
+    @allocation.setter
+    def allocation(self, value: Allocation) -> None:
+        self._allocation = value
+
+    def _raw_part(self, index: int) -> str:
+        if self._raw is None:
+            raise ValueError(f"order {self.order_id} has neither decoded nor stored details")
+        return self._raw[index]
 
     @property
     def gross_minor(self) -> int:
@@ -64,6 +100,10 @@ class OrderState:
     @property
     def refunded_minor(self) -> int:
         return sum(line.refunded_minor for line in self.lines)
+
+
+STATUS_COLUMNS = ("confirmed_at", "release_due_at", "released_at")
+MONEY_COLUMNS = ("lines", "allocation", "refunded_minor")
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,17 +125,24 @@ class StateSource(Protocol):
     def load_bindings(self, customer_ids: list[str]) -> dict[str, str]: ...
 
 
+class RecordedEvent(NamedTuple):
+    event: Event
+    status: str
+    reason: str | None
+
+
 @dataclass(slots=True)
 class Changes:
     """Everything a batch wrote, in the shape the repository flushes."""
 
-    events: list[dict[str, object]] = field(default_factory=list)
+    events: list[RecordedEvent] = field(default_factory=list)
     new_promoters: dict[str, PromoterState] = field(default_factory=dict)
     changed_promoters: dict[str, PromoterState] = field(default_factory=dict)
-    touches: list[dict[str, object]] = field(default_factory=list)
-    bindings: list[dict[str, object]] = field(default_factory=list)
+    touches: list[tuple[object, ...]] = field(default_factory=list)  # touches table column order
+    bindings: list[tuple[object, ...]] = field(default_factory=list)
     new_orders: dict[str, OrderState] = field(default_factory=dict)
     changed_orders: dict[str, OrderState] = field(default_factory=dict)
+    changed_order_columns: dict[str, set[str]] = field(default_factory=dict)
     entries: list[JournalEntry] = field(default_factory=list)
     balance_deltas: dict[AccountKey, int] = field(default_factory=dict)
 
@@ -105,11 +152,13 @@ class Changes:
             key = posting.account
             self.balance_deltas[key] = self.balance_deltas.get(key, 0) + posting.amount_minor
 
-    def order_changed(self, order: OrderState) -> None:
+    def order_changed(self, order: OrderState, columns: tuple[str, ...] = ()) -> None:
+        """Note a change; for a stored order, `columns` are the ones to write back."""
         if order.version == 0:
             self.new_orders[order.order_id] = order
         else:
             self.changed_orders[order.order_id] = order
+            self.changed_order_columns.setdefault(order.order_id, set()).update(columns)
 
     def promoter_changed(self, promoter: PromoterState) -> None:
         if promoter.version == 0:

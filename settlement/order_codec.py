@@ -1,0 +1,53 @@
+"""The JSON text of an order's lines, beneficiaries and allocation, as the `orders` table holds it.
+
+Kept apart so that stored orders can be decoded lazily: confirming or releasing an order never
+needs its lines, and most orders are read only to be confirmed or released.
+"""
+
+from __future__ import annotations
+
+import json
+from fractions import Fraction
+from functools import lru_cache
+from typing import Any
+
+from settlement.splits import Allocation, Beneficiary
+
+# Built once: json.dumps() with options builds a new encoder on every call.
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
+
+def dumps(value: object) -> str:
+    return _ENCODER.encode(value)
+
+
+@lru_cache(maxsize=4096)
+def _share(text: str) -> Fraction:
+    return Fraction(text)
+
+
+def encode_lines(lines: list[Any]) -> str:
+    return dumps([[ln.sku, ln.category, ln.amount_minor, ln.refunded_minor] for ln in lines])
+
+
+def decode_lines_raw(text: str) -> list[list[Any]]:
+    return json.loads(text)
+
+
+def encode_beneficiaries(beneficiaries: tuple[Beneficiary, ...]) -> str:
+    return dumps([[b.promoter_id, b.level, f"{b.share.numerator}/{b.share.denominator}"]
+                  for b in beneficiaries])
+
+
+def decode_beneficiaries(text: str) -> tuple[Beneficiary, ...]:
+    return tuple(Beneficiary(pid, level, _share(share)) for pid, level, share in json.loads(text))
+
+
+def encode_allocation(allocation: Allocation) -> str:
+    return dumps({"net": allocation.net_minor, "platform": allocation.platform_minor,
+                  "merchant": allocation.merchant_minor, "promoters": allocation.promoters})
+
+
+def decode_allocation(text: str) -> Allocation:
+    raw = json.loads(text)
+    return Allocation(raw["net"], raw["platform"], raw["merchant"], raw["promoters"])
