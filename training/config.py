@@ -22,6 +22,13 @@ class TrainingSettings(BaseSettings):
     mlflow_experiment: str = "fenrun"
     # Where point-in-time feature snapshots are written as Parquet (one file per as-of).
     feature_store_dir: str = ".fenrun/features"
+    # The instant training data is taken as of; None means the last event in the books.
+    train_as_of: str | None = None
+    # Ground-truth fraud labels (the simulator's labels.csv) for evaluating the anomaly detector;
+    # without them a new detector is registered but never promoted (nothing to beat anyone on).
+    fraud_labels_path: str | None = None
+    # The mall's local time zone, for night-time features.
+    local_tz: str = "Asia/Shanghai"
     seed: int = 42
     # Share of entities held out for the champion gate; the same split for candidate and champion.
     holdout_fraction: float = Field(default=0.25, gt=0.0, lt=0.9)
