@@ -227,15 +227,47 @@ def _update_versioned(conn: Connection, table: Any, key: str, rows: list[dict[st
     if not rows:
         return
     rows = sorted(rows, key=lambda row: row[key])
+    if conn.dialect.name == "postgresql":
+        updated = _update_versioned_postgres(conn, table, key, rows)
+    else:
+        updated = _update_versioned_generic(conn, table, key, rows)
+    if updated != len(rows):
+        raise StaleState(f"{table.name}: a row changed since it was read")
+
+
+_PG_ARRAY_TYPES = {"BIGINT": "bigint[]", "INTEGER": "integer[]", "BOOLEAN": "boolean[]",
+                   "TEXT": "text[]"}
+
+
+def _pg_array_type(column: Any) -> str:
+    if isinstance(column.type, t.UTCDateTime):
+        return "timestamptz[]"
+    return _PG_ARRAY_TYPES.get(str(column.type), "text[]")
+
+
+def _update_versioned_postgres(conn: Connection, table: Any, key: str,
+                               rows: list[dict[str, Any]]) -> int:
+    """One UPDATE ... FROM unnest(arrays) for the whole batch instead of one per row."""
+    names = list(rows[0])
+    arrays = ", ".join(f"%s::{_pg_array_type(table.c[name])}" for name in names)
+    assignments = ", ".join(f"{name} = v.{name}" for name in names if name != key)
+    sql = (f"UPDATE {table.name} AS o SET {assignments} FROM unnest({arrays}) "
+           f"AS v({', '.join(names)}) WHERE o.{key} = v.{key} AND o.version = v.version - 1")
+    columns = [[row[name] for row in rows] for name in names]
+    with conn.connection.driver_connection.cursor() as cursor:
+        cursor.execute(sql, columns)
+        return cursor.rowcount
+
+
+def _update_versioned_generic(conn: Connection, table: Any, key: str,
+                              rows: list[dict[str, Any]]) -> int:
     params = [{**row, "_key": row[key], "_expected": row["version"] - 1} for row in rows]
     values = {name: bindparam(name) for name in rows[0] if name != key}
     statement = (update(table)
                  .where(and_(table.c[key] == bindparam("_key"),
                              table.c.version == bindparam("_expected")))
                  .values(**values))
-    result = conn.execute(statement, params)
-    if result.rowcount != len(rows):
-        raise StaleState(f"{table.name}: a row changed since it was read")
+    return conn.execute(statement, params).rowcount
 
 
 def write_entries(conn: Connection, changes: Changes) -> None:
