@@ -1,0 +1,210 @@
+"""Train, log and gate `fenrun-ltv`: one MLflow run per training, champion only if it earns it.
+
+Gate, in order (the rule that decided is logged on the run and the model version):
+1. The candidate must beat BG/NBD + Gamma-Gamma on the out-of-time holdout on every quality-bar
+   metric (normalised Gini, decile MAPE, aggregate error). If it does not, the version is
+   registered as `challenger` and is never champion, whatever the current champion scores.
+2. Then `training.registry.register_and_gate` compares it with the current champion on the same
+   holdout (normalised Gini, the ranking quality the growth team acts on): strictly better →
+   `champion`, else `challenger`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from dataclasses import asdict, dataclass
+from datetime import datetime
+
+import mlflow
+import numpy as np
+import pandas as pd
+from mlflow.models import infer_signature
+from mlflow.tracking import MlflowClient
+
+from settlement.db import create_db_engine
+from training.config import TrainingSettings
+from training.ltv.config import LtvSettings
+from training.ltv.evaluation import BGNBD, LtvEvaluation, candidate_metrics, evaluate_ltv
+from training.ltv.features import FEATURES
+from training.ltv.history import History, load_history
+from training.ltv.metrics import beats, format_table, normalized_gini
+from training.ltv.model import MODEL_FEATURES, LtvParams
+from training.ltv.pyfunc import LtvPyfunc, predict_with
+from training.registry import (
+    CHALLENGER,
+    GateDecision,
+    configure_tracking,
+    data_fingerprint,
+    log_model_card,
+    register_and_gate,
+    registered_name,
+)
+from training.trainers import TrainOutcome
+
+log = logging.getLogger(__name__)
+MODEL_NAME = "ltv"
+ARTIFACT_PATH = "model"
+GATE_METRIC = "gini"
+DEFAULT_HORIZON_DAYS = 90
+INPUT_EXAMPLE_ROWS = 5
+
+
+@dataclass(frozen=True)
+class LtvTrainingResult:
+    run_id: str
+    evaluation: LtvEvaluation
+    decision: GateDecision
+    table: str
+
+
+def default_cutoff(history: History, horizon_days: int) -> pd.Timestamp:
+    """Latest cutoff whose evaluation window is complete (midnight UTC, h days before the end)."""
+    last = history.last_at
+    if last is None:
+        raise ValueError("the order history is empty: nothing to train on")
+    return (last + pd.Timedelta(seconds=1)).ceil("D") - pd.Timedelta(days=horizon_days)
+
+
+def _score_champion(result: LtvEvaluation):
+    held = result.split.evaluation.frame
+
+    def score(model_uri: str) -> float:
+        try:
+            champion = mlflow.pyfunc.load_model(model_uri)
+            predicted = predict_with(champion, held).to_numpy()
+        except Exception as error:  # noqa: BLE001 - an unloadable champion cannot defend its title
+            log.warning("champion %s cannot score the holdout (%s): treated as NaN", model_uri,
+                        error)
+            return math.nan
+        return normalized_gini(held["actual_minor"].to_numpy(), predicted)
+
+    return score
+
+
+def _register_as_challenger(run_id: str, rule: str, score: float) -> GateDecision:
+    """Register the version without ever considering it for champion (it lost to BG/NBD)."""
+    name = registered_name(MODEL_NAME)
+    client = MlflowClient()
+    version = mlflow.register_model(f"runs:/{run_id}/{ARTIFACT_PATH}", name)
+    client.set_registered_model_alias(name, CHALLENGER, version.version)
+    client.set_model_version_tag(name, version.version, "gate.rule", rule)
+    client.set_tag(run_id, "gate.alias", CHALLENGER)
+    client.set_tag(run_id, "gate.rule", rule)
+    client.set_tag(run_id, "gate.metric", GATE_METRIC)
+    return GateDecision(promoted=False, alias=CHALLENGER, model_name=name,
+                        version=str(version.version), metric=GATE_METRIC, candidate=score,
+                        champion=None, rule=rule)
+
+
+def gate(result: LtvEvaluation, run_id: str) -> GateDecision:
+    """Apply the two-step gate of the module docstring and return the decision."""
+    candidate, baseline = candidate_metrics(result), result.metrics[BGNBD]
+    if not beats(candidate, baseline):
+        detail = ", ".join(f"{k} {candidate[k]:.4g} vs {baseline[k]:.4g}"
+                           for k in ("gini", "decile_mape", "aggregate_error"))
+        rule = ("candidate does not beat BG/NBD on every quality-bar metric of the same holdout "
+                f"({detail}): never champion, kept challenger")
+        return _register_as_challenger(run_id, rule, candidate[GATE_METRIC])
+    mlflow.set_tag("gate.bgnbd_rule", "candidate beats BG/NBD on gini, decile_mape and "
+                   "aggregate_error of the same holdout: eligible for champion")
+    return register_and_gate(run_id, ARTIFACT_PATH, MODEL_NAME, GATE_METRIC,
+                             candidate[GATE_METRIC], _score_champion(result))
+
+
+def _log_run(result: LtvEvaluation, seed: int, params: LtvParams, history: History) -> str:
+    """Params, metrics, fingerprints, feature list, model and card of one training run."""
+    train, held = result.split.train, result.split.evaluation
+    mlflow.log_params({
+        "cutoff": held.cutoff.isoformat(), "train_cutoff": train.cutoff.isoformat(),
+        "horizon_days": held.horizon_days, "kind": result.model.kind, "seed": seed,
+        "currency": history.currency, "train_customers": len(train.frame),
+        "holdout_customers": len(held.frame), **{f"lgb_{k}": v for k, v in asdict(params).items()},
+        "bgnbd": json.dumps(asdict(result.model.bg)),
+    })
+    mlflow.set_tags({"train_data_fingerprint": data_fingerprint(train.frame),
+                     "holdout_data_fingerprint": data_fingerprint(held.frame)})
+    for model, scores in result.metrics.items():
+        prefix = "candidate" if model.startswith("candidate") else model
+        mlflow.log_metrics({f"{prefix}_{k}": v for k, v in scores.items() if not math.isnan(v)})
+    for kind, scores in result.selection.items():
+        mlflow.log_metrics({f"selection_{kind}_{k}": v for k, v in scores.items()
+                            if not math.isnan(v)})
+    mlflow.log_metrics({k: v for k, v in result.timings_s.items()})
+    mlflow.log_dict({"features": FEATURES, "model_features": MODEL_FEATURES}, "features.json")
+    mlflow.log_dict(result.model.feature_importance, "feature_importance_gain.json")
+    table = format_table(result.metrics)
+    mlflow.log_text(table, "metrics_table.txt")
+    example = held.frame[FEATURES].head(INPUT_EXAMPLE_ROWS).reset_index(drop=True)
+    wrapper = LtvPyfunc(result.model)
+    signature = infer_signature(example, wrapper.predict(None, example))
+    mlflow.pyfunc.log_model(name=ARTIFACT_PATH, python_model=wrapper, signature=signature,
+                            input_example=example)
+    return table
+
+
+def _card(result: LtvEvaluation, history: History, params: LtvParams) -> None:
+    train, held = result.split.train, result.split.evaluation
+    flat = {f"{m}.{k}": v for m, s in result.metrics.items() for k, v in s.items()}
+    log_model_card(
+        model_name=MODEL_NAME,
+        purpose=("Expected net revenue (minor units, " + history.currency + ") of each existing "
+                 f"customer over the next {held.horizon_days} days, for promoter LTV/CAC and "
+                 "growth decisions."),
+        data={"train features as of": train.cutoff.isoformat(),
+              "train labels": f"({train.cutoff.date()}, {held.cutoff.date()}]",
+              "holdout features as of": held.cutoff.isoformat(),
+              "holdout labels": f"({held.cutoff.date()}, {(held.cutoff + pd.Timedelta(days=held.horizon_days)).date()}]",  # noqa: E501
+              "train customers": len(train.frame), "holdout customers": len(held.frame),
+              "holdout buyers": int((held.labels > 0).sum())},
+        features=MODEL_FEATURES, metrics=flat, params={"kind": result.model.kind,
+                                                        **asdict(params)},
+        limits=["Predicts existing customers only (first purchase by the cutoff).",
+                "Stationary: a promotion peak inside the horizon that the training window lacked "
+                "is not foreseen (aggregate error).",
+                "One currency per model (the most common one in the books).",
+                "Never champion unless it beats BG/NBD on Gini, decile MAPE and aggregate error."])
+
+
+def train_ltv(history: History, settings: TrainingSettings,
+              cutoff: datetime | pd.Timestamp | None = None,
+              horizon_days: int = DEFAULT_HORIZON_DAYS, params: LtvParams | None = None,
+              kind: str | None = None) -> LtvTrainingResult:
+    """Evaluate out of time, log one MLflow run, register the version and apply the gate."""
+    params = params or LtvParams()
+    cutoff = pd.Timestamp(cutoff) if cutoff is not None else default_cutoff(history, horizon_days)
+    result = evaluate_ltv(history, cutoff, horizon_days, settings.seed, params, kind)
+    configure_tracking(settings)
+    with mlflow.start_run(run_name=f"ltv-{pd.Timestamp(cutoff).date()}-h{horizon_days}") as run:
+        table = _log_run(result, settings.seed, params, history)
+        _card(result, history, params)
+        decision = gate(result, run.info.run_id)
+    log.info("fenrun-ltv v%s -> %s: %s", decision.version, decision.alias, decision.rule)
+    return LtvTrainingResult(run.info.run_id, result, decision, table)
+
+
+def champion_predictions(features: pd.DataFrame, model_uri: str) -> np.ndarray:
+    """Load a registered LTV model (`models:/fenrun-ltv@champion`) and score a feature frame."""
+    return predict_with(mlflow.pyfunc.load_model(model_uri), features).to_numpy()
+
+
+def load_books(database_url: str, currency: str | None = None) -> History:
+    """The order history of the settled books at `database_url`."""
+    engine = create_db_engine(database_url)
+    try:
+        with engine.connect() as conn:
+            return load_history(conn, currency)
+    finally:
+        engine.dispose()
+
+
+def train(settings: TrainingSettings) -> TrainOutcome:
+    """`fenrun train ltv`: the latest complete window (ending at `train_as_of` if set)."""
+    ltv = LtvSettings()
+    history = load_books(settings.database_url, ltv.currency)
+    if settings.train_as_of:
+        history = history.as_of(pd.Timestamp(settings.train_as_of).tz_convert("UTC"))
+    result = train_ltv(history, settings, horizon_days=ltv.horizon_days)
+    return TrainOutcome(MODEL_NAME, result.run_id, result.decision,
+                        {f"{k}": v for k, v in candidate_metrics(result.evaluation).items()})
