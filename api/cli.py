@@ -6,7 +6,6 @@ was rejected or a check failed (details on stderr), 2 a plan or argument error (
 
 from __future__ import annotations
 
-import gc
 import json
 import sys
 from datetime import datetime
@@ -19,9 +18,10 @@ from sqlalchemy import Engine
 from api.commands import register_all
 from settlement import db
 from settlement.config import SettlementSettings
-from settlement.engine import CONFLICT, DUPLICATE, REJECTED
+from settlement.engine import APPLIED, CONFLICT, DUPLICATE, REJECTED
 from settlement.errors import InvalidEvent, SettlementError
-from settlement.events import parse_json_line, parse_timestamp
+from settlement.event_file import index_file, read_in_order
+from settlement.events import parse_timestamp
 from settlement.money import format_amount
 from settlement.payouts import (
     AWAITING_APPROVAL,
@@ -34,7 +34,7 @@ from settlement.payouts import (
 from settlement.plan import PlanBook, parse_plan_text
 from settlement.plan_store import load_plan_book, store_versions
 from settlement.reports import balances_document, verify_ledger
-from settlement.service import apply_events, release_due, sort_events
+from settlement.service import apply_events, release_due
 
 app = typer.Typer(help="fenrun: promoter commission settlement.", no_args_is_help=True,
                   pretty_exceptions_enable=False)
@@ -107,24 +107,6 @@ def plan_apply(path: Path) -> None:
     typer.echo(f"stored {len(added)} new plan version(s): {', '.join(added) or 'none'}")
 
 
-def read_events(path: Path) -> tuple[list[tuple[int, object]], list[tuple[int, str]]]:
-    """Parse a JSON-lines file: (line number, event) pairs and (line number, reason) rejects."""
-    good, bad = [], []
-    try:
-        handle = path.open(encoding="utf-8")
-    except OSError as error:
-        fail(f"EVENTS: cannot read {path}: {error.strerror}")
-    with handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                good.append((number, parse_json_line(line)))
-            except InvalidEvent as error:
-                bad.append((number, str(error)))
-    return good, bad
-
-
 @app.command()
 def settle(
     events: Annotated[Path, typer.Argument(help="JSON-lines event file")],
@@ -138,21 +120,27 @@ def settle(
     if plan is not None:
         apply_plan_file(engine, plan)
     plans = stored_plans(engine)
-    parsed, rejects = read_events(events)
-    gc.freeze()  # parsed events live to the end: keep the collector from rescanning them
-    ordered = sort_events([event for _, event in parsed])  # type: ignore[misc]
-    line_of = {id(event): number for number, event in parsed}
-    outcomes = apply_events(engine, plans, ordered, settings.batch_size)
-    counts = {"applied": 0, DUPLICATE: 0, REJECTED: 0, CONFLICT: 0}
-    for event, outcome in zip(ordered, outcomes, strict=True):
-        counts[outcome.status] += 1
-        if outcome.status in (REJECTED, CONFLICT):
-            rejects.append((line_of[id(event)], outcome.reason or outcome.status))
-    release_at = release_at or (ordered[-1].ts if ordered else None)
+    try:
+        index = index_file(events)
+    except OSError as error:
+        fail(f"EVENTS: cannot read {events}: {error.strerror}")
+    rejects = list(index.rejects)
+    counts = {APPLIED: 0, DUPLICATE: 0, REJECTED: 0, CONFLICT: 0}
+    last_ts = None
+    for batch, bad in read_in_order(events, index, settings.batch_size):
+        rejects += bad
+        ordered = [event for _, event in batch]
+        outcomes = apply_events(engine, plans, ordered, settings.batch_size)
+        for (number, event), outcome in zip(batch, outcomes, strict=True):
+            counts[outcome.status] += 1
+            if outcome.status in (REJECTED, CONFLICT):
+                rejects.append((number, outcome.reason or outcome.status))
+            last_ts = event.ts
+    release_at = release_at or last_ts
     released = release_due(engine, plans, release_at) if release_at else 0
     for number, reason in sorted(rejects):
         typer.echo(f"{events}:{number}: {reason}", err=True)
-    typer.echo(f"applied {counts['applied']}, already applied {counts[DUPLICATE]}, "
+    typer.echo(f"applied {counts[APPLIED]}, already applied {counts[DUPLICATE]}, "
                f"rejected {len(rejects)}, holds released {released}")
     if rejects:
         raise typer.Exit(1)

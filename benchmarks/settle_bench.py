@@ -26,9 +26,9 @@ from sqlalchemy.engine import make_url
 from settlement import tables as t
 from settlement.bulk import bulk_insert
 from settlement.db import create_db_engine, upgrade
-from settlement.repository import ENTRY_COLUMNS, POSTING_COLUMNS
 from settlement.events import Event, parse_event
 from settlement.plan import PlanBook, parse_plan_text
+from settlement.repository import ENTRY_COLUMNS, POSTING_COLUMNS
 from settlement.service import apply_events, release_due, sort_events
 
 PLAN = (Path(__file__).parents[1] / "settlement" / "examples" / "plan.yaml").read_text()
@@ -72,7 +72,8 @@ def generate(orders: int, seed: int = 1) -> list[Event]:
 
 def _ts(seconds: int) -> str:
     day, rest = divmod(seconds, 86_400)
-    return f"2026-{1 + day // 28:02d}-{1 + day % 28:02d}T{rest // 3600:02d}:{rest % 3600 // 60:02d}:{rest % 60:02d}Z"
+    clock = f"{rest // 3600:02d}:{rest % 3600 // 60:02d}:{rest % 60:02d}"
+    return f"2026-{1 + day // 28:02d}-{1 + day % 28:02d}T{clock}Z"
 
 
 @contextmanager
@@ -161,8 +162,9 @@ def run(orders: int = 100_000, databases: tuple[str, ...] = ("sqlite", "postgres
     for kind in databases:
         r = bench_database(kind, events, orders)
         results[kind] = r
-        print(f"settle[{kind}]: {r['orders_per_s']:,.0f} orders/s ({r['events_per_s']:,.0f} events/s,"
-              f" {r['settle_s']:.1f}s); bare INSERT of the same {r['journal_rows']:,} journal rows:"
+        print(f"settle[{kind}]: {r['orders_per_s']:,.0f} orders/s "
+              f"({r['events_per_s']:,.0f} events/s, {r['settle_s']:.1f}s); bare INSERT of the "
+              f"same {r['journal_rows']:,} journal rows:"
               f" {r['bare_insert_orders_per_s']:,.0f} orders/s ({r['bare_insert_s']:.1f}s);"
               f" ratio {r['ratio']:.2f}; released {r['released']:,} holds in {r['release_s']:.1f}s")
     return results

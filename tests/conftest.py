@@ -107,8 +107,8 @@ class EventFactory:
         self._prefix = prefix
 
     def __call__(self, type_: str, ts: str, **fields: Any) -> Event:
-        payload = {"event_id": fields.pop("event_id", f"{self._prefix}ev-{next(self._ids)}"), "type": type_,
-                   "ts": ts, **fields}
+        event_id = fields.pop("event_id", f"{self._prefix}ev-{next(self._ids)}")
+        payload = {"event_id": event_id, "type": type_, "ts": ts, **fields}
         return parse_event(payload)
 
     def join(self, ts: str, promoter: str, parent: str | None = None, **fields: Any) -> Event:

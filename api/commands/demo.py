@@ -37,8 +37,8 @@ def demo_command(
     settings = SettlementSettings()
     started = time.perf_counter()
     summary = simulate(out, SimulationConfig(promoters=promoters, days=days, seed=seed))
-    typer.echo(f"1/4 simulated {summary.total_events:,} events ({promoters:,} promoters, {days} days)"
-               f" into {out}")
+    typer.echo(f"1/4 simulated {summary.total_events:,} events ({promoters:,} promoters, "
+               f"{days} days) into {out}")
     try:
         settle(events=out / "events.jsonl", plan=out / "plan.yaml", as_of=None)
     except typer.Exit as exit_:
@@ -70,8 +70,8 @@ def _summarise(conn: Connection, currency: str) -> None:
               for pid, b in balances.items()}
     top = sorted(earned.items(), key=lambda item: -item[1])[:5]
     total = sum(earned.values())
-    typer.echo(f"    promoters earning: {len(earned):,}; commission {format_amount(total, currency)}"
-               f" {currency}")
+    typer.echo(f"    promoters earning: {len(earned):,}; commission "
+               f"{format_amount(total, currency)} {currency}")
     for pid, amount in top:
         b = balances[pid]
         typer.echo(f"    {pid:<10} earned {format_amount(amount, currency):>12}  pending "

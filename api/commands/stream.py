@@ -5,6 +5,8 @@ All three need FENRUN_KAFKA_BOOTSTRAP; without it fenrun stays in-process (`fenr
 
 from __future__ import annotations
 
+import faulthandler
+import logging
 import signal
 import time
 from pathlib import Path
@@ -35,6 +37,9 @@ def consume(
     from settlement.stream.worker import run_worker
 
     stream, _ = _settings()
+    logging.basicConfig(level=stream.log_level,
+                        format="%(asctime)s %(process)d %(name)s %(levelname)s %(message)s")
+    faulthandler.register(signal.SIGUSR1)  # `kill -USR1 PID` prints every thread's stack
     stopping = {"now": False}
     signal.signal(signal.SIGTERM, lambda *_: stopping.update(now=True))
     try:

@@ -128,3 +128,26 @@ def test_bad_arguments_name_the_option(cli):
     result = cli("payouts", "run", "--as-of", "yesterday")
     assert result.exit_code == 2 and "--as-of" in result.stderr
     assert cli("settle", cli.tmp / "missing.jsonl").exit_code == 2
+
+
+def test_a_file_out_of_time_order_is_applied_in_time_order(cli):
+    shuffled = [BRIEF[3], BRIEF[1], "", BRIEF[2], BRIEF[0], {**BRIEF[4], "ts": "no time"}]
+    events = write_events(cli.tmp / "e.jsonl", shuffled)
+    result = cli("settle", events, "--plan", cli.tmp / "plan.yaml")
+    assert result.exit_code == 1
+    assert result.stderr.strip() == f"{events}:6: ts: not an ISO-8601 timestamp (got 'no time')"
+    assert "applied 4" in result.stdout
+    document = json.loads(cli("balances", "--format", "json").output)
+    assert document["promoters"]["B"]["pending"] == "200.00"
+
+
+def test_equal_timestamps_keep_their_file_order(cli):
+    same = "2026-03-01T08:00:00Z"
+    records = [{**BRIEF[0], "ts": same}, {**BRIEF[1], "ts": same}]
+    events = write_events(cli.tmp / "e.jsonl", records)
+    assert cli("settle", events, "--plan", cli.tmp / "plan.yaml").exit_code == 0
+    reversed_file = write_events(cli.tmp / "r.jsonl", [
+        {**records[1], "event_id": "x2", "promoter_id": "D", "parent_id": "E"},
+        {**records[0], "event_id": "x1", "promoter_id": "E"}])
+    result = cli("settle", reversed_file)
+    assert result.exit_code == 1 and "parent_id: E has not joined" in result.stderr

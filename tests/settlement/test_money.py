@@ -1,4 +1,4 @@
-"""Money parses and prints exactly, rejects what it cannot represent, and rounds by the named rule."""
+"""Money parses and prints exactly, rejects what it cannot represent, rounds by the named rule."""
 
 from __future__ import annotations
 

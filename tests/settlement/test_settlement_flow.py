@@ -41,7 +41,8 @@ def test_category_rates_and_missing_ancestors_stay_with_the_merchant(books, plan
 
 def test_position_attribution_splits_first_and_last(books, plans, ev):
     events = [ev.join("2026-03-01T08:00:00Z", "A"), ev.join("2026-03-01T08:00:00Z", "B"),
-              ev.touch("2026-03-02T10:00:00Z", "x", "A"), ev.touch("2026-03-03T10:00:00Z", "x", "B"),
+              ev.touch("2026-03-02T10:00:00Z", "x", "A"),
+              ev.touch("2026-03-03T10:00:00Z", "x", "B"),
               ev.paid("2026-03-04T10:00:00Z", "o1", "x", ("tea", "food", "100.00"))]
     settle(books, plans, events)
     assert promoter(books, "A")["pending"] == "6.00"
@@ -160,7 +161,8 @@ def test_invalid_transitions_are_rejected_with_reasons(books, plans, ev):
 
 
 def test_late_touches_never_reattribute_a_paid_order(books, plans, ev):
-    settle(books, plans, [ev.join("2026-03-01T08:00:00Z", "A"), ev.join("2026-03-01T08:00:00Z", "B"),
+    settle(books, plans, [ev.join("2026-03-01T08:00:00Z", "A"),
+                          ev.join("2026-03-01T08:00:00Z", "B"),
                           ev.touch("2026-03-02T10:00:00Z", "x", "A"),
                           ev.paid("2026-03-02T10:05:00Z", "o1", "x", ("a", "food", "100.00"))])
     settle(books, plans, [ev.touch("2026-03-02T09:00:00Z", "x", "B")])  # arrives late
