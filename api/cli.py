@@ -216,7 +216,8 @@ def payouts_run(
 def payouts_approve(payout_id: int) -> None:
     """Approve a payout above the review limit; it is paid if the balance still covers it."""
     try:
-        payout = approve_payout(open_books(), payout_id)
+        engine = open_books()
+        payout = approve_payout(engine, stored_plans(engine), payout_id)
     except SettlementError as error:
         fail(str(error), code=1)
     _print_payouts([payout], None)
@@ -226,7 +227,8 @@ def payouts_approve(payout_id: int) -> None:
 def payouts_reject(payout_id: int) -> None:
     """Reject a payout awaiting approval; the balance stays available."""
     try:
-        payout = reject_payout(open_books(), payout_id)
+        engine = open_books()
+        payout = reject_payout(engine, stored_plans(engine), payout_id)
     except SettlementError as error:
         fail(str(error), code=1)
     _print_payouts([payout], None)

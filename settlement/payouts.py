@@ -46,8 +46,9 @@ def _lock(conn: Connection) -> None:
 
 
 def _payout_entry(payout_id: int, promoter_id: str, currency: str, amount: int, clawback: int,
-                  at: datetime) -> JournalEntry:
-    return JournalEntry(f"payout:{payout_id}", "payout", at, None, None,
+                  at: datetime, plan_version_id: str) -> JournalEntry:
+    """A payout is booked under the plan version whose minimum and review limit admitted it."""
+    return JournalEntry(f"payout:{payout_id}", "payout", at, None, plan_version_id,
                         payout_postings(promoter_id, currency, amount, clawback))
 
 
@@ -70,7 +71,7 @@ def _run(conn: Connection, plans: PlanBook, as_of: datetime) -> list[Payout]:
         ).returning(t.payouts.c.payout_id)).scalar_one()
         if status == PAID:
             entry = _payout_entry(payout_id, promoter_id, plan.currency, amount,
-                                  balance.clawback_minor, as_of)
+                                  balance.clawback_minor, as_of, plan.version_id)
             changes.add_entry(entry)
             conn.execute(update(t.payouts).where(t.payouts.c.payout_id == payout_id)
                          .values(entry_id=entry.entry_id))
@@ -93,7 +94,7 @@ def _load(conn: Connection, payout_id: int) -> Payout:
                   row.as_of)
 
 
-def _decide(conn: Connection, payout_id: int, approve: bool) -> Payout:
+def _decide(conn: Connection, plans: PlanBook, payout_id: int, approve: bool) -> Payout:
     _lock(conn)
     payout = _load(conn, payout_id)
     if payout.status != AWAITING_APPROVAL:
@@ -113,7 +114,8 @@ def _decide(conn: Connection, payout_id: int, approve: bool) -> Payout:
             )
         changes = Changes()
         entry = _payout_entry(payout_id, payout.promoter_id, payout.currency,
-                              payout.amount_minor, balance.clawback_minor, now)
+                              payout.amount_minor, balance.clawback_minor, now,
+                              plans.version_at(payout.as_of).version_id)
         changes.add_entry(entry)
         write_entries(conn, changes)
         values["entry_id"] = entry.entry_id
@@ -121,12 +123,12 @@ def _decide(conn: Connection, payout_id: int, approve: bool) -> Payout:
     return _load(conn, payout_id)
 
 
-def approve_payout(engine: Engine, payout_id: int) -> Payout:
-    return in_transaction(engine, lambda conn: _decide(conn, payout_id, approve=True))
+def approve_payout(engine: Engine, plans: PlanBook, payout_id: int) -> Payout:
+    return in_transaction(engine, lambda conn: _decide(conn, plans, payout_id, approve=True))
 
 
-def reject_payout(engine: Engine, payout_id: int) -> Payout:
-    return in_transaction(engine, lambda conn: _decide(conn, payout_id, approve=False))
+def reject_payout(engine: Engine, plans: PlanBook, payout_id: int) -> Payout:
+    return in_transaction(engine, lambda conn: _decide(conn, plans, payout_id, approve=False))
 
 
 def list_payouts(conn: Connection, status: str | None = None) -> list[Payout]:

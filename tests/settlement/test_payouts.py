@@ -56,18 +56,18 @@ def test_a_second_run_pays_nothing_twice(earned, plans):
 
 def test_approval_pays_and_rejection_leaves_the_balance_available(earned, plans):
     made = {p.promoter_id: p for p in run_payouts(earned, plans, at("2026-03-10T00:00:00Z"))}
-    paid = approve_payout(earned, made["big"].payout_id)
+    paid = approve_payout(earned, plans, made["big"].payout_id)
     assert paid.status == PAID
     assert promoter(earned, "big") == {"pending": "0.00", "available": "0.00",
                                        "paid": "20000.00"}
     with pytest.raises(PayoutError, match="not awaiting approval"):
-        approve_payout(earned, made["big"].payout_id)
+        approve_payout(earned, plans, made["big"].payout_id)
     assert_books_verified(earned)
 
 
 def test_rejected_payouts_keep_the_money_available(earned, plans):
     made = {p.promoter_id: p for p in run_payouts(earned, plans, at("2026-03-10T00:00:00Z"))}
-    assert reject_payout(earned, made["big"].payout_id).status == REJECTED
+    assert reject_payout(earned, plans, made["big"].payout_id).status == REJECTED
     assert promoter(earned, "big")["available"] == "20000.00"
 
 
@@ -85,3 +85,16 @@ def test_clawbacks_are_netted_against_the_next_payout(books, plans, ev):
     assert made.amount_minor == 20_000
     assert promoter(books, "A") == {"pending": "0.00", "available": "0.00", "paid": "700.00"}
     assert_books_verified(books)
+
+
+def test_every_entry_records_the_plan_version_that_produced_it(earned, plans):
+    from sqlalchemy import func, select
+
+    from settlement.tables import journal_entries
+
+    made = {p.promoter_id: p for p in run_payouts(earned, plans, at("2026-03-10T00:00:00Z"))}
+    approve_payout(earned, plans, made["big"].payout_id)
+    with earned.connect() as conn:
+        unversioned = conn.execute(select(func.count()).select_from(journal_entries).where(
+            journal_entries.c.plan_version_id.is_(None))).scalar_one()
+    assert unversioned == 0
