@@ -1,0 +1,57 @@
+"""Proves segmentation: k by silhouette, readable names, reproducible metrics, ids stable across
+retrains (Hungarian matching), the gate, and the round trip through `models:/...@champion`."""
+
+from __future__ import annotations
+
+import mlflow
+import numpy as np
+import pandas as pd
+import pytest
+
+from training import segments
+from training.config import TrainingSettings
+from training.registry import champion_uri, current_champion
+
+
+@pytest.fixture(scope="module")
+def first(settings: TrainingSettings, profiles: pd.DataFrame) -> segments.TrainOutcome:
+    return segments.train(settings, profiles, k_range=range(3, 6))
+
+
+def test_first_version_is_champion_and_loads(first, profiles: pd.DataFrame) -> None:  # noqa: ANN001
+    assert first.decision.promoted and first.decision.version == "1"
+    k = int(mlflow.get_run(first.run_id).data.params["k"])
+    scores = {n: first.metrics[f"silhouette_train_k{n}"] for n in range(3, 6)}
+    assert k == max(scores, key=scores.get)  # the stated criterion
+    assert -1 <= first.metrics["silhouette_holdout"] <= 1
+    model = mlflow.pyfunc.load_model(champion_uri("segments"))
+    out = model.predict(profiles[list(segments.SEGMENT_FEATURES)])
+    assert set(out["segment_id"]) <= set(range(k)) and len(out) == len(profiles)
+    assert out["segment_name"].str.len().min() > 0
+    assert "inactive" in " ".join(out["segment_name"].unique())  # many promoters never sell
+
+
+def test_retrain_is_reproducible_stable_and_gated(first, settings, profiles) -> None:  # noqa: ANN001
+    before = mlflow.pyfunc.load_model(champion_uri("segments")).predict(profiles)
+    again = segments.train(settings, profiles, k_range=range(3, 6))
+    assert again.metrics == first.metrics  # same data + seed -> same metrics
+    assert again.decision.alias == "challenger"  # a tie is not strictly better
+    assert str(current_champion("segments").version) == first.decision.version
+    challenger = mlflow.pyfunc.load_model("models:/fenrun-segments@challenger")
+    pd.testing.assert_frame_equal(challenger.predict(profiles), before)  # same ids, same names
+
+
+def test_hungarian_keeps_ids_when_clusters_come_back_permuted(profiles: pd.DataFrame) -> None:
+    features = profiles[list(segments.SEGMENT_FEATURES)]
+    pipeline = segments._pipeline(4, seed=1).fit(features)
+    ids = segments.stable_ids(pipeline, None)
+    previous = segments.SegmentModel(pipeline, ids, segments.name_segments(pipeline, ids),
+                                     list(features.columns))
+    shuffled = segments._pipeline(4, seed=1).fit(features)
+    perm = np.array([2, 0, 3, 1])
+    shuffled[-1].cluster_centers_ = shuffled[-1].cluster_centers_[perm]
+    new_ids = segments.stable_ids(shuffled, previous)
+    assert new_ids == [ids[p] for p in perm]
+    grown = segments._pipeline(5, seed=1).fit(features)
+    grown_ids = segments.stable_ids(grown, previous)
+    assert sorted(grown_ids) == [0, 1, 2, 3, 4]  # four matched, one fresh id
