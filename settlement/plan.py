@@ -107,10 +107,7 @@ class PlanVersion:
     content_hash: str
     rate_scale: int = 1  # common denominator of every rate in the version
 
-    @property
-    def version_id(self) -> str:
-        """The version's identity: its effective instant in canonical UTC form."""
-        return self.effective_from.strftime("%Y-%m-%dT%H:%M:%SZ")
+    version_id: str = ""  # the effective instant in canonical UTC form (set by build_version)
 
     def rates_for(self, category: str) -> CategoryRates:
         return self.categories.get(category, self.default_rates)
@@ -197,6 +194,7 @@ def build_version(document: dict[str, Any]) -> PlanVersion:
         document=canonical,
         content_hash=hashlib.sha256(json.dumps(canonical, sort_keys=True).encode()).hexdigest(),
         rate_scale=scale,
+        version_id=raw.effective_from.strftime("%Y-%m-%dT%H:%M:%SZ"),
     )
 
 

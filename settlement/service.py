@@ -7,11 +7,13 @@ because the batch's effects are all-or-nothing and every event is recognised by 
 
 from __future__ import annotations
 
+import gc
 import logging
 import random
 import sqlite3
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from typing import TypeVar
 
@@ -69,9 +71,27 @@ def apply_batch(conn: Connection, plans: PlanBook, batch: Sequence[Event],
     workspace = Workspace(DatabaseSource(conn), plans.max_lookback_days)
     workspace.prefetch(batch)
     settler = Settler(workspace, plans, defer_missing)
-    outcomes = [settler.apply(event) for event in batch]
+    with collector_paused():
+        outcomes = [settler.apply(event) for event in batch]
     flush(conn, workspace.changes)
     return outcomes
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while a batch builds its (acyclic) objects.
+
+    Applying a batch allocates hundreds of thousands of small tuples and none of them form cycles;
+    letting the collector rescan them costs about a fifth of the time. Reference counting still
+    frees everything as usual.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def sort_events(events: Iterable[Event]) -> list[Event]:
