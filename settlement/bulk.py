@@ -40,6 +40,14 @@ def _processors(conn: Connection, table: Table, columns: Sequence[str]) -> list[
     return processors
 
 
+def driver_connection(conn: Connection) -> Any:
+    """The DBAPI connection under `conn`, inside the same transaction."""
+    raw = conn.connection.driver_connection
+    if raw is None:
+        raise RuntimeError("the connection has no live driver connection")
+    return raw
+
+
 def bulk_insert(conn: Connection, table: Table, columns: Sequence[str],
                 rows: Sequence[Sequence[Any]]) -> None:
     """Insert `rows` (tuples in `columns` order) inside the connection's current transaction."""
@@ -55,7 +63,7 @@ def bulk_insert(conn: Connection, table: Table, columns: Sequence[str],
                 values[index] = process(values[index])
             converted.append(values)
         rows = converted
-    raw = conn.connection.driver_connection
+    raw = driver_connection(conn)
     column_list = ", ".join(columns)
     if conn.dialect.name == "postgresql":
         with raw.cursor() as cursor, cursor.copy(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
@@ -205,7 +206,7 @@ def _touch(payload: dict[str, Any]) -> Touch:
                  _text(payload, "channel"))
 
 
-_PARSERS = {
+_PARSERS: dict[str, Callable[[dict[str, Any]], Body]] = {
     "promoter_joined": lambda p: PromoterJoined(
         _req(p, "promoter_id"), _identifier(p, "parent_id", required=False), _text(p, "grade")
     ),
@@ -227,10 +228,10 @@ def parse_event(payload: object, raw: str | None = None) -> Event:
     event_id = _req(payload, "event_id")
     event_type = payload.get("type")
     parser = _PARSERS.get(event_type) if isinstance(event_type, str) else None
-    if parser is None:
+    if parser is None or not isinstance(event_type, str):
         raise InvalidEvent("type", event_type, f"must be one of {', '.join(EVENT_TYPES)}")
     ts = parse_timestamp(payload.get("ts"))
-    body = parser(payload)
+    body: Body = parser(payload)
     return Event(event_id, event_type, ts, body, payload, payload_hash(payload), raw)
 
 

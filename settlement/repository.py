@@ -19,7 +19,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from settlement import order_codec
 from settlement import tables as t
 from settlement.attribution import TouchRecord
-from settlement.bulk import bulk_insert, sqlite_instant
+from settlement.bulk import bulk_insert, driver_connection, sqlite_instant
 from settlement.state import Changes, KnownEvent, OrderState, PromoterState
 
 IN_CHUNK = 5000  # bound on ids sent in one lookup
@@ -76,7 +76,7 @@ class _Lookup:
 
     def __init__(self, conn: Connection) -> None:
         self.postgres = conn.dialect.name == "postgresql"
-        self.raw = conn.connection.driver_connection
+        self.raw = driver_connection(conn)
 
     def rows(self, sql: str, ids: Sequence[str] | None, *params: Any) -> list[tuple[Any, ...]]:
         """Run `sql`, where `{ids}` stands for "is one of `ids`" and `{p}` for each of `params`."""
@@ -98,7 +98,8 @@ class _Lookup:
     def param(self, value: Any) -> Any:
         return sqlite_instant(value) if isinstance(value, datetime) else value
 
-    def instant(self, value: Any) -> datetime | None:
+    def instant(self, value: Any) -> Any:
+        """An aware UTC datetime from either driver's value (None stays None)."""
         if value is None:
             return None
         if isinstance(value, str):
@@ -254,7 +255,7 @@ def _update_versioned_postgres(conn: Connection, table: Any, key: str,
     sql = (f"UPDATE {table.name} AS o SET {assignments} FROM unnest({arrays}) "
            f"AS v({', '.join(names)}) WHERE o.{key} = v.{key} AND o.version = v.version - 1")
     columns = [[row[name] for row in rows] for name in names]
-    with conn.connection.driver_connection.cursor() as cursor:
+    with driver_connection(conn).cursor() as cursor:
         cursor.execute(sql, columns)
         return cursor.rowcount
 
@@ -262,7 +263,7 @@ def _update_versioned_postgres(conn: Connection, table: Any, key: str,
 def _update_versioned_generic(conn: Connection, table: Any, key: str,
                               rows: list[dict[str, Any]]) -> int:
     params = [{**row, "_key": row[key], "_expected": row["version"] - 1} for row in rows]
-    values = {name: bindparam(name) for name in rows[0] if name != key}
+    values: dict[str, Any] = {name: bindparam(name) for name in rows[0] if name != key}
     statement = (update(table)
                  .where(and_(table.c[key] == bindparam("_key"),
                              table.c.version == bindparam("_expected")))

@@ -105,7 +105,11 @@ def apply_events(engine: Engine, plans: PlanBook, events: Sequence[Event],
     outcomes: list[Outcome] = []
     for start in range(0, len(events), batch_size):
         batch = events[start:start + batch_size]
-        outcomes.extend(in_transaction(engine, lambda conn, b=batch: apply_batch(conn, plans, b)))
+
+        def work(conn: Connection, batch: Sequence[Event] = batch) -> list[Outcome]:
+            return apply_batch(conn, plans, batch)
+
+        outcomes.extend(in_transaction(engine, work))
     return outcomes
 
 
