@@ -1,0 +1,100 @@
+"""Proves the LTV pipeline works on a hand-written order history settled through the engine (not
+the simulator): point-in-time refunds, acquirers, labels, CAC, and `fenrun ltv evaluate`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from api.cli import app
+from settlement.db import create_db_engine
+from tests.training.ltv_fixtures import handmade_events, settle_into
+from training.ltv.evaluation import evaluate_ltv
+from training.ltv.features import acquisitions, customer_features, window_labels
+from training.ltv.history import History, load_history
+from training.ltv.promoter_value import customer_value, promoter_value
+
+
+@pytest.fixture(scope="module")
+def books(tmp_path_factory: pytest.TempPathFactory) -> str:
+    url = f"sqlite:///{tmp_path_factory.mktemp('handmade') / 'books.db'}"
+    settle_into(url, handmade_events())
+    return url
+
+
+@pytest.fixture(scope="module")
+def history(books: str) -> History:
+    engine = create_db_engine(books)
+    with engine.connect() as conn:
+        loaded = load_history(conn)
+    engine.dispose()
+    return loaded
+
+
+def _by_customer(frame: pd.DataFrame, column: str) -> dict[str, float]:
+    return frame.set_index("customer_id")[column].to_dict()
+
+
+def test_refunds_count_only_from_their_own_date(history: History) -> None:
+    # A2 (80.50) was refunded on 2025-02-20 (China time): before that alice had 200.50 net.
+    before = customer_features(history, pd.Timestamp("2025-02-15T00:00Z"))
+    after = customer_features(history, pd.Timestamp("2025-03-01T00:00Z"))
+    assert _by_customer(before, "net_total_minor")["alice"] == 20050
+    assert _by_customer(after, "net_total_minor")["alice"] == 12000
+    assert _by_customer(after, "refunded_orders")["alice"] == 1
+
+
+def test_acquirers_and_unpromoted_orders(history: History) -> None:
+    acquired = acquisitions(history, pd.Timestamp("2025-06-01T00:00Z"))
+    assert _by_customer(acquired, "promoter_id") == {
+        "alice": "PA", "bob": "PB", "carol": "none", "dave": "PB", "erin": "PA"}
+    assert _by_customer(acquired, "channel")["alice"] == "wechat"
+
+
+def test_labels_are_the_window_net_revenue(history: History) -> None:
+    labels = window_labels(history, pd.Timestamp("2025-03-31T00:00Z"),
+                           pd.Timestamp("2025-05-31T00:00Z"))
+    assert _by_customer(labels, "actual_minor") == {
+        "alice": 4500, "bob": 1500, "dave": 31000, "erin": 2500}
+
+
+def test_cac_is_the_commission_of_the_first_order(history: History) -> None:
+    customers = customer_value(history, pd.Timestamp("2025-06-01T00:00Z"), 30)
+    assert _by_customer(customers, "cac_minor") == {"alice": 1200, "bob": 9999, "dave": 3000,
+                                                    "erin": 250}
+    # alice's later orders: A2 earned 805 then was refunded in full, A3 earned 450.
+    assert _by_customer(customers, "commission_later_minor")["alice"] == 450
+    value = promoter_value(customers, replicates=50)
+    pa = value.promoters.set_index("promoter_id").loc["PA"]
+    assert pa["customers"] == 2 and pa["cac_minor"] == 1450
+    assert pa["ltv_cac_low"] <= pa["ltv_cac_shrunk"] <= pa["ltv_cac_high"]
+
+
+def test_small_history_falls_back_to_bgnbd(history: History) -> None:
+    result = evaluate_ltv(history, pd.Timestamp("2025-04-01T00:00Z"), 30)
+    assert result.model.kind == "bgnbd"
+    assert set(result.predictions["customer_id"]) == {"alice", "bob", "carol", "dave"}
+    assert (result.predictions["predicted"] >= 0).all()
+
+
+def test_cli_writes_predictions_and_prints_the_table(books: str, tmp_path: Path) -> None:
+    out = tmp_path / "predictions.csv"
+    result = CliRunner().invoke(
+        app, ["ltv", "evaluate", "--cutoff", "2025-04-01", "--horizon-days", "30",
+              "--out", str(out)], env={"FENRUN_DATABASE_URL": books})
+    assert result.exit_code == 0, result.output
+    assert "bgnbd" in result.output and "historical_avg" in result.output
+    written = pd.read_csv(out)
+    assert list(written.columns) == ["customer_id", "predicted", "actual"]
+    assert _by_customer(written, "actual") == {"alice": 4500, "bob": 0, "carol": 0, "dave": 31000}
+
+
+def test_cli_refuses_a_window_past_the_books(books: str, tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        app, ["ltv", "evaluate", "--cutoff", "2025-05-01", "--horizon-days", "90",
+              "--out", str(tmp_path / "p.csv")], env={"FENRUN_DATABASE_URL": books})
+    assert result.exit_code == 2
+    assert "incomplete" in result.output

@@ -1,0 +1,68 @@
+"""Proves the `fenrun-ltv` gate: a candidate that does not beat BG/NBD is never champion (even with
+no champion yet), a better one is, a tie keeps the champion, and `models:/fenrun-ltv@champion`
+loads back and predicts what the trained model predicted."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import mlflow
+import numpy as np
+import pandas as pd
+import pytest
+from mlflow.tracking import MlflowClient
+
+from tests.training.ltv_fixtures import synthetic_history
+from training.config import TrainingSettings
+from training.ltv.model import LtvParams
+from training.ltv.train import champion_predictions, train_ltv
+from training.registry import champion_uri, current_champion
+
+CUTOFF = pd.Timestamp("2026-09-01T00:00Z")
+FAST = LtvParams(n_estimators=120, learning_rate=0.08)
+
+
+@pytest.fixture(scope="module")
+def history():
+    return synthetic_history()
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> TrainingSettings:
+    root: Path = tmp_path_factory.mktemp("ltv-mlflow")
+    return TrainingSettings(database_url="sqlite://",
+                            mlflow_tracking_uri=f"sqlite:///{root / 'mlflow.db'}",
+                            mlflow_artifact_root=str(root / "artifacts"),
+                            mlflow_experiment="ltv-tests", seed=42)
+
+
+@pytest.mark.slow
+def test_gate_and_champion_round_trip(history, store: TrainingSettings) -> None:
+    # 1. BG/NBD alone cannot beat BG/NBD: registered, but never champion, even as the first.
+    weak = train_ltv(history, store, CUTOFF, 90, FAST, kind="bgnbd")
+    assert weak.decision.alias == "challenger" and not weak.decision.promoted
+    assert "does not beat BG/NBD" in weak.decision.rule
+    assert current_champion("ltv") is None
+    run = MlflowClient().get_run(weak.run_id)
+    assert "does not beat BG/NBD" in run.data.tags["gate.rule"]
+
+    # 2. A LightGBM candidate that beats BG/NBD becomes the first champion.
+    strong = train_ltv(history, store, CUTOFF, 90, FAST, kind="tweedie")
+    assert strong.decision.promoted and strong.decision.alias == "champion", strong.decision.rule
+    run = MlflowClient().get_run(strong.run_id)
+    assert run.data.params["kind"] == "tweedie" and "train_data_fingerprint" in run.data.tags
+    assert {"candidate_gini", "bgnbd_gini", "historical_avg_gini"} <= set(run.data.metrics)
+    artifacts = {a.path for a in MlflowClient().list_artifacts(strong.run_id)}
+    assert {"features.json", "model_card.md", "metrics_table.txt"} <= artifacts
+
+    # 3. The champion loads through its alias and predicts what the trained model predicted.
+    held = strong.evaluation.split.evaluation.frame
+    loaded = champion_predictions(held, champion_uri("ltv"))
+    np.testing.assert_allclose(loaded, strong.evaluation.predictions["predicted"], rtol=1e-9)
+    info = mlflow.models.get_model_info(champion_uri("ltv"))
+    assert info.signature is not None and info.saved_input_example_info is not None
+
+    # 4. Retraining the same model ties on the same holdout: the champion stays.
+    again = train_ltv(history, store, CUTOFF, 90, FAST, kind="tweedie")
+    assert not again.decision.promoted and again.decision.alias == "challenger"
+    assert str(current_champion("ltv").version) == strong.decision.version
