@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
+from sqlalchemy import Engine
 
-from api.cli import apply_plan_file, fail, open_books, stored_plans
 from features.importer import (
     DateRules,
     ImporterError,
@@ -24,10 +24,37 @@ from features.importer import (
     parse_zone,
     read_order_file,
 )
+from settlement import db
+from settlement.config import SettlementSettings
 from settlement.errors import SettlementError
 from settlement.money import format_amount
+from settlement.plan import PlanBook
+from settlement.plan_store import load_plan_book
 
 MAX_REJECTS_SHOWN = 1000  # a broken 1M-row file should not flood the terminal
+
+
+def _fail(message: str, code: int = 2) -> NoReturn:
+    typer.echo(f"fenrun: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def _open_books() -> tuple[Engine, PlanBook]:
+    """The configured books (schema created if empty) and their stored plan versions.
+
+    Not `api.cli.open_books`: importing `api.cli` loads every command module, some of them heavy,
+    and this module must stay cheap to import and to test on its own.
+    """
+    try:
+        engine = db.create_db_engine(SettlementSettings().database_url)
+        db.ensure_schema(engine)
+        with engine.connect() as conn:
+            plans = load_plan_book(conn)
+    except SettlementError as error:
+        _fail(str(error))
+    if not plans:
+        _fail("no plan version is stored: run `fenrun plan apply PLAN.yaml` first")
+    return engine, plans
 
 
 def _options(columns: list[str], timezone: str, date_format: str | None, merchant: str | None,
@@ -41,7 +68,7 @@ def _options(columns: list[str], timezone: str, date_format: str | None, merchan
             refund_delay=timedelta(days=refund_delay_days), encoding=encoding,
             delimiter="\t" if delimiter in ("\\t", "tab") else delimiter)
     except ImporterError as error:
-        fail(str(error))
+        _fail(str(error))
 
 
 def _money(amounts: dict[str, int]) -> str:
@@ -87,23 +114,19 @@ def import_orders_command(
                                           "missing")] = 0,
     encoding: Annotated[str, Opt(help="text encoding, e.g. gbk")] = "utf-8-sig",
     delimiter: Annotated[str, Opt(help="field separator (tab: \\t)")] = ",",
-    plan: Annotated[Path | None, Opt(help="plan YAML; stored before importing")] = None,
     dry_run: Annotated[bool, Opt(help="validate and apply, then roll back")] = False,
 ) -> None:
     """Import a mall's order history: every row valid and accepted, or nothing stored."""
     options = _options(column or [], timezone, date_format, merchant, category, refund_scope,
                        refund_delay_days, encoding, delimiter)
-    engine = open_books()
-    if plan is not None:
-        apply_plan_file(engine, plan)
-    plans = stored_plans(engine)
+    engine, plans = _open_books()
     try:
         summary = import_orders(engine, plans, read_order_file(path, options, plans), dry_run)
     except ImportRejected as rejected:
         _report(path, rejected)
         raise typer.Exit(1) from None
     except (ImporterError, SettlementError) as error:
-        fail(f"{path}: {error}")
+        _fail(f"{path}: {error}")
     _print_summary(path, summary)
 
 

@@ -2,7 +2,7 @@
 
 Accepted without options (naive values are read in the `--timezone` zone):
 - ISO-8601: `2026-03-01`, `2026-03-01 10:15`, `2026-03-01T10:15:00.5+08:00`, `...Z`;
-- year first with slashes: `2026/03/01`, `2026/3/1 10:15[:00]`;
+- year first with slashes or short dashes: `2026/03/01`, `2026/3/1 10:15[:00]`, `2026-3-1`;
 - Chinese: `2026年3月1日`, `2026年3月1日 10:15[:00]`;
 - day first with dots (the German/Russian convention): `01.03.2026`, `01.03.2026 10:15[:00]`;
 - epoch seconds (9-10 digits, optional fraction) or epoch milliseconds (13 digits), always UTC.
@@ -20,12 +20,14 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from features.importer.errors import FieldProblem, ImportOptionError
 
-_TIME = r"(?:[ T]+(\d{1,2})[:：](\d{2})(?:[:：](\d{2}))?)?"
+_TIME = r"(?:[ T]+(?P<H>\d{1,2})[:：](?P<M>\d{2})(?:[:：](?P<S>\d{2}))?)?"
 _ISO = re.compile(r"^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?)?"
                   r"(?:Z|[+-]\d{2}(?::?\d{2})?)?$")
-_YEAR_FIRST = re.compile(r"^(\d{4})/(\d{1,2})/(\d{1,2})" + _TIME + "$")
-_CHINESE = re.compile(r"^(\d{4})年(\d{1,2})月(\d{1,2})日?" + _TIME.replace("[ T]+", r"\s*") + "$")
-_DOTTED = re.compile(r"^(\d{1,2})\.(\d{1,2})\.(\d{4})" + _TIME + "$")
+_YEAR_FIRST = re.compile(r"^(?P<y>\d{4})(?P<sep>[/-])(?P<m>\d{1,2})(?P=sep)(?P<d>\d{1,2})"
+                         + _TIME + "$")
+_CHINESE = re.compile(r"^(?P<y>\d{4})年(?P<m>\d{1,2})月(?P<d>\d{1,2})日?"
+                      + _TIME.replace("[ T]+", r"\s*") + "$")
+_DOTTED = re.compile(r"^(?P<d>\d{1,2})\.(?P<m>\d{1,2})\.(?P<y>\d{4})" + _TIME + "$")
 _AMBIGUOUS = re.compile(r"^\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4}\b")
 _EPOCH_S = re.compile(r"^\d{9,10}(?:\.\d{1,6})?$")
 _EPOCH_MS = re.compile(r"^\d{13}$")
@@ -71,13 +73,13 @@ def localize(naive: datetime, zone: tzinfo, field: str, text: str) -> datetime:
     return first.astimezone(UTC)
 
 
-def _from_parts(parts: tuple[str | None, ...], order: str, field: str, text: str) -> datetime:
-    """Build a naive datetime from regex groups; `order` says where year/month/day are."""
-    by_name = dict(zip(order, parts[:3], strict=True))
-    hour, minute, second = (int(p) if p else 0 for p in parts[3:6])
+def _from_match(match: re.Match[str], field: str, text: str) -> datetime:
+    """A naive datetime from the named groups y, m, d and optional H, M, S."""
+    parts = {name: int(value) for name, value in match.groupdict().items()
+             if value and name != "sep"}
     try:
-        return datetime(int(by_name["y"] or 0), int(by_name["m"] or 0), int(by_name["d"] or 0),
-                        hour, minute, second)
+        return datetime(parts["y"], parts["m"], parts["d"], parts.get("H", 0), parts.get("M", 0),
+                        parts.get("S", 0))
     except ValueError as error:
         raise FieldProblem(field, text, f"not a valid date ({error})") from None
 
@@ -97,10 +99,10 @@ def _automatic(text: str, field: str) -> datetime:
             return datetime.fromisoformat(text)
         except ValueError as error:
             raise FieldProblem(field, text, f"not a valid ISO-8601 instant ({error})") from None
-    for pattern, order in ((_YEAR_FIRST, "ymd"), (_CHINESE, "ymd"), (_DOTTED, "dmy")):
+    for pattern in (_YEAR_FIRST, _CHINESE, _DOTTED):
         match = pattern.match(text)
         if match:
-            return _from_parts(match.groups(), order, field, text)
+            return _from_match(match, field, text)
     if _EPOCH_S.match(text) or _EPOCH_MS.match(text):
         return _epoch(text)
     if _AMBIGUOUS.match(text):

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from typing import TypeVar
 
 from features.importer.dates import parse_instant
@@ -99,8 +100,8 @@ def _ids(cells: _Cells, options: ImportOptions) -> dict[str, str | None]:
     ids: dict[str, str | None] = {}
     for column, required in (("order_id", True), ("customer_id", True), ("promoter_id", False),
                              ("sku", False)):
-        ids[column] = cells.check(lambda c=column, r=required: identifier(cells.text(c), c,
-                                                                          required=r))
+        ids[column] = cells.check(partial(identifier, cells.text(column), column,
+                                          required=required))
     merchant = cells.text("merchant_id") or options.merchant_id or ""
     ids["merchant_id"] = cells.check(lambda: identifier(merchant, "merchant_id", required=True))
     category = cells.text("category") or options.default_category

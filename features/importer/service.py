@@ -22,7 +22,7 @@ from features.importer.errors import ImportFileError, ImportRejected, Reject
 from features.importer.orders import group_orders
 from features.importer.reader import read_rows
 from features.importer.rows import parse_row
-from settlement.engine import CONFLICT, DUPLICATE, REJECTED
+from settlement.engine import CONFLICT, DUPLICATE, REJECTED, Outcome
 from settlement.events import Event
 from settlement.plan import PlanBook
 from settlement.repository import DatabaseSource
@@ -92,10 +92,23 @@ class _DryRun(Exception):
         self.summary = summary
 
 
-def _engine_rejects(events: list[Event], outcomes: list, row_of: dict[str, int]) -> list[Reject]:
-    return [Reject(row_of[event.event_id], event.type, outcome.reason or outcome.status)
-            for event, outcome in zip(events, outcomes, strict=True)
-            if outcome.status in (REJECTED, CONFLICT)]
+_CONFLICT_REASON = ("{event_id} is already in the books with different content (was the file "
+                    "or an option such as --timezone changed since it was imported?)")
+
+
+def _engine_rejects(events: list[Event], outcomes: list[Outcome],
+                    row_of: dict[str, int]) -> list[Reject]:
+    """The events the engine refused, against the row that produced them."""
+    rejects = []
+    for event, outcome in zip(events, outcomes, strict=True):
+        if outcome.status == CONFLICT:
+            reason = _CONFLICT_REASON.format(event_id=event.event_id)
+        elif outcome.status == REJECTED:
+            reason = outcome.reason or REJECTED
+        else:
+            continue
+        rejects.append(Reject(row_of[event.event_id], event.type, reason))
+    return rejects
 
 
 def _release_all(conn: Connection, plans: PlanBook, as_of: datetime) -> int:

@@ -9,16 +9,18 @@ import random
 import shutil
 import tempfile
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+import typer
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Engine, func, select
 from typer.testing import CliRunner
 
-from api.cli import app
+from api.commands.import_orders import register
 from features.importer import (
     DateRules,
     ImportFileError,
@@ -170,6 +172,16 @@ def test_reimport_is_a_no_op(books: Engine) -> None:
     assert (_counts(books), _document(books)) == before
 
 
+def test_gbk_export_needs_its_encoding(books: Engine, tmp_path: Path) -> None:
+    gbk = tmp_path / "export-gbk.csv"
+    gbk.write_bytes(MESSY.read_text(encoding="utf-8").encode("gbk"))
+    options = ImportOptions(columns=MESSY_COLUMNS, dates=DateRules(parse_zone("Asia/Shanghai")))
+    with pytest.raises(ImportFileError, match="--encoding, e.g. gbk"):
+        _import(books, gbk, options)
+    summary = _import(books, gbk, replace(options, encoding="gbk"))
+    assert summary.gmv_minor == {"CNY": 257820}
+
+
 def test_dry_run_stores_nothing(books: Engine) -> None:
     before = _counts(books)
     summary = _import(books, SIMPLE, dry_run=True)
@@ -223,8 +235,9 @@ def test_engine_rejects_abort_the_whole_file(books: Engine) -> None:
     before = (_counts(books), _document(books))
     with pytest.raises(ImportRejected) as caught:
         _import(books, DATA / "orders_conflict.csv")  # o2 again, with another amount
-    assert _reasons(caught.value) == {
-        3: "order_paid: event_id was already used for a different payload"}
+    assert _reasons(caught.value) == {3: "order_paid: import:o2:paid is already in the books "
+                                         "with different content (was the file or an option "
+                                         "such as --timezone changed since it was imported?)"}
     assert (_counts(books), _document(books)) == before  # o9 and pC were rolled back too
 
 
@@ -364,15 +377,23 @@ def test_long_ids_get_digest_event_ids() -> None:
 
 # CLI ------------------------------------------------------------------------------------------
 
+def _cli() -> typer.Typer:
+    """The command on an app of its own: `api.cli` imports every command module (slow)."""
+    app = typer.Typer()
+    app.callback()(lambda: None)  # keep `import-orders` a subcommand, as in `fenrun`
+    register(app)
+    return app
+
+
 def test_cli_reports_rejects_as_file_row_field_reason(sqlite_url: str,
                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     _books(sqlite_url).dispose()
     monkeypatch.setenv("FENRUN_DATABASE_URL", sqlite_url)
-    result = CliRunner().invoke(app, ["import-orders", str(BAD)])
+    result = CliRunner().invoke(_cli(), ["import-orders", str(BAD)])
     assert result.exit_code == 1
     assert f"{BAD}:8: ts: day/month order (or century) is ambiguous" in result.stderr
     assert "nothing was imported" in result.stderr
-    result = CliRunner().invoke(app, ["import-orders", str(BAD), "--timezone", "Nowhere/City"])
+    result = CliRunner().invoke(_cli(), ["import-orders", str(BAD), "--timezone", "Nowhere/City"])
     assert result.exit_code == 2 and "--timezone" in result.stderr
 
 
@@ -382,13 +403,21 @@ def test_cli_imports_with_column_options_and_prints_a_summary(
     monkeypatch.setenv("FENRUN_DATABASE_URL", sqlite_url)
     columns = [arg for name, header in MESSY_COLUMNS.items()
                for arg in ("--column", f"{name}={header}")]
-    result = CliRunner().invoke(app, ["import-orders", str(MESSY), "--timezone",
-                                      "Asia/Shanghai", *columns])
+    result = CliRunner().invoke(_cli(), ["import-orders", str(MESSY), "--timezone",
+                                         "Asia/Shanghai", *columns])
     assert result.exit_code == 0, result.output
     assert "10 rows, 7 orders, 10 lines, 5 customers, 2 promoters (2 new)" in result.stdout
     assert "GMV 2578.20 CNY, refunds 339.40 CNY" in result.stdout
-    verify = CliRunner().invoke(app, ["ledger", "verify"])
-    assert verify.exit_code == 0, verify.output
+    again = CliRunner().invoke(_cli(), ["import-orders", str(MESSY), "--timezone",
+                                        "Asia/Shanghai", *columns])
+    assert again.exit_code == 0 and "events applied 0, already in the books 22" in again.stdout
+
+
+def test_cli_without_a_stored_plan_exits_2(sqlite_url: str,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FENRUN_DATABASE_URL", sqlite_url)
+    result = CliRunner().invoke(_cli(), ["import-orders", str(SIMPLE)])
+    assert result.exit_code == 2 and "fenrun plan apply" in result.stderr
 
 
 # Property: any valid file conserves money ------------------------------------------------------
