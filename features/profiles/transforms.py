@@ -111,7 +111,8 @@ def customer_acquisition(sales: pd.DataFrame, orders: pd.DataFrame) -> pd.DataFr
     grouped = owners.groupby("promoter_id")
     return pd.DataFrame({
         "customers_acquired": grouped.size().astype(float),
-        "customer_repeat_rate": grouped["customer_orders"].apply(lambda c: float((c >= 2).mean())),
+        "customer_repeat_rate": (owners["customer_orders"] >= 2).groupby(
+            owners["promoter_id"]).mean().astype(float),
     })
 
 
