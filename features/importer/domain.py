@@ -17,7 +17,7 @@ OPTIONAL_COLUMNS = ("promoter_id", "merchant_id", "category", "refunded_amount",
                     "currency", "refunded_at", "confirmed_at")
 COLUMNS = REQUIRED_COLUMNS + OPTIONAL_COLUMNS
 REFUND_SCOPES = ("line", "order")
-MAX_ROWS = 1_000_000  # the whole file is applied in one transaction: keep it bounded
+MAX_ROWS = 500_000  # one transaction holds the whole file (~5 kB a row in memory): keep it bounded
 MAX_REFUND_DELAY_DAYS = 365
 DEFAULT_CATEGORY = "uncategorized"
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 import typer
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Engine, func, select
 from typer.testing import CliRunner
@@ -468,8 +468,7 @@ def template_db() -> Iterator[Path]:
     shutil.rmtree(folder, ignore_errors=True)
 
 
-@settings(max_examples=30, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=30, deadline=None)
 @given(st.lists(order_st, min_size=1, max_size=8), st.randoms(use_true_random=False))
 def test_any_valid_file_distributes_exactly_paid_minus_refunded(
         template_db: Path, orders: list, rng: random.Random) -> None:
