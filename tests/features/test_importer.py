@@ -37,6 +37,7 @@ from features.importer import (
 from features.importer.convert import event_id
 from features.importer.errors import FieldProblem
 from features.importer.orders import spread
+from features.profiles.service import build_profiles
 from settlement import tables as t
 from settlement.db import create_db_engine, upgrade
 from settlement.events import parse_event
@@ -161,6 +162,16 @@ def test_messy_chinese_per_line_export_with_mixed_dates(books: Engine) -> None:
     assert [line[0] for line in json.loads(rows["DD20260202-007"].lines)] == ["line-1"]
     assert [line[0] for line in json.loads(rows["DD20260203-013"].lines)] == [
         "SKU-茶叶", "SKU-茶具", "SKU-茶叶-赠品"]
+
+
+def test_imported_history_feeds_the_promoter_profiles(books: Engine) -> None:
+    """The profiles the models train on read imported orders like any other."""
+    options = ImportOptions(columns=MESSY_COLUMNS, dates=DateRules(parse_zone("Asia/Shanghai")))
+    _import(books, MESSY, options)
+    profiles = build_profiles(books, "2026-03-01T00:00:00Z").set_index("promoter_id")
+    assert profiles.loc["推广员-小王", "commission_30d"] == pytest.approx(51.18 + 26.80)
+    assert profiles.loc["推广员-小李", "commission_30d"] == pytest.approx(8.69)
+    assert (profiles["channel_share_other"] == 1.0).all()  # touches come on channel "import"
 
 
 def test_reimport_is_a_no_op(books: Engine) -> None:
