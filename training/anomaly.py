@@ -24,7 +24,12 @@ from sklearn.metrics import average_precision_score
 from training import data
 from training.config import TrainingSettings
 from training.labels import CLEAN, load_promoter_labels
-from training.registry import data_fingerprint, log_model_card, register_and_gate
+from training.registry import (
+    SKLEARN_REQUIREMENTS,
+    data_fingerprint,
+    log_model_card,
+    register_and_gate,
+)
 from training.trainers import TrainOutcome
 
 NAME = "anomaly"
@@ -122,7 +127,8 @@ def _log_run(settings: TrainingSettings, model: IsolationForest, profiles: pd.Da
     example = train_part[features].head(5)
     mlflow.sklearn.log_model(model, name="model", input_example=example,
                              signature=infer_signature(example, model.predict(example)),
-                             skops_trusted_types=SKOPS_TRUSTED)
+                             skops_trusted_types=SKOPS_TRUSTED,
+                             pip_requirements=SKLEARN_REQUIREMENTS)
     data.log_reference(profiles[["promoter_id", *features]], settings.seed)
     log_model_card(
         model_name=NAME,

@@ -18,7 +18,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import mlflow
+import numpy as np
 import pandas as pd
+import scipy
+import sklearn
 from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
@@ -26,6 +29,9 @@ from mlflow.tracking import MlflowClient
 from training.config import TrainingSettings
 
 CHAMPION = "champion"
+# Pinned, not inferred: MLflow's inference imports the model in a subprocess (seconds per log).
+SKLEARN_REQUIREMENTS = [f"scikit-learn=={sklearn.__version__}", f"numpy=={np.__version__}",
+                        f"pandas=={pd.__version__}", f"scipy=={scipy.__version__}"]
 CHALLENGER = "challenger"
 MODEL_PREFIX = "fenrun-"
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
+import cloudpickle
 import mlflow
 import numpy as np
 import pandas as pd
@@ -30,6 +31,7 @@ from sklearn.preprocessing import FunctionTransformer, StandardScaler
 from training import data
 from training.config import TrainingSettings
 from training.registry import (
+    SKLEARN_REQUIREMENTS,
     current_champion,
     data_fingerprint,
     log_model_card,
@@ -214,7 +216,9 @@ def _log_run(settings: TrainingSettings, model: SegmentModel, profiles: pd.DataF
     mlflow.log_text(json.dumps(segments, indent=2, ensure_ascii=False), "segments.json")
     example = train_part[features].head(5)
     mlflow.pyfunc.log_model(name="model", python_model=model, input_example=example,
-                            signature=infer_signature(example, model.predict(None, example)))
+                            signature=infer_signature(example, model.predict(None, example)),
+                            pip_requirements=[*SKLEARN_REQUIREMENTS,
+                                              f"cloudpickle=={cloudpickle.__version__}"])
     data.log_reference(profiles[["promoter_id", *features]], settings.seed)
     log_model_card(
         model_name=NAME, purpose="Group promoters so each group can be treated differently "

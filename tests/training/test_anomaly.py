@@ -37,6 +37,7 @@ def test_same_data_and_seed_same_metrics(first, settings, profiles) -> None:  # 
     assert str(current_champion("anomaly").version) == first.decision.version
 
 
+@pytest.mark.slow
 def test_without_labels_nothing_is_promoted(settings, profiles) -> None:  # noqa: ANN001
     unlabelled = settings.model_copy(update={"fraud_labels_path": None})
     outcome = anomaly.train(unlabelled, profiles)
