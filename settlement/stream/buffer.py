@@ -143,9 +143,9 @@ def choose(parts: dict[int, PartitionState], others: Frontiers,
         bound = next((b for b, q in unread if q != pid), IDLE)
         if not key < bound:
             break
-        if item.reads and not key < others.writer and False:
+        if item.reads and not key < others.writer:
             break
-        if item.writes and not key < others.reader and False:
+        if item.writes and not key < others.reader:
             break
         chosen.setdefault(pid, []).append(item)
         taken += 1

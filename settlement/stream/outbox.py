@@ -12,12 +12,11 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, select, update
+from sqlalchemy import Connection, Engine, and_, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from settlement import tables as t
-from settlement.money import format_amount
 from settlement.repository import chunks
 from settlement.stream_tables import stream_outbox
 
@@ -35,18 +34,43 @@ def _payloads(conn: Connection, entry_ids: Sequence[str]) -> dict[str, dict[str,
         for row in conn.execute(query):
             entry = found.setdefault(row.entry_id, {
                 "entry_id": row.entry_id, "kind": row.kind,
-                "occurred_at": row.occurred_at.isoformat().replace("+00:00", "Z"),
+                "occurred_at": row.occurred_at.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
                 "event_id": row.event_id, "plan_version_id": row.plan_version_id,
                 "postings": []})
             entry["postings"].append({
                 "account_kind": row.account_kind, "owner_id": row.owner_id,
-                "currency": row.currency, "amount_minor": row.amount_minor,
-                "amount": format_amount(row.amount_minor, row.currency)})
+                "currency": row.currency, "amount_minor": row.amount_minor})
     return found
+
+
+# PostgreSQL builds the same document server-side: no posting row crosses the wire.
+_PG_STAGE = text("""
+INSERT INTO stream_outbox (entry_id, payload, created_at)
+SELECT j.entry_id,
+       json_build_object(
+           'entry_id', j.entry_id, 'kind', j.kind,
+           'occurred_at', to_char(j.occurred_at AT TIME ZONE 'UTC',
+                                  'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
+           'event_id', j.event_id, 'plan_version_id', j.plan_version_id,
+           'postings', json_agg(json_build_object(
+               'account_kind', p.account_kind, 'owner_id', p.owner_id,
+               'currency', p.currency, 'amount_minor', p.amount_minor) ORDER BY p.posting_id)
+       )::text,
+       :now
+FROM journal_entries j JOIN postings p ON p.entry_id = j.entry_id
+WHERE j.entry_id = ANY(:ids)
+GROUP BY j.entry_id, j.kind, j.occurred_at, j.event_id, j.plan_version_id
+ORDER BY j.entry_id
+ON CONFLICT (entry_id) DO NOTHING
+""")
 
 
 def stage_entries(conn: Connection, entry_ids: Sequence[str], now: datetime) -> int:
     """Stage the named entries that exist (ids without an entry, e.g. touches, are skipped)."""
+    if not entry_ids:
+        return 0
+    if conn.dialect.name == "postgresql":
+        return conn.execute(_PG_STAGE, {"ids": list(entry_ids), "now": now}).rowcount
     payloads = _payloads(conn, entry_ids)
     rows = [{"entry_id": entry_id, "created_at": now,
              "payload": json.dumps(payload, separators=(",", ":"), ensure_ascii=False)}

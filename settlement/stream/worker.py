@@ -56,6 +56,7 @@ class WorkerStats:
     relayed: int = 0
     transactions: int = 0
     lags_ms: list[float] = field(default_factory=list)
+    commit_times: list[float] = field(default_factory=list)  # epoch ms, parallel to lags_ms
 
 
 class _Rebalance(ConsumerRebalanceListener):
@@ -156,7 +157,8 @@ class StreamWorker:
     def step(self) -> int:
         """Poll once, apply what may go in one transaction; returns how many messages went."""
         blocked = any(p.items for p in self.parts.values())
-        self._poll(timeout_ms=10 if blocked else self.s.poll_timeout_ms)
+        if self._poll(timeout_ms=10 if blocked else self.s.poll_timeout_ms):
+            self._heartbeat(force=True)  # others may go as far as we have read, at once
         if not self.parts:
             return 0
         others = self._others()
@@ -171,8 +173,10 @@ class StreamWorker:
         log.debug("applied %d in %.3fs", sum(map(len, chosen.values())), time.time() - started)
         return sum(len(items) for items in chosen.values())
 
-    def _poll(self, timeout_ms: int) -> None:
+    def _poll(self, timeout_ms: int) -> int:
+        """Read into the buffers; returns how many messages arrived."""
         records = self.consumer.poll(timeout_ms=timeout_ms, max_records=self.s.poll_max_records)
+        arrived = sum(len(messages) for messages in records.values())
         for tp, messages in records.items():
             part = self.parts.get(tp.partition)
             if part is None:
@@ -186,6 +190,7 @@ class StreamWorker:
             highwater = self.consumer.highwater(tp)
             part.caught_up = highwater is not None and part.position >= highwater
             self._flow(tp, part)
+        return arrived
 
     def _flow(self, tp: TopicPartition, part: PartitionState) -> None:
         """Bound memory: stop fetching a partition whose buffer is full, resume at half."""
@@ -256,6 +261,7 @@ class StreamWorker:
             for item in part.pop_applied(len(items)):
                 if len(self.stats.lags_ms) < MAX_LAGS_KEPT:
                     self.stats.lags_ms.append(committed_ms - item.timestamp_ms)
+                    self.stats.commit_times.append(committed_ms)
             offsets[TopicPartition(self.s.orders_topic, pid)] = OffsetAndMetadata(
                 part.next_offset, "", -1)
         for outcome in outcomes:
@@ -271,12 +277,12 @@ class StreamWorker:
         if offsets:
             self.consumer.commit_async(offsets)
 
-    def _heartbeat(self) -> None:
+    def _heartbeat(self, force: bool = False) -> None:
         """Publish frontiers that moved without applying anything (reading on, being idle)."""
         rows = {pid: part.progress_after([]) for pid, part in self.parts.items()}
         rows = {pid: row for pid, row in rows.items() if row is not None}
         stale = time.monotonic() - self._saved_at >= HEARTBEAT_S
-        if rows == self._saved and not stale:
+        if rows == self._saved and not stale and not force:
             return
         now = datetime.now(UTC)
         in_transaction(self.engine, lambda conn: save_progress(
