@@ -1,5 +1,6 @@
-"""Proves the LTV trainer is reproducible (same data + seed -> same predictions and metrics) and,
-on a mall whose future depends on promoter activity, beats both baselines out of time."""
+"""Proves the LTV trainer is reproducible (same data + seed -> same predictions and metrics), beats
+both baselines out of time on a mall whose future depends on promoter activity, and that promoter
+LTV/CAC bands narrow as a promoter accumulates customers."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from tests.training.ltv_fixtures import synthetic_history
 from training.ltv.evaluation import BGNBD, NAIVE, candidate_metrics, evaluate_ltv
 from training.ltv.metrics import beats
 from training.ltv.model import LtvParams, fit_ltv, historical_average
+from training.ltv.promoter_value import customer_value, promoter_value
 
 CUTOFF = pd.Timestamp("2026-09-01T00:00Z")
 FAST = LtvParams(n_estimators=150, learning_rate=0.08)
@@ -53,3 +55,14 @@ def test_historical_average_and_kind_validation(history) -> None:
     assert historical_average(features, 90).tolist() == [900.0, 900.0]
     with pytest.raises(ValueError, match="kind"):
         fit_ltv(features, np.zeros(2), 90, "forest")
+
+
+def test_promoter_bands_narrow_as_customers_accumulate(history) -> None:
+    value = promoter_value(customer_value(history, CUTOFF, 90), replicates=100)
+    p = value.promoters.assign(width=lambda f: f["ltv_cac_high"] - f["ltv_cac_low"])
+    few, many = p[p["customers"] <= 3], p[p["customers"] >= 30]
+    assert len(few) and len(many)
+    assert few["width"].median() > 2 * many["width"].median()
+    inside = (p["ltv_cac_low"] <= p["ltv_cac_shrunk"]) & (p["ltv_cac_shrunk"] <= p["ltv_cac_high"])
+    assert inside.mean() > 0.9
+    assert set(value.channels["channel"]) == set(value.customers["channel"])

@@ -15,10 +15,12 @@ Uncertainty: a promoter with two customers has a ratio that is mostly noise. Two
 honest. (1) Shrinkage: `ratio_shrunk` = (Σ LTV + k·m_LTV) / (Σ CAC + k·m_CAC), where m are the
 per-customer means of the promoter's channel and k = `prior_customers` pseudo-customers — a
 Gamma-Poisson style credibility weight: with n customers the promoter's own data weighs n/(n+k).
-(2) A band: the 5th-95th percentile of that shrunk ratio under a Poisson bootstrap over the
-promoter's customers (each customer re-weighted by Poisson(1) draws, which resamples every
-promoter at once with one matrix product). Few customers give a wide band pulled towards the
-channel; many give a narrow band around the raw ratio.
+(2) A band: the 5th-95th percentile of that shrunk ratio under a Poisson bootstrap: the
+promoter's customers are re-weighted by Poisson(1) draws (which resamples every promoter at once
+with one matrix product) and the k prior customers are drawn afresh from the channel in every
+replicate. So a promoter with one customer gets about the spread of a random six-customer
+portfolio of its channel (we know little: it could be anywhere the channel's promoters are),
+and one with hundreds a band around its own ratio.
 """
 
 from __future__ import annotations
@@ -75,10 +77,24 @@ def customer_value(history: History, as_of: datetime | pd.Timestamp, horizon_day
     return frame[frame["promoter_id"] != NO_PROMOTER].reset_index(drop=True)
 
 
+def _prior_draws(rng: np.random.Generator, pool_of_group: np.ndarray, pools: list[np.ndarray],
+                 values: np.ndarray, k: int, width: int) -> np.ndarray:
+    """Per group and replicate, the sum of `values` over k customers drawn from its pool."""
+    sizes = np.array([len(p) for p in pools])
+    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    flat = np.concatenate(pools)
+    size, start = sizes[pool_of_group], starts[pool_of_group]
+    u = rng.random((len(pool_of_group), width, k))
+    picks = flat[start[:, None, None] + (u * size[:, None, None]).astype(np.int64)]
+    return values[picks].sum(axis=2)
+
+
 def _bootstrap_band(groups: np.ndarray, n_groups: int, ltv: np.ndarray, cac: np.ndarray,
-                    prior_ltv: np.ndarray, prior_cac: np.ndarray, replicates: int,
-                    seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """5th and 95th percentiles of the shrunk ratio per group under a Poisson bootstrap."""
+                    pool_of_group: np.ndarray, pools: list[np.ndarray], k: int,
+                    replicates: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """5th and 95th percentiles of the shrunk ratio: the group's own customers re-weighted by
+    Poisson(1), plus k prior customers drawn afresh from its pool in every replicate (so the
+    prior's own spread, not only its mean, shows in the band of a promoter with little data)."""
     member = sparse.csr_matrix((np.ones(len(groups)), (groups, np.arange(len(groups)))),
                                shape=(n_groups, len(groups)))
     rng = np.random.default_rng(seed)
@@ -86,16 +102,20 @@ def _bootstrap_band(groups: np.ndarray, n_groups: int, ltv: np.ndarray, cac: np.
     for start in range(0, replicates, BOOT_CHUNK):
         width = min(BOOT_CHUNK, replicates - start)
         weights = rng.poisson(1.0, (len(groups), width)).astype(np.float64)
-        num = member @ (weights * ltv[:, None]) + prior_ltv[:, None]
-        den = member @ (weights * cac[:, None]) + prior_cac[:, None]
+        num = member @ (weights * ltv[:, None])
+        den = member @ (weights * cac[:, None])
+        if k > 0:
+            num = num + _prior_draws(rng, pool_of_group, pools, ltv, k, width)
+            den = den + _prior_draws(rng, pool_of_group, pools, cac, k, width)
         ratios.append(np.divide(num, den, out=np.full_like(num, np.nan), where=den > 0))
-    stacked = np.hstack(ratios)
-    low, high = np.nanpercentile(stacked, BAND, axis=1)
+    low, high = np.nanpercentile(np.hstack(ratios), BAND, axis=1)
     return low, high
 
 
-def _summarise(customers: pd.DataFrame, key: str, prior: pd.DataFrame, prior_customers: float,
+def _summarise(customers: pd.DataFrame, key: str, pool_key: pd.Series, prior_customers: int,
                replicates: int, seed: int) -> pd.DataFrame:
+    """Sums, raw and shrunk ratio and band per value of `key`; `pool_key` maps each group to the
+    pool (a channel, or "all") its prior is drawn from."""
     codes, names = pd.factorize(customers[key], sort=True)
     g = customers.groupby(codes)
     out = pd.DataFrame({
@@ -105,31 +125,35 @@ def _summarise(customers: pd.DataFrame, key: str, prior: pd.DataFrame, prior_cus
         "ltv_minor": g["ltv_minor"].sum().to_numpy(), "cac_minor": g["cac_minor"].sum().to_numpy(),
         "commission_later_minor": g["commission_later_minor"].sum().to_numpy()})
     out["ltv_cac"] = out["ltv_minor"] / out["cac_minor"].where(out["cac_minor"] > 0)
-    k_ltv = prior_customers * prior["ltv_minor"].to_numpy()
-    k_cac = prior_customers * prior["cac_minor"].to_numpy()
+    pool_codes, pool_names = pd.factorize(customers[pool_key.name], sort=True)
+    pools = [np.flatnonzero(pool_codes == i) for i in range(len(pool_names))]
+    pool_of_group = pool_names.get_indexer(pool_key.reindex(names).to_numpy())
+    means = customers.groupby(pool_codes)[["ltv_minor", "cac_minor"]].mean().to_numpy()
+    k_ltv, k_cac = (prior_customers * means[pool_of_group, i] for i in (0, 1))
     shrunk_den = out["cac_minor"].to_numpy() + k_cac
     out["ltv_cac_shrunk"] = (out["ltv_minor"].to_numpy() + k_ltv) / np.where(
         shrunk_den > 0, shrunk_den, np.nan)
     low, high = _bootstrap_band(codes, len(names), customers["ltv_minor"].to_numpy(float),
-                                customers["cac_minor"].to_numpy(float), k_ltv, k_cac,
-                                replicates, seed)
+                                customers["cac_minor"].to_numpy(float), pool_of_group, pools,
+                                prior_customers, replicates, seed)
     out["ltv_cac_low"], out["ltv_cac_high"] = low, high
     return out
 
 
-def promoter_value(customers: pd.DataFrame, prior_customers: float = 5.0,
+def promoter_value(customers: pd.DataFrame, prior_customers: int = 5,
                    replicates: int = 200, seed: int = 42) -> PromoterValue:
-    """Per-promoter and per-channel LTV/CAC with shrinkage and bootstrap bands (module doc)."""
-    means = customers.groupby("channel")[["ltv_minor", "cac_minor"]].mean()
+    """Per-promoter and per-channel LTV/CAC with shrinkage and bootstrap bands (module doc).
+
+    A promoter's prior comes from its main channel (where most of its customers came from);
+    a channel's prior from all customers (it hardly matters: channels have thousands).
+    """
     main_channel = (customers.groupby(["promoter_id", "channel"]).size().rename("n").reset_index()
                     .sort_values(["promoter_id", "n", "channel"], ascending=[True, False, True])
                     .drop_duplicates("promoter_id").set_index("promoter_id")["channel"])
-    promoter_ids = np.sort(customers["promoter_id"].unique())
-    prior = means.reindex(main_channel.reindex(promoter_ids).to_numpy())
-    promoters = _summarise(customers, "promoter_id", prior, prior_customers, replicates, seed)
+    promoters = _summarise(customers, "promoter_id", main_channel, prior_customers, replicates,
+                           seed)
     promoters.insert(1, "channel", main_channel.reindex(promoters["promoter_id"]).to_numpy())
-    channel_names = np.sort(customers["channel"].unique())
-    overall = pd.DataFrame({"ltv_minor": [customers["ltv_minor"].mean()] * len(channel_names),
-                            "cac_minor": [customers["cac_minor"].mean()] * len(channel_names)})
-    channels = _summarise(customers, "channel", overall, prior_customers, replicates, seed)
+    everyone = customers.assign(pool="all")
+    channel_pool = pd.Series("all", index=np.sort(customers["channel"].unique()), name="pool")
+    channels = _summarise(everyone, "channel", channel_pool, prior_customers, replicates, seed)
     return PromoterValue(customers, promoters, channels)
