@@ -8,20 +8,19 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import datetime
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated
 
 import typer
 from sqlalchemy import Engine
 
 from api.commands import register_all
+from api.common import fail, open_books, parse_as_of, stored_plans
 from settlement import db
 from settlement.config import SettlementSettings
 from settlement.engine import APPLIED, CONFLICT, DUPLICATE, REJECTED
-from settlement.errors import InvalidEvent, SettlementError
+from settlement.errors import SettlementError
 from settlement.event_file import index_file, read_in_order
-from settlement.events import parse_timestamp
 from settlement.money import format_amount
 from settlement.payouts import (
     AWAITING_APPROVAL,
@@ -31,8 +30,8 @@ from settlement.payouts import (
     reject_payout,
     run_payouts,
 )
-from settlement.plan import PlanBook, parse_plan_text
-from settlement.plan_store import load_plan_book, store_versions
+from settlement.plan import parse_plan_text
+from settlement.plan_store import store_versions
 from settlement.reports import balances_document, verify_ledger
 from settlement.service import apply_events, release_due
 
@@ -48,37 +47,6 @@ app.add_typer(payouts_app, name="payouts")
 app.add_typer(ledger_app, name="ledger")
 
 AsOf = Annotated[str, typer.Option("--as-of", help="ISO-8601 instant with an offset")]
-
-
-def fail(message: str, code: int = 2) -> NoReturn:
-    typer.echo(f"fenrun: {message}", err=True)
-    raise typer.Exit(code)
-
-
-def open_books(settings: SettlementSettings | None = None) -> Engine:
-    """The engine for the configured database, with the schema created if the database is empty."""
-    settings = settings or SettlementSettings()
-    engine = db.create_db_engine(settings.database_url)
-    try:
-        db.ensure_schema(engine)
-    except SettlementError as error:
-        fail(str(error))
-    return engine
-
-
-def parse_as_of(value: str, field: str = "--as-of") -> datetime:
-    try:
-        return parse_timestamp(value, field)
-    except InvalidEvent as error:
-        fail(str(error))
-
-
-def stored_plans(engine: Engine) -> PlanBook:
-    with engine.connect() as conn:
-        plans = load_plan_book(conn)
-    if not plans:
-        fail("no plan version is stored: run `fenrun plan apply PLAN.yaml` or pass --plan")
-    return plans
 
 
 def apply_plan_file(engine: Engine, path: Path) -> list[str]:

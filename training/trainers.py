@@ -11,9 +11,12 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from training.config import TrainingSettings
-from training.registry import GateDecision
+
+if TYPE_CHECKING:  # the registry imports MLflow; the CLI lists trainers without it
+    from training.registry import GateDecision
 
 
 @dataclass(frozen=True)

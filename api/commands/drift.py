@@ -7,9 +7,6 @@ from typing import Annotated
 import typer
 
 from training.config import TrainingSettings
-from training.data import load_profiles, resolve_as_of
-from training.drift import CRITICAL_FEATURES, check_drift
-from training.registry import configure_tracking
 
 
 def drift_command(
@@ -19,6 +16,10 @@ def drift_command(
     threshold: Annotated[float | None, typer.Option(help="per-feature alert threshold")] = None,
 ) -> None:
     """Compare profiles as of --as-of with the champion's training reference; log the report."""
+    from training.data import load_profiles, resolve_as_of  # heavy: pandas, MLflow, Evidently
+    from training.drift import CRITICAL_FEATURES, check_drift
+    from training.registry import configure_tracking
+
     settings = TrainingSettings().model_copy(update={"train_as_of": as_of})
     configure_tracking(settings)
     current = load_profiles(settings, resolve_as_of(settings))

@@ -6,9 +6,6 @@ from typing import Annotated
 
 import typer
 
-from features.profiles import build_profiles
-from features.profiles.config import FeatureSettings
-from features.profiles.store import write_snapshot
 from settlement.db import create_db_engine, ensure_schema
 from settlement.errors import InvalidEvent, SettlementError
 from settlement.events import parse_timestamp
@@ -23,6 +20,10 @@ def build(
                    ] = None,
 ) -> None:
     """Build every promoter's profile from what the books knew at --as-of and store it."""
+    from features.profiles import build_profiles  # heavy: pandas
+    from features.profiles.config import FeatureSettings
+    from features.profiles.store import write_snapshot
+
     settings = FeatureSettings()
     try:
         at = parse_timestamp(as_of, "--as-of")

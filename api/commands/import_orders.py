@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated
 
 import typer
 from sqlalchemy import Engine
 
+from api.common import fail, open_books, stored_plans
 from features.importer import (
     DateRules,
     ImporterError,
@@ -24,37 +25,17 @@ from features.importer import (
     parse_zone,
     read_order_file,
 )
-from settlement import db
-from settlement.config import SettlementSettings
 from settlement.errors import SettlementError
 from settlement.money import format_amount
 from settlement.plan import PlanBook
-from settlement.plan_store import load_plan_book
 
 MAX_REJECTS_SHOWN = 1000  # a broken 1M-row file should not flood the terminal
 
 
-def _fail(message: str, code: int = 2) -> NoReturn:
-    typer.echo(f"fenrun: {message}", err=True)
-    raise typer.Exit(code)
-
-
 def _open_books() -> tuple[Engine, PlanBook]:
-    """The configured books (schema created if empty) and their stored plan versions.
-
-    Not `api.cli.open_books`: importing `api.cli` loads every command module, some of them heavy,
-    and this module must stay cheap to import and to test on its own.
-    """
-    try:
-        engine = db.create_db_engine(SettlementSettings().database_url)
-        db.ensure_schema(engine)
-        with engine.connect() as conn:
-            plans = load_plan_book(conn)
-    except SettlementError as error:
-        _fail(str(error))
-    if not plans:
-        _fail("no plan version is stored: run `fenrun plan apply PLAN.yaml` first")
-    return engine, plans
+    """The configured books (schema created if empty) and their stored plan versions."""
+    engine = open_books()
+    return engine, stored_plans(engine)
 
 
 def _options(columns: list[str], timezone: str, date_format: str | None, merchant: str | None,
@@ -68,7 +49,7 @@ def _options(columns: list[str], timezone: str, date_format: str | None, merchan
             refund_delay=timedelta(days=refund_delay_days), encoding=encoding,
             delimiter="\t" if delimiter in ("\\t", "tab") else delimiter)
     except ImporterError as error:
-        _fail(str(error))
+        fail(str(error))
 
 
 def _money(amounts: dict[str, int]) -> str:
@@ -126,7 +107,7 @@ def import_orders_command(
         _report(path, rejected)
         raise typer.Exit(1) from None
     except (ImporterError, SettlementError) as error:
-        _fail(f"{path}: {error}")
+        fail(f"{path}: {error}")
     _print_summary(path, summary)
 
 

@@ -7,7 +7,6 @@ from typing import Annotated
 import typer
 
 from training.config import TrainingSettings
-from training.registry import configure_tracking
 from training.trainers import TRAINERS, get_trainer
 
 
@@ -25,6 +24,8 @@ def train_command(
     if any(n not in TRAINERS for n in names):
         typer.echo(f"fenrun: unknown model {name!r}; known: {', '.join(TRAINERS)}, all", err=True)
         raise typer.Exit(2)
+    from training.registry import configure_tracking  # heavy: MLflow
+
     configure_tracking(settings)
     for model in names:
         outcome = get_trainer(model)(settings)

@@ -1,0 +1,53 @@
+"""What every `fenrun` command shares: opening the books, reading the plan, failing clearly.
+
+Cheap to import on purpose: `fenrun --help` loads every command module, so nothing here (or at the
+top of a command module) may pull in pandas, MLflow or Evidently; commands import those inside
+their function bodies.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import NoReturn
+
+import typer
+from sqlalchemy import Engine
+
+from settlement import db
+from settlement.config import SettlementSettings
+from settlement.errors import InvalidEvent, SettlementError
+from settlement.events import parse_timestamp
+from settlement.plan import PlanBook
+from settlement.plan_store import load_plan_book
+
+
+def fail(message: str, code: int = 2) -> NoReturn:
+    """Print `fenrun: message` on stderr and exit (2: bad arguments or plan; 1: rejected input)."""
+    typer.echo(f"fenrun: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def open_books(settings: SettlementSettings | None = None) -> Engine:
+    """The engine for the configured database, with the schema created if the database is empty."""
+    settings = settings or SettlementSettings()
+    engine = db.create_db_engine(settings.database_url)
+    try:
+        db.ensure_schema(engine)
+    except SettlementError as error:
+        fail(str(error))
+    return engine
+
+
+def stored_plans(engine: Engine) -> PlanBook:
+    with engine.connect() as conn:
+        plans = load_plan_book(conn)
+    if not plans:
+        fail("no plan version is stored: run `fenrun plan apply PLAN.yaml` or pass --plan")
+    return plans
+
+
+def parse_as_of(value: str, field: str = "--as-of") -> datetime:
+    try:
+        return parse_timestamp(value, field)
+    except InvalidEvent as error:
+        fail(str(error))
