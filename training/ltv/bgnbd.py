@@ -35,6 +35,7 @@ fit bounds a above 1 for that reason. Gamma-Gamma needs q > 1.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from scipy.optimize import minimize
@@ -179,14 +180,14 @@ class BgNbdValue:
                 "bg_value_minor": purchases * value}
 
 
-def rfm_arrays(features: object) -> dict[str, np.ndarray]:
-    """BG/NBD inputs from a customer feature frame (see `training.ltv.features`), in weeks."""
-    f = features  # a DataFrame; typed loosely so this module stays free of pandas
-    n = np.asarray(f["n_orders"], float)  # type: ignore[index]
-    return {
-        "x": n - 1,
-        "t_x": np.asarray(f["active_span_days"], float) / DAYS_PER_UNIT,  # type: ignore[index]
-        "T": np.asarray(f["tenure_days"], float) / DAYS_PER_UNIT,  # type: ignore[index]
-        "mean_value": np.asarray(f["avg_net_minor"], float),  # type: ignore[index]
-        "n": n,
-    }
+def rfm_arrays(features: Any) -> dict[str, np.ndarray]:
+    """BG/NBD inputs from a customer feature frame (see `training.ltv.features`), in weeks.
+
+    `features` is a DataFrame, typed loosely so this module stays free of pandas."""
+    def column(name: str) -> np.ndarray:
+        return np.asarray(features[name], dtype=np.float64)
+
+    n = column("n_orders")
+    return {"x": n - 1, "t_x": column("active_span_days") / DAYS_PER_UNIT,
+            "T": column("tenure_days") / DAYS_PER_UNIT, "mean_value": column("avg_net_minor"),
+            "n": n}

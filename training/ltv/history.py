@@ -133,7 +133,8 @@ def _refund_rows(conn: Connection, digits_of: dict[str, int]) -> list[tuple]:
         digits = digits_of.get(order_id)
         if digits is None:  # an order of another currency
             continue
-        total = sum(Decimal(str(line["amount"])) for line in body.get("lines", []))
+        total = sum((Decimal(str(line["amount"])) for line in body.get("lines", [])),
+                    Decimal(0))
         rows.append((order_id, ts, int(total.scaleb(digits))))
     return rows
 

@@ -21,6 +21,7 @@ expected net revenue in minor units.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import lightgbm as lgb
 import numpy as np
@@ -62,7 +63,7 @@ class LtvParams:
     train_windows: int = 1
     window_step_days: int = 30
 
-    def lgb_kwargs(self, seed: int) -> dict[str, object]:
+    def lgb_kwargs(self, seed: int) -> dict[str, Any]:
         """Keyword arguments of the LightGBM estimators (deterministic, seeded)."""
         return {"n_estimators": self.n_estimators, "learning_rate": self.learning_rate,
                 "num_leaves": self.num_leaves, "min_child_samples": self.min_child_samples,
@@ -148,9 +149,10 @@ def _base(x: pd.DataFrame) -> np.ndarray:
 
 
 def _member_predict(member: dict[str, lgb.LGBMModel], x: pd.DataFrame) -> np.ndarray:
+    value = np.asarray(member["value"].predict(x), dtype=np.float64)
     if "buys" in member:
-        return member["buys"].predict_proba(x)[:, 1] * member["value"].predict(x)
-    return member["value"].predict(x)
+        return np.asarray(member["buys"].predict_proba(x), dtype=np.float64)[:, 1] * value
+    return value
 
 
 def customer_folds(customers: pd.Series, folds: int, seed: int) -> np.ndarray:
@@ -165,8 +167,8 @@ def customer_folds(customers: pd.Series, folds: int, seed: int) -> np.ndarray:
 def _boost(estimator: lgb.LGBMModel, x: pd.DataFrame, y: np.ndarray, stop: np.ndarray,
            params: LtvParams, offset: np.ndarray | None = None) -> lgb.LGBMModel:
     fit_idx, stop_idx = np.flatnonzero(~stop), np.flatnonzero(stop)
-    init = {} if offset is None else {"init_score": offset[fit_idx],
-                                      "eval_init_score": [offset[stop_idx]]}
+    init: dict[str, Any] = {} if offset is None else {"init_score": offset[fit_idx],
+                                                      "eval_init_score": [offset[stop_idx]]}
     stopping = lgb.early_stopping(params.early_stopping_rounds, verbose=False)
     estimator.fit(x.iloc[fit_idx], y[fit_idx], eval_X=(x.iloc[stop_idx],), eval_y=(y[stop_idx],),
                   callbacks=[stopping], **init)

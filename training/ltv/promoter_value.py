@@ -25,8 +25,10 @@ and one with hundreds a band around its own ratio.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -49,7 +51,7 @@ class PromoterValue:
 
 def customer_value(history: History, as_of: datetime | pd.Timestamp, horizon_days: int,
                    model: LtvModel | None = None,
-                   predict: object | None = None) -> pd.DataFrame:
+                   predict: Callable[[pd.DataFrame], Any] | None = None) -> pd.DataFrame:
     """Per acquired customer: realised, predicted and lifetime value, CAC and later commission.
 
     `predict` (features -> array) overrides `model`, e.g. a loaded `models:/fenrun-ltv@champion`.
@@ -57,7 +59,7 @@ def customer_value(history: History, as_of: datetime | pd.Timestamp, horizon_day
     as_of = pd.Timestamp(as_of)
     features = customer_features(history, as_of)
     if predict is not None:
-        predicted = np.asarray(predict(features), float)  # type: ignore[operator]
+        predicted = np.asarray(predict(features), dtype=np.float64)
     elif model is not None:
         predicted = model.predict(features)
     else:

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-import mlflow
 import pandas as pd
+from mlflow.pyfunc import PythonModel
 
 from training.ltv.features import FEATURES
 from training.ltv.model import LtvModel
@@ -18,7 +18,7 @@ from training.ltv.model import LtvModel
 OUTPUT = "predicted_minor"
 
 
-class LtvPyfunc(mlflow.pyfunc.PythonModel):
+class LtvPyfunc(PythonModel):
     """pyfunc wrapper; output column `predicted_minor` (net revenue over the horizon)."""
 
     def __init__(self, model: LtvModel) -> None:
