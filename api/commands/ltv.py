@@ -5,49 +5,37 @@
     fenrun ltv promoters --as-of DATE [--horizon-days N] [--out promoters.csv]
 
 Reads the settled books at FENRUN_DATABASE_URL (simulated, live or imported with
-`fenrun import-orders`); MLflow settings come from the FENRUN_MLFLOW_* variables.
+`fenrun import-orders`); MLflow settings come from the FENRUN_MLFLOW_* variables. pandas,
+LightGBM and MLflow are imported inside the commands, so `fenrun --help` stays fast.
 """
 
 from __future__ import annotations
 
 import logging
+from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated
 
-import pandas as pd
 import typer
 
+from api.common import fail, parse_as_of
 from training.config import TrainingSettings
 from training.ltv.config import LtvSettings
-from training.ltv.evaluation import evaluate_ltv
-from training.ltv.metrics import format_table
-from training.ltv.model import KINDS
-from training.ltv.promoter_value import customer_value, promoter_value
-from training.ltv.split import InsufficientHistory
-from training.ltv.train import champion_predictions, load_books, train_ltv
-from training.registry import champion_uri, configure_tracking
+
+KINDS = ("tweedie", "hurdle", "bgnbd")  # training.ltv.model.KINDS, without importing LightGBM
 
 ltv_app = typer.Typer(help="Customer lifetime value and promoter LTV/CAC.", no_args_is_help=True)
 Horizon = Annotated[int | None, typer.Option(
     "--horizon-days", min=1, max=730, help="forecast horizon (default FENRUN_LTV_HORIZON_DAYS)")]
 
 
-def _fail(message: str, code: int = 2) -> NoReturn:
-    typer.echo(f"fenrun: {message}", err=True)
-    raise typer.Exit(code)
-
-
-def _instant(value: str, option: str) -> pd.Timestamp:
+def _instant(value: str, option: str) -> datetime:
     """A date (midnight UTC) or an ISO-8601 instant with an offset."""
     try:
-        stamp = pd.Timestamp(value)
+        day = date.fromisoformat(value.strip())
     except ValueError:
-        _fail(f"{option}: {value!r} is not a date or ISO-8601 instant")
-    if stamp.tzinfo is None:
-        if stamp != stamp.normalize():
-            _fail(f"{option}: {value!r} needs an offset such as Z or +08:00")
-        return stamp.tz_localize("UTC")
-    return stamp.tz_convert("UTC")
+        return parse_as_of(value, option)
+    return datetime(day.year, day.month, day.day, tzinfo=UTC)
 
 
 @ltv_app.command("evaluate")
@@ -60,14 +48,19 @@ def evaluate_command(
 ) -> None:
     """Train on the window before --cutoff, predict the next horizon, print the metrics table."""
     if kind is not None and kind not in KINDS:
-        _fail(f"--kind: {kind!r} is not one of {', '.join(KINDS)}")
+        fail(f"--kind: {kind!r} is not one of {', '.join(KINDS)}")
+    at = _instant(cutoff, "--cutoff")
+    from training.ltv.evaluation import evaluate_ltv  # heavy: pandas, LightGBM
+    from training.ltv.metrics import format_table
+    from training.ltv.split import InsufficientHistory
+    from training.ltv.train import load_books
+
     ltv = LtvSettings()
     history = load_books(TrainingSettings().database_url, ltv.currency)
     try:
-        result = evaluate_ltv(history, _instant(cutoff, "--cutoff"),
-                              horizon_days or ltv.horizon_days, seed=seed, kind=kind)
+        result = evaluate_ltv(history, at, horizon_days or ltv.horizon_days, seed=seed, kind=kind)
     except InsufficientHistory as error:
-        _fail(str(error))
+        fail(str(error))
     frame = result.predictions[["customer_id", "predicted", "actual"]].copy()
     frame[["predicted", "actual"]] = frame[["predicted", "actual"]].round(0).astype("int64")
     frame.to_csv(out, index=False)
@@ -84,14 +77,16 @@ def train_command(
     horizon_days: Horizon = None,
 ) -> None:
     """Evaluate out of time, log to MLflow, register fenrun-ltv and apply the champion gate."""
+    at = _instant(cutoff, "--cutoff") if cutoff else None
+    from training.ltv.split import InsufficientHistory  # heavy: pandas, LightGBM, MLflow
+    from training.ltv.train import load_books, train_ltv
+
     settings, ltv = TrainingSettings(), LtvSettings()
     history = load_books(settings.database_url, ltv.currency)
     try:
-        result = train_ltv(history, settings,
-                           _instant(cutoff, "--cutoff") if cutoff else None,
-                           horizon_days or ltv.horizon_days)
+        result = train_ltv(history, settings, at, horizon_days or ltv.horizon_days)
     except InsufficientHistory as error:
-        _fail(str(error))
+        fail(str(error))
     typer.echo(result.table)
     d = result.decision
     typer.echo(f"{d.model_name} v{d.version} -> {d.alias}: {d.rule}")
@@ -106,6 +101,11 @@ def promoters_command(
                                                "(else BG/NBD fitted as of --as-of)")] = True,
 ) -> None:
     """Promoter and channel LTV/CAC with shrinkage and a bootstrap band."""
+    at = _instant(as_of, "--as-of")
+    from training.ltv.promoter_value import customer_value, promoter_value  # heavy
+    from training.ltv.train import champion_predictions, load_books
+    from training.registry import champion_uri, configure_tracking
+
     settings, ltv = TrainingSettings(), LtvSettings()
     history = load_books(settings.database_url, ltv.currency)
     predict = None
@@ -113,14 +113,13 @@ def promoters_command(
         configure_tracking(settings)
         uri = champion_uri("ltv")
         predict = lambda features: champion_predictions(features, uri)  # noqa: E731
-    at = _instant(as_of, "--as-of")
     try:
         customers = customer_value(history, at, horizon_days or ltv.horizon_days, predict=predict)
     except Exception as error:  # noqa: BLE001 - no champion yet: say so, suggest the fallback
         if predict is None:
             raise
         logging.getLogger(__name__).debug("champion unavailable", exc_info=True)
-        _fail(f"cannot predict with {champion_uri('ltv')} ({error}); run `fenrun ltv train` "
+        fail(f"cannot predict with {champion_uri('ltv')} ({error}); run `fenrun ltv train` "
               "or pass --no-use-champion")
     value = promoter_value(customers)
     if out is not None:
