@@ -15,7 +15,7 @@ BENCHMARKS = [
     ("simulator", "benchmarks.simulate_bench", {"promoters": 100_000}),
     ("streaming", "benchmarks.stream_bench", {}),
     ("training", "benchmarks.train_bench", {}),
-    ("ltv", "benchmarks.ltv_bench", {}),
+    ("ltv", "benchmarks.ltv_bench", {"promoters": 10_000}),
 ]
 
 

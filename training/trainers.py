@@ -35,6 +35,7 @@ Trainer = Callable[[TrainingSettings], TrainOutcome]
 TRAINERS: dict[str, str] = {
     "segments": "training.segments:train",
     "anomaly": "training.anomaly:train",
+    "ltv": "training.ltv.train:train",
 }
 
 
