@@ -31,6 +31,10 @@ class TrainOutcome:
 
 Trainer = Callable[[TrainingSettings], TrainOutcome]
 
+
+class CannotTrain(ValueError):
+    """The data cannot support this model (too little history, no labels...): say why, move on."""
+
 # name -> "module:function"; imported lazily so one model's dependencies never slow another's.
 TRAINERS: dict[str, str] = {
     "segments": "training.segments:train",

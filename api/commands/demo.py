@@ -7,7 +7,9 @@ run twice: every event is idempotent, so a second run changes nothing.
 
 from __future__ import annotations
 
+import os
 import time
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated
@@ -15,6 +17,8 @@ from typing import Annotated
 import typer
 from sqlalchemy import Connection, func, select
 
+from api.commands.drift import drift_command
+from api.commands.train import train_command
 from features.simulator import SimulationConfig, simulate
 from settlement import tables as t
 from settlement.config import SettlementSettings
@@ -22,6 +26,7 @@ from settlement.money import format_amount
 from settlement.payouts import AWAITING_APPROVAL, run_payouts
 from settlement.plan_store import load_plan_book
 from settlement.reports import promoter_balances, verify_ledger
+from training.config import TrainingSettings
 
 
 def demo_command(
@@ -37,7 +42,7 @@ def demo_command(
     settings = SettlementSettings()
     started = time.perf_counter()
     summary = simulate(out, SimulationConfig(promoters=promoters, days=days, seed=seed))
-    typer.echo(f"1/4 simulated {summary.total_events:,} events ({promoters:,} promoters, "
+    typer.echo(f"1/6 simulated {summary.total_events:,} events ({promoters:,} promoters, "
                f"{days} days) into {out}")
     try:
         settle(events=out / "events.jsonl", plan=out / "plan.yaml", as_of=None)
@@ -49,10 +54,10 @@ def demo_command(
         plans_as_of = conn.execute(select(func.max(t.events.c.ts))).scalar_one()
         plans = load_plan_book(conn)
     plans_as_of += timedelta(days=1)
-    typer.echo(f"2/4 settled into {settings.database_url}")
+    typer.echo(f"2/6 settled into {settings.database_url}")
     made = run_payouts(engine, plans, plans_as_of)
     waiting = sum(p.status == AWAITING_APPROVAL for p in made)
-    typer.echo(f"3/4 payout run as of {plans_as_of:%Y-%m-%d}: {len(made) - waiting} paid, "
+    typer.echo(f"3/6 payout run as of {plans_as_of:%Y-%m-%d}: {len(made) - waiting} paid, "
                f"{waiting} awaiting approval")
     with engine.connect() as conn:
         problems = verify_ledger(conn)
@@ -61,7 +66,30 @@ def demo_command(
         for problem in problems:
             typer.echo(problem, err=True)
         raise typer.Exit(1)
-    typer.echo(f"4/4 ledger verified to the fen in {time.perf_counter() - started:.1f}s total")
+    typer.echo("4/6 ledger verified to the fen")
+    _train(out, days)
+    as_of = f"{plans_as_of:%Y-%m-%dT%H:%M:%SZ}"
+    typer.echo(f"6/6 drift of the promoter profiles as of {as_of} against the anomaly champion:")
+    _run_step(lambda: drift_command(as_of=as_of, model="anomaly", threshold=None))
+    typer.echo(f"demo done in {time.perf_counter() - started:.0f}s; MLflow store: "
+               f"{TrainingSettings().mlflow_tracking_uri}")
+
+
+def _train(out: Path, days: int) -> None:
+    """Segments, anomaly detector (scored against the simulator's fraud labels) and LTV."""
+    # A short demo period cannot hold a 90-day horizon twice (train + evaluate windows).
+    os.environ.setdefault("FENRUN_LTV_HORIZON_DAYS", str(max(7, min(90, days // 3))))
+    typer.echo("5/6 training segments, anomaly detector and LTV (MLflow, champion gate):")
+    _run_step(lambda: train_command(name="all", as_of=None, labels=str(out / "labels.csv")))
+
+
+def _run_step(step: Callable[[], None]) -> None:
+    """Run a command as a demo step: its own failure is reported, the demo goes on."""
+    try:
+        step()
+    except typer.Exit as exit_:
+        if exit_.exit_code not in (0, None):
+            typer.echo(f"    (step ended with status {exit_.exit_code}; see the message above)")
 
 
 def _summarise(conn: Connection, currency: str) -> None:

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from training.config import TrainingSettings
-from training.trainers import TRAINERS, get_trainer
+from training.trainers import TRAINERS, CannotTrain, get_trainer
 
 
 def train_command(
@@ -27,13 +27,21 @@ def train_command(
     from training.registry import configure_tracking  # heavy: MLflow
 
     configure_tracking(settings)
+    skipped = []
     for model in names:
-        outcome = get_trainer(model)(settings)
+        try:
+            outcome = get_trainer(model)(settings)
+        except CannotTrain as error:
+            typer.echo(f"fenrun: {model}: not trained: {error}", err=True)
+            skipped.append(model)
+            continue
         decision = outcome.decision
         typer.echo(f"{decision.model_name} v{decision.version} -> {decision.alias}: "
                    f"{decision.rule}")
         for metric, value in outcome.metrics.items():
             typer.echo(f"  {metric:<32}{value:>12.4f}")
+    if skipped:
+        raise typer.Exit(1)
 
 
 def register(app: typer.Typer) -> None:

@@ -24,9 +24,10 @@ import pandas as pd
 
 from training.ltv.features import customer_features, window_labels
 from training.ltv.history import History
+from training.trainers import CannotTrain
 
 
-class InsufficientHistory(ValueError):
+class InsufficientHistory(CannotTrain):
     """The requested windows fall outside the recorded history."""
 
 
