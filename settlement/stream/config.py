@@ -33,6 +33,7 @@ class StreamSettings(BaseSettings):
     heartbeat_interval_ms: int = Field(default=1000, ge=100, le=60_000)
     max_poll_interval_ms: int = Field(default=300_000, ge=1000, le=3_600_000)
     commissions_partitions: int = Field(default=3, ge=1, le=1000)
+    rejoin_after_s: float = Field(default=60.0, ge=1, le=3600)  # stuck without partitions
     log_level: str = "WARNING"
 
     def require_bootstrap(self) -> str:

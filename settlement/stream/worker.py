@@ -78,13 +78,8 @@ class StreamWorker:
         self.s = settings
         self.engine = engine
         self.plans = plans
-        self.consumer = KafkaConsumer(
-            bootstrap_servers=bootstrap, group_id=settings.consumer_group,
-            enable_auto_commit=False, auto_offset_reset="earliest",
-            session_timeout_ms=settings.session_timeout_ms,
-            heartbeat_interval_ms=settings.heartbeat_interval_ms,
-            max_poll_interval_ms=settings.max_poll_interval_ms,
-            max_partition_fetch_bytes=8 * 1024 * 1024)
+        self.consumer = self._consumer()
+        self._unassigned_since: float | None = None
         self.producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=2)
         self.parts: dict[int, PartitionState] = {}
         self.stats = WorkerStats()
@@ -93,6 +88,36 @@ class StreamWorker:
         self._saved_at = 0.0
         self._next_release = 0.0
         self._next_relay = 0.0
+
+    def _consumer(self) -> KafkaConsumer:
+        s = self.s
+        return KafkaConsumer(
+            bootstrap_servers=s.kafka_bootstrap, group_id=s.consumer_group,
+            enable_auto_commit=False, auto_offset_reset="earliest",
+            session_timeout_ms=s.session_timeout_ms, heartbeat_interval_ms=s.heartbeat_interval_ms,
+            max_poll_interval_ms=s.max_poll_interval_ms,
+            max_partition_fetch_bytes=8 * 1024 * 1024)
+
+    def _rejoin_if_stuck(self) -> None:
+        """A member that never gets an assignment starts over as a new member.
+
+        Seen with Tansu 0.6 after a member was SIGKILLed: the group can loop in JoinGroup /
+        SyncGroup failures forever. Nothing is lost: partitions always resume from the database.
+        """
+        if self.consumer.assignment():
+            self._unassigned_since = None
+            return
+        now = time.monotonic()
+        self._unassigned_since = self._unassigned_since or now
+        if now - self._unassigned_since < self.s.rejoin_after_s:
+            return
+        log.warning("no assignment for %.0fs: leaving and rejoining the group",
+                    now - self._unassigned_since)
+        self.drop([TopicPartition(self.s.orders_topic, pid) for pid in list(self.parts)])
+        self.consumer.close()
+        self.consumer = self._consumer()
+        self.consumer.subscribe([self.s.orders_topic], listener=_Rebalance(self))
+        self._unassigned_since = None
 
     # Assignment ---------------------------------------------------------------------------
 
@@ -127,6 +152,7 @@ class StreamWorker:
         try:
             while not should_stop():
                 applied = self.step()
+                self._rejoin_if_stuck()
                 now = time.monotonic()
                 if now >= self._next_release:
                     self.stats.released += self.release()
