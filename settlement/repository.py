@@ -285,6 +285,10 @@ def write_entries(conn: Connection, changes: Changes) -> None:
 
 
 def apply_balance_deltas(conn: Connection, deltas: dict[Any, int]) -> None:
+    """Add each delta to its account, creating accounts on first use, in key order."""
+    if conn.dialect.name == "postgresql":
+        _apply_balance_deltas_postgres(conn, deltas)
+        return
     rows = [
         {"account_kind": key.kind, "owner_id": key.owner_id, "currency": key.currency,
          "balance_minor": delta}
@@ -299,3 +303,18 @@ def apply_balance_deltas(conn: Connection, deltas: dict[Any, int]) -> None:
         set_={"balance_minor": t.accounts.c.balance_minor + statement.excluded.balance_minor},
     )
     conn.execute(statement, rows)
+
+
+def _apply_balance_deltas_postgres(conn: Connection, deltas: dict[Any, int]) -> None:
+    """One upsert from unnest(arrays): a batch touches thousands of accounts."""
+    items = [(key, delta) for key, delta in sorted(deltas.items()) if delta]
+    if not items:
+        return
+    sql = ("INSERT INTO accounts (account_kind, owner_id, currency, balance_minor) "
+           "SELECT * FROM unnest(%s::text[], %s::text[], %s::text[], %s::bigint[]) "
+           "ON CONFLICT (account_kind, owner_id, currency) "
+           "DO UPDATE SET balance_minor = accounts.balance_minor + EXCLUDED.balance_minor")
+    columns = ([key.kind for key, _ in items], [key.owner_id for key, _ in items],
+               [key.currency for key, _ in items], [delta for _, delta in items])
+    with driver_connection(conn).cursor() as cursor:
+        cursor.execute(sql, columns)
