@@ -31,7 +31,9 @@ def create_db_engine(url: str) -> Engine:
     """An engine with the settings fenrun relies on (WAL and immediate write locks on SQLite)."""
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+        # Sessions in UTC: instants come back already in the zone the code works in.
+        return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5,
+                             connect_args={"options": "-c timezone=UTC"})
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
