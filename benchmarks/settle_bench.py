@@ -15,14 +15,12 @@ import os
 import random
 import tempfile
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, func, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import Engine, func, select
 
 from settlement import tables as t
 from settlement.bulk import bulk_insert
@@ -30,6 +28,7 @@ from settlement.db import create_db_engine, upgrade
 from settlement.events import Event, parse_json_line
 from settlement.plan import PlanBook, parse_plan_text
 from settlement.repository import ENTRY_COLUMNS, POSTING_COLUMNS
+from settlement.scratch import scratch_postgres
 from settlement.service import apply_events, release_due, sort_events
 
 PLAN = (Path(__file__).parents[1] / "settlement" / "examples" / "plan.yaml").read_text()
@@ -86,16 +85,8 @@ def scratch_database(kind: str) -> Iterator[str]:
         return
     admin_url = os.environ.get("FENRUN_TEST_POSTGRES_URL",
                                "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-    name = f"fenrun_bench_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with scratch_postgres(admin_url, "fenrun_bench") as url:
+        yield url
 
 
 def _journal_rows(engine: Engine) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:

@@ -9,17 +9,17 @@ from __future__ import annotations
 
 import itertools
 import os
-import uuid
 from collections.abc import Iterator
+from contextlib import ExitStack
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, create_engine, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import Engine
 
 from settlement.db import create_db_engine, upgrade
 from settlement.events import Event, parse_event
 from settlement.plan import PlanBook, parse_plan_text
+from settlement.scratch import scratch_postgres
 
 PG_ENV = "FENRUN_TEST_POSTGRES_URL"
 DEFAULT_PLAN = """
@@ -57,20 +57,12 @@ def postgres_url() -> Iterator[str]:
     admin_url = _postgres_admin_url()
     if admin_url is None:
         pytest.skip(f"PostgreSQL not configured ({PG_ENV} unset)")
-    name = f"fenrun_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    except Exception as error:  # noqa: BLE001 - any failure to reach the server
-        admin.dispose()
-        _unreachable(str(error).splitlines()[0])
-    try:
-        yield make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with ExitStack() as stack:
+        try:
+            url = stack.enter_context(scratch_postgres(admin_url, "fenrun_test"))
+        except Exception as error:  # noqa: BLE001 - any failure to reach the server
+            _unreachable(str(error).splitlines()[0])
+        yield url
 
 
 @pytest.fixture
