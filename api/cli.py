@@ -84,14 +84,14 @@ def settle(
     """Apply events in timestamp order, then release the holds due by --as-of."""
     settings = SettlementSettings()
     release_at = parse_as_of(as_of) if as_of else None
+    try:
+        index = index_file(events)  # before anything is stored: a missing file changes nothing
+    except OSError as error:
+        fail(f"EVENTS: cannot read {events}: {error.strerror}")
     engine = open_books(settings)
     if plan is not None:
         apply_plan_file(engine, plan)
     plans = stored_plans(engine)
-    try:
-        index = index_file(events)
-    except OSError as error:
-        fail(f"EVENTS: cannot read {events}: {error.strerror}")
     rejects = list(index.rejects)
     counts = {APPLIED: 0, DUPLICATE: 0, REJECTED: 0, CONFLICT: 0}
     last_ts = None

@@ -127,7 +127,9 @@ def test_verify_fails_when_a_balance_was_tampered_with(cli):
 def test_bad_arguments_name_the_option(cli):
     result = cli("payouts", "run", "--as-of", "yesterday")
     assert result.exit_code == 2 and "--as-of" in result.stderr
-    assert cli("settle", cli.tmp / "missing.jsonl").exit_code == 2
+    missing = cli("settle", cli.tmp / "missing.jsonl", "--plan", cli.tmp / "plan.yaml")
+    assert missing.exit_code == 2 and "EVENTS: cannot read" in missing.stderr
+    assert "no plan version is stored" in cli("release", "--as-of", "2026-03-01T00:00:00Z").stderr
 
 
 def test_a_file_out_of_time_order_is_applied_in_time_order(cli):
