@@ -95,7 +95,7 @@ def choose_k(features: pd.DataFrame, seed: int, k_range: range = K_RANGE
 
 
 @dataclass
-class SegmentModel(mlflow.pyfunc.PythonModel):
+class SegmentModel(mlflow.pyfunc.PythonModel):  # type: ignore[name-defined]
     """A fitted pipeline plus the stable id and name of each of its clusters."""
 
     pipeline: Pipeline
@@ -139,7 +139,7 @@ def name_segments(model: Pipeline, ids: list[int]) -> dict[int, str]:
     names: dict[int, str] = {}
     for label, segment_id in enumerate(ids):
         z = model[-1].cluster_centers_[label]
-        words = []
+        words: list[str] = []
         for j in np.argsort(-np.abs(z), kind="stable"):
             word = WORDS.get(features[j], ("", ""))[0 if z[j] > 0 else 1]
             if abs(z[j]) >= 0.5 and word and len(words) < 2:

@@ -305,8 +305,8 @@ class StreamWorker:
 
     def _heartbeat(self, force: bool = False) -> None:
         """Publish frontiers that moved without applying anything (reading on, being idle)."""
-        rows = {pid: part.progress_after([]) for pid, part in self.parts.items()}
-        rows = {pid: row for pid, row in rows.items() if row is not None}
+        rows = {pid: row for pid, part in self.parts.items()
+                if (row := part.progress_after([])) is not None}
         stale = time.monotonic() - self._saved_at >= HEARTBEAT_S
         if rows == self._saved and not stale and not force:
             return
