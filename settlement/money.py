@@ -56,11 +56,6 @@ def format_amount(minor: int, currency: str) -> str:
     return f"{sign}{whole}.{frac:0{digits}d}" if digits else f"{sign}{whole}"
 
 
-def to_decimal(minor: int, currency: str) -> Decimal:
-    """Minor units as an exact Decimal in major units, for reports and exports."""
-    return Decimal(format_amount(minor, currency))
-
-
 def floor_minor(value: Fraction) -> int:
     """Round an exact amount down to a whole minor unit (promoters never get a part-fen)."""
     return value.numerator // value.denominator
@@ -68,7 +63,16 @@ def floor_minor(value: Fraction) -> int:
 
 def half_even_minor(value: Fraction) -> int:
     """Round an exact amount to the nearest minor unit, ties to even (the platform fee rule)."""
-    return round(value)
+    return half_even_div(value.numerator, value.denominator)
+
+
+def half_even_div(numerator: int, denominator: int) -> int:
+    """numerator / denominator (denominator > 0) to the nearest integer, ties to even."""
+    quotient, remainder = divmod(numerator, denominator)
+    twice = 2 * remainder
+    if twice > denominator or (twice == denominator and quotient % 2 == 1):
+        quotient += 1
+    return quotient
 
 
 def parse_rate(text: object, field: str) -> Fraction:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from settlement.errors import LedgerInvariantBroken
+from settlement.money import half_even_div
 from settlement.plan import MAX_LEVELS, PlanVersion
 
 
@@ -100,17 +101,9 @@ def allocate(
         amount = numerator // (denominator * scale)  # rounded down
         if amount:
             promoters[promoter_id] = amount
-    platform = _half_even(platform_scaled, scale)
+    platform = half_even_div(platform_scaled, scale)
     merchant = net - platform - sum(promoters.values())
     if merchant < 0:
         raise LedgerInvariantBroken(f"merchant share would be negative ({merchant}) for net {net}")
     return Allocation(net, platform, merchant, promoters)
 
-
-def _half_even(numerator: int, denominator: int) -> int:
-    """numerator / denominator rounded to the nearest integer, ties to even (both non-negative)."""
-    quotient, remainder = divmod(numerator, denominator)
-    twice = 2 * remainder
-    if twice > denominator or (twice == denominator and quotient % 2 == 1):
-        quotient += 1
-    return quotient
