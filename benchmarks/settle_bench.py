@@ -13,6 +13,7 @@ import gc
 import json
 import os
 import random
+import resource
 import tempfile
 import time
 from collections.abc import Iterator
@@ -20,7 +21,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, select, text
 
 from settlement import tables as t
 from settlement.bulk import bulk_insert
@@ -39,7 +40,7 @@ def generate(orders: int, seed: int = 1) -> list[Event]:
     """A mall stream with `orders` orders: joins, 1-3 touches each, confirmations, 5% refunds."""
     rng = random.Random(seed)
     promoters = max(50, orders // 20)
-    events: list[dict[str, Any]] = []
+    events: list[tuple[Any, ...]] = []
     for i in range(promoters):
         parent = f"P{rng.randrange(i)}" if i and rng.random() < 0.85 else None
         events.append({"event_id": f"j{i}", "type": "promoter_joined",
@@ -89,7 +90,7 @@ def scratch_database(kind: str) -> Iterator[str]:
         yield url
 
 
-def _journal_rows(engine: Engine) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def _journal_rows(engine: Engine) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
     with engine.connect() as conn:
         entries = [tuple(r) for r in conn.execute(
             select(*(t.journal_entries.c[name] for name in ENTRY_COLUMNS)))]
@@ -98,10 +99,14 @@ def _journal_rows(engine: Engine) -> tuple[list[dict[str, Any]], list[dict[str, 
     return entries, postings
 
 
-def _bare_insert_seconds(url: str, entries: list[dict[str, Any]],
-                         postings: list[dict[str, Any]], batches: int) -> float:
+def _bare_insert_seconds(url: str, entries: list[tuple[Any, ...]],
+                         postings: list[tuple[Any, ...]], batches: int
+                         ) -> tuple[float, float, float | None]:
+    """(wall seconds, this process's CPU seconds, the backends' CPU seconds or None)."""
     engine = create_db_engine(url)
     upgrade(engine)
+    server_before = _backend_cpu_s(engine)
+    cpu_before = _own_cpu_s()
     entry_step = -(-len(entries) // batches)
     posting_step = -(-len(postings) // batches)
     started = time.perf_counter()
@@ -112,18 +117,54 @@ def _bare_insert_seconds(url: str, entries: list[dict[str, Any]],
             bulk_insert(conn, t.postings, POSTING_COLUMNS,
                         postings[b * posting_step:(b + 1) * posting_step])
     elapsed = time.perf_counter() - started
+    client_cpu_s = _own_cpu_s() - cpu_before
+    server_after = _backend_cpu_s(engine)
     engine.dispose()
-    return elapsed
+    server_cpu_s = (server_after - server_before
+                    if server_before is not None and server_after is not None else None)
+    return elapsed, client_cpu_s, server_cpu_s
 
 
-def bench_database(kind: str, events: list[Event], orders: int) -> dict[str, float]:
+def _own_cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _backend_cpu_s(engine: Engine) -> float | None:
+    """CPU seconds used so far by the PostgreSQL backends serving `engine`'s database.
+
+    Read from /proc, so only when the server runs on this machine (None otherwise, and on SQLite,
+    whose work is done inside this process and counted in its own CPU time).
+    """
+    if engine.dialect.name != "postgresql":
+        return None
+    with engine.connect() as conn:
+        pids = conn.execute(text("SELECT pid FROM pg_stat_activity "
+                                 "WHERE datname = current_database()")).scalars().all()
+    total = 0.0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return None
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+def bench_database(kind: str, events: list[Event], orders: int) -> dict[str, Any]:
     plans = PlanBook(parse_plan_text(PLAN))
     with scratch_database(kind) as url:
         engine = create_db_engine(url)
         upgrade(engine)
+        server_before = _backend_cpu_s(engine)
+        cpu_before = _own_cpu_s()
         started = time.perf_counter()
         apply_events(engine, plans, events, BATCH)
         settle_s = time.perf_counter() - started
+        client_cpu_s = _own_cpu_s() - cpu_before
+        server_after = _backend_cpu_s(engine)
+        server_cpu_s = (server_after - server_before
+                        if server_before is not None and server_after is not None else None)
         started = time.perf_counter()
         released = release_due(engine, plans, events[-1].ts)
         release_s = time.perf_counter() - started
@@ -133,7 +174,8 @@ def bench_database(kind: str, events: list[Event], orders: int) -> dict[str, flo
         engine.dispose()
     batches = -(-len(events) // BATCH)
     with scratch_database(kind) as url:
-        baseline_s = _bare_insert_seconds(url, entries, postings, batches)
+        baseline_s, bare_client_s, bare_server_s = _bare_insert_seconds(url, entries, postings,
+                                                                        batches)
     journal_rows = len(entries) + len(postings)
     del entries, postings
     return {
@@ -142,6 +184,10 @@ def bench_database(kind: str, events: list[Event], orders: int) -> dict[str, flo
         "events_per_s": len(events) / settle_s, "bare_insert_s": baseline_s,
         "bare_insert_orders_per_s": orders / baseline_s, "ratio": baseline_s / settle_s,
         "released": released, "release_s": release_s,
+        "client_cpu_us_per_order": client_cpu_s * 1e6 / orders,
+        "server_cpu_us_per_order": (server_cpu_s * 1e6 / orders
+                                    if server_cpu_s is not None else None),
+        "bare_cpu_us_per_order": (bare_client_s + (bare_server_s or 0.0)) * 1e6 / orders,
     }
 
 
@@ -161,7 +207,26 @@ def run(orders: int = 100_000, databases: tuple[str, ...] = ("sqlite", "postgres
               f"same {r['journal_rows']:,} journal rows:"
               f" {r['bare_insert_orders_per_s']:,.0f} orders/s ({r['bare_insert_s']:.1f}s);"
               f" ratio {r['ratio']:.2f}; released {r['released']:,} holds in {r['release_s']:.1f}s")
+        print(_cpu_budget(r))
     return results
+
+
+def _cpu_budget(r: dict) -> str:
+    """Where the CPU of one order goes, and the ceiling that puts on this machine.
+
+    Settling is CPU-bound on both sides: this process (parsing is excluded) and the database
+    backend. With every core busy and perfect overlap, orders/s cannot exceed
+    cores / (client + server CPU per order); the figure says how far any scheme of workers,
+    threads or pipelining could go here without cutting the work per order itself.
+    """
+    client = r["client_cpu_us_per_order"]
+    server = r["server_cpu_us_per_order"] or 0.0
+    cores = os.cpu_count() or 1
+    ceiling = cores * 1e6 / (client + server)
+    where = f"backend {server:,.0f} µs" if r["server_cpu_us_per_order"] else "in-process"
+    return (f"  cpu per order: settle process {client:,.0f} µs, {where}; "
+            f"ceiling on {cores} cores with perfect overlap: {ceiling:,.0f} orders/s; "
+            f"the bare INSERT costs {r['bare_cpu_us_per_order']:,.0f} µs per order in all")
 
 
 if __name__ == "__main__":
