@@ -40,7 +40,7 @@ def generate(orders: int, seed: int = 1) -> list[Event]:
     """A mall stream with `orders` orders: joins, 1-3 touches each, confirmations, 5% refunds."""
     rng = random.Random(seed)
     promoters = max(50, orders // 20)
-    events: list[tuple[Any, ...]] = []
+    events: list[dict[str, Any]] = []
     for i in range(promoters):
         parent = f"P{rng.randrange(i)}" if i and rng.random() < 0.85 else None
         events.append({"event_id": f"j{i}", "type": "promoter_joined",
