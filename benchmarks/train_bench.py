@@ -4,9 +4,10 @@ Settling 100,000 promoters x 365 days through the ledger takes far longer than t
 `settle_bench`), so by default the raw frames come straight from the simulator's events with a
 simplified attribution (each order to the customer's last touch within 30 days, else the promoter
 they registered with; commission a flat 10 %). Everything after that is the production code:
-`build_profiles`, `segments.train`, `anomaly.train` with a temporary MLflow store. With
-`settled=True` the events go through `fenrun settle` rules into SQLite first (small sizes only).
-Peak RSS is the process high-water mark from `resource.getrusage`.
+`build_profiles`, `segments.train`, `anomaly.train` with a temporary MLflow store, and the
+customer LTV model (`training.ltv.evaluate_ltv`: BG/NBD + Gamma-Gamma, historical average and the
+LightGBM candidate fitted and scored out of time at the default cutoff) on a `History` made from
+the same frames. Peak RSS is the process high-water mark from `resource.getrusage`.
 """
 
 from __future__ import annotations
@@ -24,10 +25,14 @@ from features.profiles import RawFrames, build_profiles
 from features.simulator import SimulationConfig, simulate
 from training import anomaly, segments
 from training.config import TrainingSettings
+from training.ltv.evaluation import evaluate_ltv
+from training.ltv.history import NO_PROMOTER, History, make_history
+from training.ltv.train import default_cutoff
 from training.registry import configure_tracking
 
 PROMOTERS, DAYS = 100_000, 365
 LOOKBACK = pd.Timedelta(days=30)
+LTV_HORIZON_DAYS = 90
 
 
 def _minor(amount: str) -> int:
@@ -47,9 +52,15 @@ def _read_events(path: Path) -> dict[str, list[tuple]]:
                 rows["touch"].append((e["promoter_id"], e["customer_id"], ts, e.get("kind"),
                                       e.get("channel"), e.get("device_hash"), e.get("ip_hash")))
             elif kind == "order_paid":
+                by_category: dict[str, int] = {}
+                for line in e["lines"]:
+                    by_category[line["category"]] = (by_category.get(line["category"], 0)
+                                                     + _minor(line["amount"]))
                 rows["paid"].append((e["order_id"], e["customer_id"], ts,
-                                     sum(_minor(x["amount"]) for x in e["lines"]),
-                                     e.get("device_hash"), e.get("ip_hash")))
+                                     sum(by_category.values()), e.get("device_hash"),
+                                     e.get("ip_hash"), e["merchant_id"],
+                                     max(sorted(by_category), key=by_category.__getitem__),
+                                     len(by_category)))
             elif kind == "order_confirmed":
                 rows["cfm"].append((e["order_id"], ts))
             elif kind == "order_refunded":
@@ -71,15 +82,19 @@ def _attribute(orders: pd.DataFrame, touches: pd.DataFrame) -> pd.DataFrame:
     return out.assign(share=1.0)
 
 
-def frames_from_events(folder: Path, hold_days: int = 7) -> RawFrames:
-    """Raw frames from the simulator's files without the ledger (see the module docstring)."""
+PAID_COLUMNS = ["order_id", "customer_id", "paid_at", "gross_minor", "device_hash", "ip_hash",
+                "merchant_id", "main_category", "n_categories"]
+
+
+def frames_from_events(folder: Path, hold_days: int = 7) -> tuple[RawFrames, History]:
+    """Raw profile frames and the LTV history from the simulator's files without the ledger."""
     rows = _read_events(folder / "events.jsonl")
     promoters = pd.DataFrame(rows["join"], columns=["promoter_id", "parent_id", "grade",
                                                     "joined_at", "device_hash", "ip_hash"])
     touches = pd.DataFrame(rows["touch"], columns=["promoter_id", "customer_id", "ts", "kind",
                                                    "channel", "device_hash", "ip_hash"])
-    orders = pd.DataFrame(rows["paid"], columns=["order_id", "customer_id", "paid_at",
-                                                 "gross_minor", "device_hash", "ip_hash"])
+    paid_rows = pd.DataFrame(rows["paid"], columns=PAID_COLUMNS)
+    orders = paid_rows[PAID_COLUMNS[:6]].copy()
     confirmed = pd.DataFrame(rows["cfm"], columns=["order_id", "confirmed_at"])
     refunds = pd.DataFrame(rows["rfd"], columns=["order_id", "ts", "refund_minor"])
     for frame, column in ((promoters, "joined_at"), (touches, "ts"), (orders, "paid_at"),
@@ -96,9 +111,44 @@ def frames_from_events(folder: Path, hold_days: int = 7) -> RawFrames:
         pd.DataFrame({"promoter_id": back["promoter_id"], "ts": back["ts"],
                       "amount_minor": -(back["refund_minor"] // 10)}),
     ], ignore_index=True)
-    return RawFrames.from_records(promoters=promoters, touches=touches, orders=orders,
-                                  attributions=attributions, refunds=refunds,
-                                  commissions=commissions)
+    frames = RawFrames.from_records(promoters=promoters, touches=touches, orders=orders,
+                                    attributions=attributions, refunds=refunds,
+                                    commissions=commissions)
+    return frames, _history(paid_rows, orders, attributions, touches, refunds)
+
+
+def _history(paid_rows: pd.DataFrame, orders: pd.DataFrame, attributions: pd.DataFrame,
+             touches: pd.DataFrame, refunds: pd.DataFrame) -> History:
+    """The LTV history of the same mall: orders with their attributed promoter, refunds at their
+    instants, touches, first-register bindings and the flat 10 % commission of each order."""
+    ltv_orders = paid_rows.drop(columns=["device_hash", "ip_hash"]).merge(
+        attributions[["order_id", "promoter_id"]], on="order_id", how="left")
+    ltv_orders["promoter_id"] = ltv_orders["promoter_id"].fillna(NO_PROMOTER)
+    registered = touches.loc[touches["kind"] == "register"].sort_values("ts")
+    bindings = registered.drop_duplicates("customer_id")[["customer_id", "promoter_id", "ts"]]
+    attributed = attributions.merge(orders[["order_id", "paid_at", "gross_minor"]], on="order_id")
+    commissions = pd.DataFrame({"order_id": attributed["order_id"],
+                                "occurred_at": attributed["paid_at"],
+                                "amount_minor": attributed["gross_minor"] // 10})
+    return make_history(
+        "CNY", ltv_orders,
+        refunds.rename(columns={"ts": "refunded_at", "refund_minor": "amount_minor"}),
+        touches[["customer_id", "promoter_id", "ts", "kind", "channel"]],
+        bindings.rename(columns={"ts": "bound_at"}), commissions)
+
+
+def _time_ltv(history: History, seed: int, timings: dict[str, float]) -> None:
+    """Fit and score the LTV models out of time at the default cutoff, as `fenrun ltv` does."""
+    cutoff = default_cutoff(history, LTV_HORIZON_DAYS)
+    started = time.perf_counter()
+    result = evaluate_ltv(history, cutoff, LTV_HORIZON_DAYS, seed=seed)
+    timings["train_ltv_s"] = time.perf_counter() - started
+    timings["ltv_customers_scored"] = len(result.split.evaluation.frame)
+    for model_name, scores in result.metrics.items():
+        short = model_name.split(" ")[0]
+        for metric in ("gini", "decile_mape", "aggregate_error"):
+            if metric in scores:
+                timings[f"ltv_{short}_{metric}"] = scores[metric]
 
 
 def _peak_rss_mb() -> float:
@@ -114,7 +164,7 @@ def run(promoters: int = PROMOTERS, days: int = DAYS, seed: int = 7) -> dict[str
         simulate(folder, SimulationConfig(promoters=promoters, days=days, seed=seed))
         timings["simulate_s"] = time.perf_counter() - started
         started = time.perf_counter()
-        frames = frames_from_events(folder)
+        frames, history = frames_from_events(folder)
         timings["load_frames_s"] = time.perf_counter() - started
         timings["orders"] = len(frames.orders)
         timings["touches"] = len(frames.touches)
@@ -135,9 +185,11 @@ def run(promoters: int = PROMOTERS, days: int = DAYS, seed: int = 7) -> dict[str
             for metric in ("silhouette_holdout", "pr_auc", "precision_at_k", "recall_at_budget"):
                 if metric in outcome.metrics:
                     timings[f"{name}_{metric}"] = outcome.metrics[metric]
+        del profiles
+        _time_ltv(history, seed, timings)
     timings["peak_rss_mb"] = _peak_rss_mb()
     for key, value in timings.items():
-        print(f"{key:<32}{value:>14,.3f}" if isinstance(value, float) else f"{key:<32}{value:>14,}")
+        print(f"{key:<40}{value:>14,.3f}" if isinstance(value, float) else f"{key:<40}{value:>14,}")
     return timings
 
 
