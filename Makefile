@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 PYTEST_WORKERS ?= 2
 
-.PHONY: setup demo test bench lint clean
+.PHONY: setup demo test bench lint clean dashboard
 
 setup: $(STAMP)
 
@@ -25,6 +25,9 @@ test: $(STAMP)
 	$(BIN)/mypy api features training serving settlement dashboards
 	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile -q
+
+dashboard: $(STAMP)
+	$(BIN)/streamlit run dashboards/app.py
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.run

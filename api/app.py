@@ -1,0 +1,36 @@
+"""The HTTP API (FastAPI): model health today, for the dashboards and the mall's operators.
+
+`create_app(settings)` reads `ServingSettings` once (unless given) and builds the services in the
+lifespan; routes get them through `Annotated` dependencies (`api.deps`); serving's errors are
+mapped to statuses and stable codes in one table (`api.errors`). `fenrun serve` runs it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from api.errors import install_error_handlers
+from api.routes import health, models
+from serving.config import ServingSettings
+from serving.model_health import ModelHealthService
+
+
+def create_app(settings: ServingSettings | None = None) -> FastAPI:
+    """The app; `settings` default to the `FENRUN_` environment, read here, once."""
+    resolved = settings or ServingSettings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.model_health = ModelHealthService(resolved)
+        yield
+
+    app = FastAPI(title="fenrun", summary="Promoter commissions: model health and drift.",
+                  lifespan=lifespan)
+    app.state.settings = resolved
+    install_error_handlers(app)
+    app.include_router(health.router)
+    app.include_router(models.router)
+    return app

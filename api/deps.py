@@ -1,0 +1,19 @@
+"""Dependencies of the HTTP routes: services built once in the app's lifespan, as `Annotated`
+types a route declares (`health: ModelHealthDep`); tests pass their own settings to `create_app`.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from serving.model_health import ModelHealthService
+
+
+def get_model_health(request: Request) -> ModelHealthService:
+    service: ModelHealthService = request.app.state.model_health
+    return service
+
+
+ModelHealthDep = Annotated[ModelHealthService, Depends(get_model_health)]

@@ -1,0 +1,1 @@
+"""HTTP routers, one per resource; `api.app.create_app` includes each."""

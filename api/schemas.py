@@ -1,0 +1,67 @@
+"""The HTTP API's response bodies (pydantic), built from serving's frozen values."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel
+
+from serving.model_health import DriftCheck, DriftStatus, ModelHealth
+
+
+class ErrorOut(BaseModel):
+    """Every error the API maps: a stable `code` and a message for a person."""
+
+    code: str
+    detail: str
+
+
+class HealthOut(BaseModel):
+    status: Literal["ok"] = "ok"
+
+
+class DriftOut(BaseModel):
+    """A model's latest drift check: `drifted` is true when a critical feature alerted."""
+
+    model: str
+    run_id: str
+    checked_at: datetime
+    as_of: datetime | None
+    threshold: float
+    method: str
+    champion_version: str  # the champion the check compared with
+    drifted: bool
+    alerts: list[str]  # critical features above the threshold
+    scores: dict[str, float]  # every checked column, highest first
+    report_uri: str
+
+    @classmethod
+    def of(cls, check: DriftCheck) -> DriftOut:
+        return cls(model=check.model_name, run_id=check.run_id, checked_at=check.checked_at,
+                   as_of=check.as_of, threshold=check.threshold, method=check.method,
+                   champion_version=check.champion_version, drifted=check.drifted,
+                   alerts=list(check.alerts), scores={s.column: s.score for s in check.scores},
+                   report_uri=check.report_uri)
+
+
+class ModelOut(BaseModel):
+    """A registered model: its champion and the status of its latest drift check."""
+
+    name: str
+    champion_version: str | None
+    drift_status: DriftStatus
+    # False when the champion changed after the latest check (the check is stale); None: no check.
+    checked_current_champion: bool | None
+    drift: DriftOut | None
+
+    @classmethod
+    def of(cls, health: ModelHealth) -> ModelOut:
+        return cls(name=health.name, champion_version=health.champion_version,
+                   drift_status=health.status,
+                   checked_current_champion=health.checked_current_champion,
+                   drift=None if health.drift is None else DriftOut.of(health.drift))
+
+
+class ModelsOut(BaseModel):
+    models: list[ModelOut]

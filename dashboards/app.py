@@ -1,0 +1,20 @@
+"""The fenrun dashboard's one entry point: `streamlit run dashboards/app.py` (`make dashboard`).
+
+Pages live in `dashboards/pages/`, each a script that reads through `serving` (via
+`dashboards.services`) and holds no business rule; add a page by adding it to `PAGES`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+
+PAGES = Path(__file__).parent / "pages"
+
+st.set_page_config(page_title="fenrun", layout="wide")
+page = st.navigation([
+    st.Page(PAGES / "model_health.py", title="Model health", icon=":material/monitor_heart:",
+            default=True),
+])
+page.run()

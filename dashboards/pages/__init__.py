@@ -1,0 +1,1 @@
+"""Dashboard pages: Streamlit scripts run by `dashboards/app.py` through `st.navigation`."""

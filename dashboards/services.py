@@ -1,0 +1,27 @@
+"""The dashboard's way to the services: built once per process, data cached for a short while.
+
+Settings are read once (the first time a page needs a service) from the `FENRUN_` environment;
+`st.cache_resource` keeps the service (one MLflow client), `st.cache_data` keeps its answers for
+`TTL_S` seconds so a rerun does not query MLflow again, while a fresh drift check still shows up
+within a minute.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from serving.config import ServingSettings
+from serving.model_health import ModelHealth, ModelHealthService
+
+TTL_S = 30
+
+
+@st.cache_resource
+def model_health_service() -> ModelHealthService:
+    return ModelHealthService(ServingSettings())
+
+
+@st.cache_data(ttl=TTL_S, show_spinner="Reading the model registry…")
+def load_model_health() -> tuple[ModelHealth, ...]:
+    """Every registered model with its champion and latest drift check (see `serving`)."""
+    return model_health_service().models()

@@ -1,0 +1,22 @@
+"""Settings of the serving package, read from `FENRUN_` variables once at an entry point.
+
+The MLflow variables are the ones `training` writes with (`FENRUN_MLFLOW_TRACKING_URI`,
+`FENRUN_MLFLOW_EXPERIMENT`), with the same defaults, so serving reads what training wrote without
+importing it. Nothing here is built at import time: the API factory or the dashboard builds
+`ServingSettings()` once and hands it down; tests pass explicit values.
+"""
+
+from __future__ import annotations
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ServingSettings(BaseSettings):
+    """Where the model registry and the drift runs are read from."""
+
+    model_config = SettingsConfigDict(env_prefix="FENRUN_", extra="ignore")
+
+    # Tracking and registry store (training uses the same URI for both).
+    mlflow_tracking_uri: str = "sqlite:///.fenrun/mlflow.db"
+    # The experiment training logs its runs to, drift checks included.
+    mlflow_experiment: str = "fenrun"

@@ -1,0 +1,43 @@
+"""The closed set of errors the serving package raises on purpose.
+
+Each carries a stable `code`; the API maps the classes to HTTP statuses in one table and the
+dashboard shows the message. Messages name the model so a person knows what to fix.
+"""
+
+from __future__ import annotations
+
+
+class ServingError(Exception):
+    """Base of every error serving raises on purpose."""
+
+    code = "serving_error"
+
+
+class UnknownModel(ServingError):
+    """No registered model of that name (names are `fenrun-<name>`; the prefix is optional)."""
+
+    code = "unknown_model"
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        super().__init__(f"model {name!r} is not registered: train it first (`fenrun train`)")
+
+
+class NoDriftCheck(ServingError):
+    """The model is registered but no drift check has been logged for it yet."""
+
+    code = "no_drift_check"
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        super().__init__(f"{name} has no drift check yet: run `fenrun drift --as-of TS`")
+
+
+class TrackingUnavailable(ServingError):
+    """The MLflow tracking/registry store could not be read."""
+
+    code = "tracking_unavailable"
+
+    def __init__(self, uri: str, reason: str) -> None:
+        self.uri, self.reason = uri, reason
+        super().__init__(f"cannot read the MLflow store at {uri}: {reason}")

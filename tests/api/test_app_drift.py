@@ -1,0 +1,71 @@
+"""Proves the HTTP API reports real drift checks (drifted true/false, columns) and 404s by code."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from serving.config import ServingSettings
+from tests.drift_store import THRESHOLD, DriftStore, build_drift_store
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> DriftStore:
+    return build_drift_store(tmp_path_factory.mktemp("mlflow"))
+
+
+@pytest.fixture(scope="module")
+def client(store: DriftStore) -> Iterator[TestClient]:
+    with TestClient(create_app(store.serving)) as client:  # runs the lifespan
+        yield client
+
+
+def test_health_needs_no_store(tmp_path: Path) -> None:
+    settings = ServingSettings(mlflow_tracking_uri=f"sqlite:///{tmp_path}/none/mlflow.db")
+    with TestClient(create_app(settings)) as client:
+        assert client.get("/health").json() == {"status": "ok"}
+        assert client.get("/models").json() == {"models": []}
+
+
+@pytest.mark.integration
+def test_drifted_model_names_its_columns(store: DriftStore, client: TestClient) -> None:
+    response = client.get("/models/segments/drift")
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["drifted"] is True and body["alerts"] == ["refund_rate"]
+    assert body["model"] == "fenrun-segments" and body["run_id"] == store.shifted_run_id
+    assert body["threshold"] == THRESHOLD and body["champion_version"] == "1"
+    assert list(body["scores"]) == ["refund_rate", "aov_90d", "gmv_90d"]
+    assert body["scores"]["refund_rate"] > THRESHOLD > body["scores"]["gmv_90d"]
+    assert body["as_of"].startswith("2026-03-01T00:00:00")
+    assert client.get("/models/fenrun-segments/drift").json() == body
+
+
+@pytest.mark.integration
+def test_calm_model_is_not_drifted(store: DriftStore, client: TestClient) -> None:
+    body = client.get("/models/steady/drift").json()
+    assert body["drifted"] is False and body["alerts"] == []
+    assert body["run_id"] == store.steady_run_id
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize(("name", "code"), [("nope", "unknown_model"),
+                                            ("unchecked", "no_drift_check")])
+def test_404_with_a_stable_code(client: TestClient, name: str, code: str) -> None:
+    response = client.get(f"/models/{name}/drift")
+    assert response.status_code == 404
+    assert response.json()["code"] == code and f"fenrun-{name}" in response.json()["detail"]
+
+
+@pytest.mark.integration
+def test_models_lists_champions_and_drift_status(client: TestClient) -> None:
+    models = {m["name"]: m for m in client.get("/models").json()["models"]}
+    assert {n: (m["champion_version"], m["drift_status"]) for n, m in models.items()} == {
+        "fenrun-segments": ("1", "drifted"), "fenrun-steady": ("1", "no_drift"),
+        "fenrun-unchecked": ("1", "no_check")}
+    assert models["fenrun-segments"]["drift"]["alerts"] == ["refund_rate"]
+    assert models["fenrun-unchecked"]["drift"] is None
