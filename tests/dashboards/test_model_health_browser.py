@@ -1,0 +1,220 @@
+"""Proves the real app, opened in headless Chromium, shows the drift banner and models table.
+
+It also saves a screenshot of the page and checks it is a real, non-blank image with the banner
+painted in it.
+
+The store is the drifted one of `tests/drift_store.py` (`refund_rate` of `fenrun-segments`
+shifted). The app runs as a real `streamlit run` process on a free port, reading that store from
+the `FENRUN_` environment; Debian's Chromium and chromedriver drive it through selenium. Without
+the browser the test skips with the reason, except under CI=true, where it fails (as the
+PostgreSQL tests do): CI must never go green by skipping the browser it is meant to use.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from PIL import Image  # a dependency of streamlit
+
+from tests.drift_store import DriftStore, build_drift_store
+
+try:  # a dev extra: without it the browser fixture skips (fails under CI) and says why
+    from selenium import webdriver
+    from selenium.common.exceptions import TimeoutException
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.chrome.webdriver import WebDriver
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.wait import WebDriverWait
+except ImportError as error:
+    SELENIUM_MISSING: str | None = f"selenium not installed ({error}); pip install -e '.[dev]'"
+else:
+    SELENIUM_MISSING = None
+
+ROOT = Path(__file__).resolve().parents[2]
+APP = ROOT / "dashboards" / "app.py"
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
+START_TIMEOUT_S = 30.0  # streamlit up and answering /_stcore/health
+RENDER_TIMEOUT_S = 30.0  # page rendered in the browser, banner and table included
+STOP_TIMEOUT_S = 10.0  # streamlit gone after SIGTERM, else killed
+WINDOW = (1400, 1100)  # tall enough for the banner, the models table and the first chart
+pytestmark = pytest.mark.integration
+
+
+def _unavailable(reason: str) -> None:
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"headless browser unavailable under CI=true: {reason}")
+    pytest.skip(f"headless browser unavailable: {reason}")
+
+
+def _require_browser() -> None:
+    missing = [str(p) for p in (CHROMIUM, CHROMEDRIVER) if not os.access(p, os.X_OK)]
+    if missing:
+        _unavailable(f"{', '.join(missing)} missing (apt-get install chromium chromium-driver)")
+    if SELENIUM_MISSING:
+        _unavailable(SELENIUM_MISSING)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait_healthy(process: subprocess.Popen[bytes], base_url: str, log_path: Path) -> None:
+    """Poll /_stcore/health until it answers ok; fail with the server log if it never does."""
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            break
+        try:
+            if httpx.get(f"{base_url}/_stcore/health", timeout=1.0).text == "ok":
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    pytest.fail(f"streamlit did not become healthy (exit code {process.poll()}):\n"
+                f"{log_path.read_text()[-2000:]}")
+
+
+def _stop(process: subprocess.Popen[bytes]) -> int:
+    """SIGTERM (streamlit shuts down on it), then SIGKILL if it lingers; the exit code."""
+    process.terminate()
+    try:
+        return process.wait(timeout=STOP_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        return process.wait(timeout=STOP_TIMEOUT_S)
+
+
+@pytest.fixture(scope="module")
+def drifted(tmp_path_factory: pytest.TempPathFactory) -> DriftStore:
+    _require_browser()  # before the three seconds of building the store
+    return build_drift_store(tmp_path_factory.mktemp("drifted"), drifted=True)
+
+
+@pytest.fixture(scope="module")
+def app_url(drifted: DriftStore, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Base URL of a real `streamlit run dashboards/app.py` reading the drifted store."""
+    port = _free_port()
+    env = {**os.environ,
+           "FENRUN_MLFLOW_TRACKING_URI": drifted.serving.mlflow_tracking_uri,
+           "FENRUN_MLFLOW_EXPERIMENT": drifted.serving.mlflow_experiment}
+    log_path = tmp_path_factory.mktemp("streamlit") / "streamlit.log"
+    command = [str(Path(sys.executable).with_name("streamlit")), "run", str(APP),
+               "--server.headless", "true", "--server.port", str(port),
+               "--server.address", "127.0.0.1", "--server.fileWatcherType", "none",
+               "--browser.gatherUsageStats", "false"]
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log,
+                                   stderr=subprocess.STDOUT)
+    try:
+        base_url = f"http://127.0.0.1:{port}"
+        _wait_healthy(process, base_url, log_path)
+        yield base_url
+    finally:
+        code = _stop(process)
+    assert code == 0, f"streamlit exited {code} on SIGTERM:\n{log_path.read_text()[-2000:]}"
+
+
+@pytest.fixture
+def browser(tmp_path: Path) -> Iterator[WebDriver]:
+    """Headless Chromium through Debian's chromedriver: both paths given, so selenium never
+    looks for (or downloads) a browser or driver of its own."""
+    _require_browser()
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    # --no-sandbox: CI runs as root, where Chromium refuses its sandbox; /dev/shm may be tiny.
+    for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
+                 "--hide-scrollbars", f"--window-size={WINDOW[0]},{WINDOW[1]}"):
+        options.add_argument(flag)
+    service = Service(executable_path=str(CHROMEDRIVER),
+                      log_output=str(tmp_path / "chromedriver.log"))
+    driver = webdriver.Chrome(options=options, service=service)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+
+# The a11y <table> glide-data-grid keeps beside its canvas: the rendered cells, header row first.
+TABLE_ROWS_JS = """
+const frame = document.querySelectorAll('[data-testid="stDataFrame"]')[arguments[0]];
+if (!frame) { return []; }
+return Array.from(frame.querySelectorAll('table[role="grid"] tr'),
+                  row => Array.from(row.children, cell => cell.textContent));
+"""
+BANNER = '[data-testid="stAlertContentError"]'
+CHART_MARKS = '[data-testid="stVegaLiteChart"] .marks'  # drawn charts, not just their frames
+BUSY = '[data-testid="stStatusWidget"], [data-testid="stSpinner"]'
+
+
+def _banner_text(driver: WebDriver) -> str:
+    banners = driver.find_elements(By.CSS_SELECTOR, BANNER)
+    return banners[0].text if banners else ""
+
+
+def _rendered(driver: WebDriver) -> bool:
+    """Banner, models table (header + three models) and both charts drawn, the script done."""
+    return ("refund_rate" in _banner_text(driver)
+            and len(driver.execute_script(TABLE_ROWS_JS, 0)) == 4
+            and len(driver.find_elements(By.CSS_SELECTOR, CHART_MARKS)) == 2
+            and not driver.find_elements(By.CSS_SELECTOR, BUSY))
+
+
+def _assert_not_blank(png: Path) -> None:
+    """A real image of the page: full window size, many colours, not one flat fill."""
+    with Image.open(png) as image:
+        assert image.format == "PNG", f"{png} is {image.format}"
+        assert image.width >= 1000 and image.height >= 700, f"{png} is {image.size}"
+        colours = image.convert("RGB").getcolors(maxcolors=1 << 16)
+    assert colours is None or len(colours) > 50, f"{png} has {len(colours or [])} colours"
+
+
+def _assert_banner_painted(png: Path, driver: WebDriver) -> None:
+    """The banner's box in the screenshot is mostly the error pink, not the page white."""
+    rect = driver.find_element(By.CSS_SELECTOR, '[data-testid="stAlertContainer"]').rect
+    ratio = driver.execute_script("return window.devicePixelRatio")
+    box = tuple(round(v * ratio) for v in (rect["x"], rect["y"], rect["x"] + rect["width"],
+                                            rect["y"] + rect["height"]))
+    with Image.open(png) as image:
+        colours = image.convert("RGB").crop(box).getcolors(maxcolors=1 << 16) or []
+    _, (red, green, blue) = max(colours)
+    assert red > green + 10 and red > blue + 10, f"banner at {box} is {red, green, blue}: {png}"
+
+
+def test_banner_and_models_table_render_in_chromium(app_url: str, browser: WebDriver,
+                                                    tmp_path: Path) -> None:
+    png = tmp_path / "model_health.png"
+    browser.get(app_url)
+    try:
+        WebDriverWait(browser, RENDER_TIMEOUT_S, poll_frequency=0.25).until(_rendered)
+    except TimeoutException:
+        browser.save_screenshot(str(png))
+        pytest.fail(f"page not rendered in {RENDER_TIMEOUT_S:g} s; screenshot: {png}\n"
+                    f"{browser.find_element(By.TAG_NAME, 'body').text[:2000]}")
+    assert browser.save_screenshot(str(png)), f"no screenshot written to {png}"
+
+    assert not browser.find_elements(By.CSS_SELECTOR, '[data-testid="stException"]'), png
+    banner = _banner_text(browser)
+    assert "Drift in critical features" in banner, f"{banner!r}; screenshot: {png}"
+    assert "fenrun-segments: refund_rate" in banner, f"{banner!r}; screenshot: {png}"
+    assert "fenrun-steady" not in banner and "gmv_90d" not in banner, f"{banner!r}; {png}"
+    header, *rows = browser.execute_script(TABLE_ROWS_JS, 0)
+    assert header[:4] == ["model", "champion", "drift", "drifted features"], f"{header}; {png}"
+    drift = {row[0]: (row[1], row[2], row[3]) for row in rows}
+    assert drift == {"fenrun-segments": ("v1", "🔴 drifted", "refund_rate"),
+                     "fenrun-steady": ("v1", "🟢 no drift", ""),
+                     "fenrun-unchecked": ("v1", "⚪ no drift check yet", "")}, f"{drift}; {png}"
+
+    _assert_not_blank(png)
+    _assert_banner_painted(png, browser)
