@@ -98,20 +98,42 @@ def _promoters(rng: np.random.Generator, n: int, days: int) -> pd.DataFrame:
                          "channel": rng.choice(CHANNELS, n), "talent": rng.lognormal(0, 1, n)})
 
 
+def _busy_days(rng: np.random.Generator, lo: np.ndarray, hi: np.ndarray,
+               weight: np.ndarray) -> np.ndarray:
+    """One instant (in days) per [lo, hi), denser on days of larger `weight` (one per day)."""
+    cumulative = np.concatenate([[0.0], np.cumsum(weight)])
+
+    def at(t: np.ndarray) -> np.ndarray:
+        day = np.minimum(t.astype(np.int64), len(weight) - 1)
+        return cumulative[day] + weight[day] * (t - day)
+
+    u = at(lo) + rng.random(len(lo)) * (at(hi) - at(lo))
+    day = np.clip(np.searchsorted(cumulative, u, side="right") - 1, 0, len(weight) - 1)
+    return np.clip(day + (u - cumulative[day]) / weight[day], lo, hi)
+
+
 def _customer_orders(rng: np.random.Generator, promoters: pd.DataFrame, n: int,
-                     days: int) -> pd.DataFrame:
-    """Each customer buys from one promoter, at a Gamma-distributed rate, while it is active."""
+                     days: int, busy: np.ndarray | None = None) -> pd.DataFrame:
+    """Each customer buys from one promoter, at a Gamma-distributed rate, while it is active;
+    with `busy` (a weight per day) purchases crowd onto the heavier days."""
     who = rng.choice(len(promoters), n, p=promoters["talent"] / promoters["talent"].sum())
     lo = promoters["join"].to_numpy()[who]
     hi = np.minimum(promoters["quit"].to_numpy()[who], days)
     keep = hi - lo > 1
     who, lo, hi = who[keep], lo[keep], hi[keep]
-    first = rng.uniform(lo, hi)
+    first = rng.uniform(lo, hi) if busy is None else _busy_days(rng, lo, hi, busy)
     rate = rng.gamma(0.8, 1 / 25, len(who))
-    extra = rng.poisson(rate * (hi - first))
+    if busy is not None:  # the expected count follows the calendar weight of the active span
+        span = np.concatenate([[0.0], np.cumsum(busy)])
+        exposure = np.interp(hi, np.arange(len(span)), span) - np.interp(
+            first, np.arange(len(span)), span)
+    else:
+        exposure = hi - first
+    extra = rng.poisson(rate * exposure)
     customer = np.repeat(np.arange(len(who)), 1 + extra)
-    day = np.where(np.r_[True, customer[1:] != customer[:-1]], first[customer],
-                   rng.uniform(first[customer], hi[customer]))
+    later = (rng.uniform(first[customer], hi[customer]) if busy is None
+             else _busy_days(rng, first[customer], hi[customer], busy))
+    day = np.where(np.r_[True, customer[1:] != customer[:-1]], first[customer], later)
     spend = rng.lognormal(0, 0.5, len(who))[customer] * rng.lognormal(np.log(6000), 0.7,
                                                                     len(customer))
     return pd.DataFrame({"customer": customer, "promoter": who[customer], "day": day,
@@ -119,12 +141,20 @@ def _customer_orders(rng: np.random.Generator, promoters: pd.DataFrame, n: int,
 
 
 def synthetic_history(customers: int = 3000, promoters: int = 150, days: int = 360,
-                      seed: int = 3) -> History:
+                      seed: int = 3, promotions: dict[int, float] | None = None) -> History:
     """Customers whose future depends on their promoter still being active (BG/NBD cannot see
-    that; promoter activity features can), with 5 % full refunds and a 10 % commission."""
+    that; promoter activity features can), with 5 % full refunds and a 10 % commission.
+
+    `promotions` (day number from START -> intensity multiplier) makes those UTC days busier.
+    """
     rng = np.random.default_rng(seed)
     prom = _promoters(rng, promoters, days)
-    o = _customer_orders(rng, prom, customers, days).sort_values(["day", "customer"])
+    busy = None
+    if promotions:
+        busy = np.ones(days)
+        for day, factor in promotions.items():
+            busy[day] = factor
+    o = _customer_orders(rng, prom, customers, days, busy).sort_values(["day", "customer"])
     paid_at = START + pd.to_timedelta(o["day"].to_numpy(), unit="D").round("s")
     orders = pd.DataFrame({
         "order_id": [f"O{i:06d}" for i in range(len(o))],

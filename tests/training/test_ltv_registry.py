@@ -1,6 +1,7 @@
 """Proves the `fenrun-ltv` gate: a candidate that does not beat BG/NBD is never champion (even with
 no champion yet), a better one is, a tie keeps the champion, and `models:/fenrun-ltv@champion`
-loads back and predicts what the trained model predicted."""
+loads back and predicts what the trained model predicted (with a promotion calendar too, the
+feature cutoff travelling as the pyfunc's `as_of` parameter)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from mlflow.tracking import MlflowClient
 
 from tests.training.ltv_fixtures import synthetic_history
 from training.config import TrainingSettings
+from training.ltv.calendar import PromotionCalendar
 from training.ltv.model import LtvParams
 from training.ltv.train import champion_predictions, train_ltv
 from training.registry import champion_uri, current_champion
@@ -66,3 +68,15 @@ def test_gate_and_champion_round_trip(history, store: TrainingSettings) -> None:
     again = train_ltv(history, store, CUTOFF, 90, FAST, kind="tweedie")
     assert not again.decision.promoted and again.decision.alias == "challenger"
     assert str(current_champion("ltv").version) == strong.decision.version
+
+    # 5. With a calendar the registered model places the window through `as_of` and still
+    #    predicts what was evaluated (dropping the parameter would change every prediction).
+    days = {(CUTOFF + pd.Timedelta(days=d)).date(): "main" for d in (-150, -40, 30, 60)}
+    dated = train_ltv(history, store, CUTOFF, 90, FAST, kind="tweedie",
+                      calendar=PromotionCalendar("UTC", days))
+    assert dated.evaluation.model.seasonality.kinds.keys() == {"main"}
+    run = MlflowClient().get_run(dated.run_id)
+    assert run.data.params["calendar_days"] == "4"
+    uri = f"models:/{dated.decision.model_name}/{dated.decision.version}"
+    np.testing.assert_allclose(champion_predictions(held, uri),
+                               dated.evaluation.predictions["predicted"], rtol=1e-9)

@@ -2,7 +2,9 @@
 
 `evaluate_ltv` builds the out-of-time split, chooses the LightGBM shape on an earlier fold, fits
 it on the training window, fits both baselines at the evaluation cutoff and scores all of them on
-the same customers. The choice of shape only ever looks at data before the cutoff.
+the same customers. The choice of shape only ever looks at data before the cutoff. With the mall's
+promotion calendar, the candidate's calendar level is estimated from orders paid by the cutoff
+(the selection fold's from orders paid by its own cutoff).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from datetime import datetime
 import numpy as np
 import pandas as pd
 
+from training.ltv.calendar import NO_CALENDAR, PromotionCalendar
 from training.ltv.history import History
 from training.ltv.metrics import HIGHER_IS_BETTER, evaluate
 from training.ltv.model import (
@@ -25,6 +28,7 @@ from training.ltv.model import (
     fit_ltv,
     historical_average,
 )
+from training.ltv.seasonality import fit_seasonality
 from training.ltv.split import (
     OutOfTimeSplit,
     labelled_window,
@@ -63,7 +67,8 @@ def _wins(scores: dict[str, dict[str, float]], a: str, b: str) -> int:
 
 
 def select_kind(history: History, train_cutoff: pd.Timestamp, horizon_days: int,
-                params: LtvParams, seed: int) -> tuple[str, dict[str, dict[str, float]]]:
+                params: LtvParams, seed: int, calendar: PromotionCalendar = NO_CALENDAR,
+                ) -> tuple[str, dict[str, dict[str, float]]]:
     """Tweedie or hurdle, chosen on the fold one horizon earlier than the training window.
 
     Fold: fit at train_cutoff − h with labels up to train_cutoff, score at train_cutoff with labels
@@ -80,10 +85,12 @@ def select_kind(history: History, train_cutoff: pd.Timestamp, horizon_days: int,
     fold_eval = labelled_window(known, train_cutoff, horizon_days)
     if not enough_for_boosting(fold_train.labels.to_numpy()):
         return "tweedie", {}
+    # The fold's calendar level is estimated as of its own scoring cutoff, like everything else.
+    seasonality = fit_seasonality(known.orders, calendar, train_cutoff)
     scores = {}
     for kind in ("tweedie", "hurdle"):
         model = fit_ltv(fold_train.frame, fold_train.labels.to_numpy(), horizon_days, kind,
-                        params, seed)
+                        params, seed, seasonality)
         scores[kind] = evaluate(fold_eval.labels.to_numpy(), model.predict(fold_eval.frame))
     chosen = "hurdle" if _wins(scores, "hurdle", "tweedie") >= 2 else "tweedie"
     return chosen, scores
@@ -91,8 +98,14 @@ def select_kind(history: History, train_cutoff: pd.Timestamp, horizon_days: int,
 
 def evaluate_ltv(history: History, cutoff: datetime | pd.Timestamp, horizon_days: int,
                  seed: int = 42, params: LtvParams | None = None,
-                 kind: str | None = None) -> LtvEvaluation:
-    """Fit on the window before `cutoff`, score candidate and baselines on the window after it."""
+                 kind: str | None = None,
+                 calendar: PromotionCalendar = NO_CALENDAR) -> LtvEvaluation:
+    """Fit on the window before `cutoff`, score candidate and baselines on the window after it.
+
+    `calendar` (the mall's promotion dates, known in advance) lets the candidate forecast the
+    calendar level of the evaluation window; its effects are estimated from orders paid by
+    `cutoff`. The baselines never use it.
+    """
     params = params or LtvParams()
     timings: dict[str, float] = {}
     started = time.perf_counter()
@@ -105,14 +118,16 @@ def evaluate_ltv(history: History, cutoff: datetime | pd.Timestamp, horizon_days
     if kind is None:
         if enough_for_boosting(train.labels.to_numpy()):
             kind, selection = select_kind(history.as_of(split.evaluation.cutoff),
-                                          train.cutoff, horizon_days, params, seed)
+                                          train.cutoff, horizon_days, params, seed, calendar)
         else:
             kind = "bgnbd"
             log.warning("only %d customers / %d buyers in the training window: BG/NBD fallback",
                         len(train.frame), int((train.labels > 0).sum()))
     timings["selection_s"] = time.perf_counter() - started
     started = time.perf_counter()
-    model = fit_ltv(train.frame, train.labels.to_numpy(), horizon_days, kind, params, seed)
+    seasonality = fit_seasonality(history.orders, calendar, split.evaluation.cutoff)
+    model = fit_ltv(train.frame, train.labels.to_numpy(), horizon_days, kind, params, seed,
+                    seasonality)
     timings["fit_s"] = time.perf_counter() - started
     started = time.perf_counter()
     actual = held.labels.to_numpy()

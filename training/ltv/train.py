@@ -25,13 +25,14 @@ from mlflow.tracking import MlflowClient
 
 from settlement.db import create_db_engine
 from training.config import TrainingSettings
+from training.ltv.calendar import NO_CALENDAR, PromotionCalendar, load_calendar
 from training.ltv.config import LtvSettings
 from training.ltv.evaluation import BGNBD, LtvEvaluation, candidate_metrics, evaluate_ltv
 from training.ltv.features import FEATURES
 from training.ltv.history import History, load_history
 from training.ltv.metrics import beats, format_table, normalized_gini
 from training.ltv.model import MODEL_FEATURES, LtvParams
-from training.ltv.pyfunc import LtvPyfunc, predict_with
+from training.ltv.pyfunc import AS_OF, LtvPyfunc, predict_with
 from training.registry import (
     CHALLENGER,
     GateDecision,
@@ -113,6 +114,16 @@ def gate(result: LtvEvaluation, run_id: str) -> GateDecision:
                              candidate[GATE_METRIC], _score_champion(result))
 
 
+def _calendar_params(result: LtvEvaluation) -> dict[str, str | int]:
+    """What the calendar level rests on: zone, promotion days, multipliers estimated by cutoff."""
+    season = result.model.seasonality
+    return {"calendar_timezone": season.calendar.timezone,
+            "calendar_days": len(season.calendar.days),
+            "calendar_multipliers": json.dumps({"weekday": [round(w, 4) for w in season.weekday],
+                                                **{k: round(v, 4)
+                                                   for k, v in season.kinds.items()}})}
+
+
 def _log_run(result: LtvEvaluation, seed: int, params: LtvParams, history: History) -> str:
     """Params, metrics, fingerprints, feature list, model and card of one training run."""
     train, held = result.split.train, result.split.evaluation
@@ -122,6 +133,7 @@ def _log_run(result: LtvEvaluation, seed: int, params: LtvParams, history: Histo
         "currency": history.currency, "train_customers": len(train.frame),
         "holdout_customers": len(held.frame), **{f"lgb_{k}": v for k, v in asdict(params).items()},
         "bgnbd": json.dumps(asdict(result.model.bg)),
+        **_calendar_params(result),
     })
     mlflow.set_tags({"train_data_fingerprint": data_fingerprint(train.frame),
                      "holdout_data_fingerprint": data_fingerprint(held.frame)})
@@ -138,7 +150,7 @@ def _log_run(result: LtvEvaluation, seed: int, params: LtvParams, history: Histo
     mlflow.log_text(table, "metrics_table.txt")
     example = held.frame[FEATURES].head(INPUT_EXAMPLE_ROWS).reset_index(drop=True)
     wrapper = LtvPyfunc(result.model)
-    signature = infer_signature(example, wrapper.predict(None, example))
+    signature = infer_signature(example, wrapper.predict(None, example), params={AS_OF: ""})
     mlflow.pyfunc.log_model(name=ARTIFACT_PATH, python_model=wrapper, signature=signature,
                             input_example=example)
     return table
@@ -161,8 +173,14 @@ def _card(result: LtvEvaluation, history: History, params: LtvParams) -> None:
         features=MODEL_FEATURES, metrics=flat, params={"kind": result.model.kind,
                                                         **asdict(params)},
         limits=["Predicts existing customers only (first purchase by the cutoff).",
-                "Stationary: a promotion peak inside the horizon that the training window lacked "
-                "is not foreseen (aggregate error).",
+                ("Calendar level: promotion days in the horizon lift the forecast by multipliers "
+                 "estimated from the history's own promotion days; a promotion much larger than "
+                 "any the books have seen is under-forecast." if not
+                 result.model.seasonality.stationary else
+                 "Stationary (no promotion calendar): a promotion peak inside the horizon that "
+                 "the training window lacked is not foreseen (aggregate error)."),
+                "Predictions need the feature cutoff (`as_of` parameter of the pyfunc) to place "
+                "the forecast window in the calendar; without it the level is stationary.",
                 "One currency per model (the most common one in the books).",
                 "Never champion unless it beats BG/NBD on Gini, decile MAPE and aggregate error."])
 
@@ -170,11 +188,12 @@ def _card(result: LtvEvaluation, history: History, params: LtvParams) -> None:
 def train_ltv(history: History, settings: TrainingSettings,
               cutoff: datetime | pd.Timestamp | None = None,
               horizon_days: int = DEFAULT_HORIZON_DAYS, params: LtvParams | None = None,
-              kind: str | None = None) -> LtvTrainingResult:
+              kind: str | None = None,
+              calendar: PromotionCalendar = NO_CALENDAR) -> LtvTrainingResult:
     """Evaluate out of time, log one MLflow run, register the version and apply the gate."""
     params = params or LtvParams()
     cutoff = pd.Timestamp(cutoff) if cutoff is not None else default_cutoff(history, horizon_days)
-    result = evaluate_ltv(history, cutoff, horizon_days, settings.seed, params, kind)
+    result = evaluate_ltv(history, cutoff, horizon_days, settings.seed, params, kind, calendar)
     configure_tracking(settings)
     with mlflow.start_run(run_name=f"ltv-{pd.Timestamp(cutoff).date()}-h{horizon_days}") as run:
         table = _log_run(result, settings.seed, params, history)
@@ -205,6 +224,7 @@ def train(settings: TrainingSettings) -> TrainOutcome:
     history = load_books(settings.database_url, ltv.currency)
     if settings.train_as_of:
         history = history.as_of(pd.Timestamp(settings.train_as_of).tz_convert("UTC"))
-    result = train_ltv(history, settings, horizon_days=ltv.horizon_days)
+    result = train_ltv(history, settings, horizon_days=ltv.horizon_days,
+                       calendar=load_calendar(ltv.calendar))
     return TrainOutcome(MODEL_NAME, result.run_id, result.decision,
                         {f"{k}": v for k, v in candidate_metrics(result.evaluation).items()})
