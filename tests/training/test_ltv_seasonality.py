@@ -23,7 +23,7 @@ from training.ltv.evaluation import BGNBD, candidate_metrics, evaluate_ltv
 from training.ltv.metrics import beats
 from training.ltv.model import LtvParams
 from training.ltv.pyfunc import LtvPyfunc, as_of_param
-from training.ltv.seasonality import STATIONARY, fit_seasonality
+from training.ltv.seasonality import STATIONARY, daily_revenue, fit_seasonality
 
 SHANGHAI = "Asia/Shanghai"
 WEEKDAY = np.array([0.9, 0.88, 0.92, 0.97, 1.08, 1.25, 1.2])
@@ -92,6 +92,16 @@ def test_multipliers_are_recovered_from_daily_revenue() -> None:
     quiet = season.window_index(pd.Timestamp("2026-04-01T00:00Z"),
                                 pd.Timestamp("2026-04-29T00:00Z"))
     assert quiet == pytest.approx(1.0, abs=0.01)
+
+
+def test_daily_revenue_keeps_only_full_local_days_by_the_cutoff() -> None:
+    orders = _daily_orders(20, {})
+    midnight = pd.Timestamp("2026-01-11T00:00", tz=SHANGHAI)
+    days = daily_revenue(orders, SHANGHAI, midnight)
+    # day 0 holds the first order (not a full day of history); 01-10 ends exactly at the cutoff
+    assert days.index[0].date() == date(2026, 1, 2) and days.index[-1].date() == date(2026, 1, 10)
+    late_morning = daily_revenue(orders, SHANGHAI, midnight + pd.Timedelta(hours=11))
+    assert late_morning.index[-1].date() == date(2026, 1, 10)  # 01-11 is not over yet
 
 
 def test_orders_after_the_cutoff_do_not_move_the_fit() -> None:
