@@ -94,12 +94,11 @@ class Seasonality:
         out = np.ones(len(features))
         if self.stationary or "as_of" not in features or not len(features):
             return out
-        as_of = pd.to_datetime(features["as_of"], utc=True).to_numpy()
+        as_of = pd.to_datetime(features["as_of"], utc=True).dt.tz_localize(None).to_numpy()
         horizon = pd.Timedelta(days=float(horizon_days))
         for cutoff in np.unique(as_of):
             rows = as_of == cutoff
-            at = pd.Timestamp(cutoff).tz_localize("UTC") if pd.Timestamp(cutoff).tzinfo is None \
-                else pd.Timestamp(cutoff)
+            at = pd.Timestamp(cutoff, tz="UTC")
             ahead = self.window_index(at, at + horizon)
             behind = self.exposure_index(at, features.loc[rows, "tenure_days"].to_numpy())
             out[rows] = ahead / behind
