@@ -1,7 +1,7 @@
 """`fenrun ltv ...`: customer value out of time, the registered LTV model, promoter LTV/CAC.
 
-    fenrun ltv evaluate --cutoff DATE --horizon-days N --out predictions.csv
-    fenrun ltv train [--cutoff DATE] [--horizon-days N]
+    fenrun ltv evaluate --cutoff DATE --horizon-days N --out predictions.csv [--calendar FILE]
+    fenrun ltv train [--cutoff DATE] [--horizon-days N] [--calendar FILE]
     fenrun ltv promoters --as-of DATE [--horizon-days N] [--out promoters.csv]
 
 Reads the settled books at FENRUN_DATABASE_URL (simulated, live or imported with
@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -22,11 +22,27 @@ from api.common import fail, parse_as_of
 from training.config import TrainingSettings
 from training.ltv.config import LtvSettings
 
+if TYPE_CHECKING:
+    from training.ltv.calendar import PromotionCalendar
+
 KINDS = ("tweedie", "hurdle", "bgnbd")  # training.ltv.model.KINDS, without importing LightGBM
 
 ltv_app = typer.Typer(help="Customer lifetime value and promoter LTV/CAC.", no_args_is_help=True)
 Horizon = Annotated[int | None, typer.Option(
     "--horizon-days", min=1, max=730, help="forecast horizon (default FENRUN_LTV_HORIZON_DAYS)")]
+Calendar = Annotated[Path | None, typer.Option(
+    "--calendar", help="the mall's promotion calendar, YAML (default FENRUN_LTV_CALENDAR; none: "
+    "a stationary level)")]
+
+
+def _calendar(path: Path | None, ltv: LtvSettings) -> PromotionCalendar:
+    """The promotion calendar named by --calendar or FENRUN_LTV_CALENDAR, or none."""
+    from training.ltv.calendar import CalendarError, load_calendar
+
+    try:
+        return load_calendar(path or ltv.calendar)
+    except CalendarError as error:
+        fail(f"--calendar: {error}")
 
 
 def _instant(value: str, option: str) -> datetime:
@@ -45,6 +61,7 @@ def evaluate_command(
     horizon_days: Horizon = None,
     seed: Annotated[int, typer.Option(help="LightGBM seed")] = 42,
     kind: Annotated[str | None, typer.Option(help=f"force one of {', '.join(KINDS)}")] = None,
+    calendar: Calendar = None,
 ) -> None:
     """Train on the window before --cutoff, predict the next horizon, print the metrics table."""
     if kind is not None and kind not in KINDS:
@@ -56,9 +73,11 @@ def evaluate_command(
     from training.ltv.train import load_books
 
     ltv = LtvSettings()
+    promotions = _calendar(calendar, ltv)
     history = load_books(TrainingSettings().database_url, ltv.currency)
     try:
-        result = evaluate_ltv(history, at, horizon_days or ltv.horizon_days, seed=seed, kind=kind)
+        result = evaluate_ltv(history, at, horizon_days or ltv.horizon_days, seed=seed, kind=kind,
+                              calendar=promotions)
     except InsufficientHistory as error:
         fail(str(error))
     frame = result.predictions[["customer_id", "predicted", "actual"]].copy()
@@ -75,6 +94,7 @@ def evaluate_command(
 def train_command(
     cutoff: Annotated[str | None, typer.Option(help="default: the latest complete window")] = None,
     horizon_days: Horizon = None,
+    calendar: Calendar = None,
 ) -> None:
     """Evaluate out of time, log to MLflow, register fenrun-ltv and apply the champion gate."""
     at = _instant(cutoff, "--cutoff") if cutoff else None
@@ -82,9 +102,11 @@ def train_command(
     from training.ltv.train import load_books, train_ltv
 
     settings, ltv = TrainingSettings(), LtvSettings()
+    promotions = _calendar(calendar, ltv)
     history = load_books(settings.database_url, ltv.currency)
     try:
-        result = train_ltv(history, settings, at, horizon_days or ltv.horizon_days)
+        result = train_ltv(history, settings, at, horizon_days or ltv.horizon_days,
+                           calendar=promotions)
     except InsufficientHistory as error:
         fail(str(error))
     typer.echo(result.table)

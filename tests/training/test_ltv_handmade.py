@@ -98,3 +98,29 @@ def test_cli_refuses_a_window_past_the_books(books: str, tmp_path: Path) -> None
               "--out", str(tmp_path / "p.csv")], env={"FENRUN_DATABASE_URL": books})
     assert result.exit_code == 2
     assert "incomplete" in result.output
+
+
+def test_cli_takes_a_promotion_calendar(books: str, tmp_path: Path) -> None:
+    calendar = tmp_path / "calendar.yaml"
+    calendar.write_text("timezone: Asia/Shanghai\npromotions:\n"
+                        "  - {date: 2025-03-08, kind: main, name: 女王节}\n", encoding="utf-8")
+    out = tmp_path / "predictions.csv"
+    result = CliRunner().invoke(
+        app, ["ltv", "evaluate", "--cutoff", "2025-04-01", "--horizon-days", "30",
+              "--out", str(out), "--calendar", str(calendar)],
+        env={"FENRUN_DATABASE_URL": books})
+    assert result.exit_code == 0, result.output
+    assert len(pd.read_csv(out)) == 4
+
+
+def test_cli_names_the_field_of_a_bad_calendar(books: str, tmp_path: Path) -> None:
+    calendar = tmp_path / "calendar.yaml"
+    calendar.write_text("promotions:\n  - {date: 2025-02-30, kind: main}\n", encoding="utf-8")
+    out = tmp_path / "predictions.csv"
+    result = CliRunner().invoke(
+        app, ["ltv", "evaluate", "--cutoff", "2025-04-01", "--horizon-days", "30",
+              "--out", str(out)],
+        env={"FENRUN_DATABASE_URL": books, "FENRUN_LTV_CALENDAR": str(calendar)})
+    assert result.exit_code == 2
+    assert "--calendar" in result.output and "promotions[0]" in result.output
+    assert not out.exists()
