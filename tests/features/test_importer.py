@@ -131,7 +131,7 @@ def test_simple_file_settles_to_hand_computed_balances(books: Engine) -> None:
     with books.connect() as conn:
         assert verify_ledger(conn) == []
         joined = dict(conn.execute(select(t.promoters.c.promoter_id, t.promoters.c.joined_at))
-                      .tuples().all())
+                      .all())
         parents = set(conn.execute(select(t.promoters.c.parent_id)).scalars())
         channels = set(conn.execute(select(t.touches.c.channel)).scalars())
     assert joined == {"pA": datetime(2026, 2, 1, 10, tzinfo=UTC),
@@ -364,7 +364,7 @@ def test_per_order_refunds_spread_over_lines_in_a_tab_separated_file(books: Engi
         lines = json.loads(conn.execute(select(t.orders.c.lines).where(
             t.orders.c.order_id == "R-1")).scalar_one())
         refund_ts = dict(conn.execute(select(t.events.c.event_id, t.events.c.ts).where(
-            t.events.c.type == "order_refunded")).tuples().all())
+            t.events.c.type == "order_refunded")).all())
         assert verify_ledger(conn) == []
     assert [(line[0], line[3]) for line in lines] == [("A", 117), ("B", 233), ("C", 350)]
     assert refund_ts == {

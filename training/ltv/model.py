@@ -94,8 +94,10 @@ def _design(features: pd.DataFrame, bg: BgNbdValue, horizon_days: float,
     frame = features[FEATURES].copy()
     for name, values in bg.predict(rfm_arrays(features), horizon_days).items():
         frame[name] = values
-    for name in CATEGORICAL:
-        frame[name] = pd.Categorical(frame[name].astype(str), categories=categories[name])
+    for name in CATEGORICAL:  # a level unseen in training becomes missing, explicitly
+        values = frame[name].astype(str)
+        frame[name] = pd.Categorical(values.where(values.isin(categories[name])),
+                                     categories=categories[name])
     return frame[MODEL_FEATURES]
 
 
