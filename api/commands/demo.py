@@ -73,6 +73,8 @@ def demo_command(
     _run_step(lambda: drift_command(as_of=as_of, model="anomaly", threshold=None))
     typer.echo(f"demo done in {time.perf_counter() - started:.0f}s; MLflow store: "
                f"{TrainingSettings().mlflow_tracking_uri}")
+    typer.echo("see the models' health: `make dashboard` (Streamlit) or `.venv/bin/fenrun serve` "
+               "then GET /models")
 
 
 def _train(out: Path, days: int) -> None:
