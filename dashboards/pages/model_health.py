@@ -75,8 +75,12 @@ def scores_chart(check: DriftCheck) -> alt.LayerChart:
 
 def scores_section(health: ModelHealth, check: DriftCheck) -> None:
     st.subheader(health.name)
-    stale = "" if health.checked_current_champion else (
-        f" — the champion is now v{health.champion_version}: run the check again")
+    if health.checked_current_champion is not False:
+        stale = ""
+    elif health.champion_version is None:
+        stale = " — the model has no champion now"
+    else:
+        stale = f" — the champion is now v{health.champion_version}: run the check again"
     st.caption(f"Checked {check.checked_at:%Y-%m-%d %H:%M} UTC against champion "
                f"v{check.champion_version}, threshold {check.threshold:g} (dashed line){stale}. "
                f"Full report: `{check.report_uri}`")

@@ -145,7 +145,6 @@ def browser(tmp_path: Path) -> Iterator[WebDriver]:
         driver.quit()
 
 
-
 # The a11y <table> glide-data-grid keeps beside its canvas: the rendered cells, header row first.
 TABLE_ROWS_JS = """
 const frame = document.querySelectorAll('[data-testid="stDataFrame"]')[arguments[0]];
