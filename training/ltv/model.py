@@ -3,8 +3,8 @@
 Why two LightGBM shapes: next-horizon spend is mostly zeros with a long right tail. A tweedie
 objective models that mass at zero and the tail in one compound Poisson-gamma likelihood; a
 hurdle splits it into P(spend > 0) (binary) times E[spend | spend > 0] (gamma, log link). Which
-fits better depends on the mall, so `select_kind` picks one on an out-of-time fold that ends
-before the training labels start (never on the evaluation window).
+fits better depends on the mall, so `evaluation.choose_kind` picks one on an out-of-time fold
+that ends before the training labels start (never on the evaluation window).
 
 BG/NBD + Gamma-Gamma is inside `LtvModel` three ways: its expected purchases, P(alive) and
 expected value are features; the tweedie booster starts from its forecast (a log offset, so the
@@ -65,6 +65,9 @@ class LtvParams:
     # there on both seeds: a young mall's earlier windows carry a lower level (README, Measured).
     train_windows: int = 1
     window_step_days: int = 30
+    # Temporal recalibration: scale by the out-of-time level miss of the same procedure one
+    # horizon earlier (training.ltv.evaluation.recalibration).
+    recalibrate: bool = True
 
     def lgb_kwargs(self, seed: int) -> dict[str, Any]:
         """Keyword arguments of the LightGBM estimators (deterministic, seeded)."""
@@ -115,6 +118,8 @@ class LtvModel:
     offset: bool = False  # members predict a multiple of the BG/NBD forecast (see `fit_ltv`)
     # Calendar level of each row's window (training.ltv.seasonality); stationary without calendar.
     seasonality: Seasonality = STATIONARY
+    # Σ actual / Σ predicted of the same procedure one horizon earlier (evaluation.recalibration).
+    recalibration: float = 1.0
 
     def predict(self, features: pd.DataFrame) -> np.ndarray:
         """Expected net revenue (minor units) over the horizon, one value per row, never < 0."""
@@ -128,7 +133,8 @@ class LtvModel:
         raw = np.maximum(np.mean([_member_predict(m, x) for m in self.members], axis=0), 0.0)
         if self.offset:
             raw = raw * _base(x)
-        return raw * self.seasonality.factors(features, self.horizon_days) * self.balance
+        level = self.balance * self.recalibration
+        return raw * self.seasonality.factors(features, self.horizon_days) * level
 
     def bg_for(self, features: pd.DataFrame) -> BgNbdValue:
         """BG/NBD refitted on the scored customer base when it is large enough, else the

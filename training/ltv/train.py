@@ -133,6 +133,8 @@ def _log_run(result: LtvEvaluation, seed: int, params: LtvParams, history: Histo
         "currency": history.currency, "train_customers": len(train.frame),
         "holdout_customers": len(held.frame), **{f"lgb_{k}": v for k, v in asdict(params).items()},
         "bgnbd": json.dumps(asdict(result.model.bg)),
+        "balance": round(result.model.balance, 6),
+        "recalibration": round(result.model.recalibration, 6),
         **_calendar_params(result),
     })
     mlflow.set_tags({"train_data_fingerprint": data_fingerprint(train.frame),
@@ -179,6 +181,12 @@ def _card(result: LtvEvaluation, history: History, params: LtvParams) -> None:
                  result.model.seasonality.stationary else
                  "Stationary (no promotion calendar): a promotion peak inside the horizon that "
                  "the training window lacked is not foreseen (aggregate error)."),
+                (f"Level recalibrated by x{result.model.recalibration:.3f}, the out-of-time "
+                 "miss of the same procedure one horizon earlier; a shift in the mall that the "
+                 "backtest quarter did not see is not corrected." if
+                 result.model.recalibration != 1.0 else
+                 "Not recalibrated: the history is too short for a backtest one horizon before "
+                 "the training window."),
                 "Predictions need the feature cutoff (`as_of` parameter of the pyfunc) to place "
                 "the forecast window in the calendar; without it the level is stationary.",
                 "One currency per model (the most common one in the books).",
