@@ -1,11 +1,14 @@
 """Serving's errors mapped, in one table, to HTTP statuses; the body carries the stable code.
 
 The codes are the errors' own `code` attributes, so a client can rely on them across releases.
+A request that fails validation (a malformed path or query value) gets the same body shape, with
+code `invalid_request` and a detail naming each offending field, instead of FastAPI's own list.
 """
 
 from __future__ import annotations
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from api.schemas import ErrorOut
@@ -33,11 +36,35 @@ async def _handle(request: Request, error: Exception) -> JSONResponse:
     return JSONResponse(status_code=status_of(error), content=body.model_dump())
 
 
+INVALID_REQUEST = "invalid_request"
+
+
+def _field(location: tuple[object, ...] | list[object]) -> str:
+    """`path.name`, `query.limit`: where the bad value was, as a client would spell it."""
+    return ".".join(str(part) for part in location) or "request"
+
+
+async def _handle_invalid(request: Request, error: Exception) -> JSONResponse:
+    if not isinstance(error, RequestValidationError):  # registered for it only
+        raise error
+    detail = "; ".join(f"{_field(e.get('loc', ()))}: {e.get('msg', 'invalid')}"
+                       for e in error.errors())
+    body = ErrorOut(code=INVALID_REQUEST, detail=detail or "invalid request")
+    return JSONResponse(status_code=422, content=body.model_dump())
+
+
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ServingError, _handle)
+    app.add_exception_handler(RequestValidationError, _handle_invalid)
 
 
-def error_responses(*kinds: type[ServingError]) -> dict[int | str, dict[str, object]]:
-    """OpenAPI `responses=` for a route that may raise `kinds`."""
-    return {STATUS[k]: {"model": ErrorOut, "description": ", ".join(
-        c.code for c in kinds if STATUS[c] == STATUS[k])} for k in kinds}
+def error_responses(*kinds: type[ServingError],
+                    validated: bool = False) -> dict[int | str, dict[str, object]]:
+    """OpenAPI `responses=` for a route that may raise `kinds` (and, if `validated`, reject a
+    malformed parameter with 422 `invalid_request`, replacing FastAPI's own 422 schema)."""
+    responses: dict[int | str, dict[str, object]] = {
+        STATUS[k]: {"model": ErrorOut, "description": ", ".join(
+            c.code for c in kinds if STATUS[c] == STATUS[k])} for k in kinds}
+    if validated:
+        responses[422] = {"model": ErrorOut, "description": INVALID_REQUEST}
+    return responses

@@ -23,7 +23,8 @@ def list_models(service: ModelHealthDep) -> ModelsOut:
 
 
 @router.get("/{name}/drift",
-            responses=error_responses(UnknownModel, NoDriftCheck, TrackingUnavailable))
+            responses=error_responses(UnknownModel, NoDriftCheck, TrackingUnavailable,
+                                      validated=True))
 def latest_drift(name: ModelName, service: ModelHealthDep) -> DriftOut:
     """The model's latest drift check; 404 for an unknown model or one never checked."""
     return DriftOut.of(service.latest_drift(name))

@@ -69,3 +69,20 @@ def test_models_lists_champions_and_drift_status(client: TestClient) -> None:
         "fenrun-unchecked": ("1", "no_check")}
     assert models["fenrun-segments"]["drift"]["alerts"] == ["refund_rate"]
     assert models["fenrun-unchecked"]["drift"] is None
+
+
+@pytest.mark.parametrize("name", ["bad name!", "x" * 101, "-leading-dash"])
+def test_a_malformed_model_name_is_422_naming_the_field(client: TestClient, name: str) -> None:
+    response = client.get(f"/models/{name}/drift")
+    assert response.status_code == 422
+    body = response.json()
+    assert body["code"] == "invalid_request"
+    assert body["detail"].startswith("path.name: "), body
+
+
+def test_the_openapi_document_shows_the_422_body_actually_sent(client: TestClient) -> None:
+    responses = client.get("/openapi.json").json()["paths"]["/models/{name}/drift"]["get"][
+        "responses"]
+    assert responses["422"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/ErrorOut"}
+    assert set(responses) == {"200", "404", "422", "503"}
