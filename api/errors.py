@@ -12,11 +12,18 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from api.schemas import ErrorOut
-from serving.errors import NoDriftCheck, ServingError, TrackingUnavailable, UnknownModel
+from serving.errors import (
+    NoDriftCheck,
+    NoSnapshot,
+    ServingError,
+    TrackingUnavailable,
+    UnknownModel,
+)
 
 STATUS: dict[type[ServingError], int] = {
     UnknownModel: 404,
     NoDriftCheck: 404,
+    NoSnapshot: 404,
     TrackingUnavailable: 503,
 }
 

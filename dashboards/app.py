@@ -1,6 +1,6 @@
 """The fenrun dashboard's one entry point: `streamlit run dashboards/app.py` (`make dashboard`).
 
-Pages live in `dashboards/pages/`, each a script that reads through `serving` (via
+Pages live in `dashboards/views/`, each a script that reads through `serving` (via
 `dashboards.services`) and holds no business rule; add a page by adding it to `PAGES`.
 """
 
@@ -10,11 +10,12 @@ from pathlib import Path
 
 import streamlit as st
 
-PAGES = Path(__file__).parent / "pages"
+PAGES = Path(__file__).parent / "views"
 
 st.set_page_config(page_title="fenrun", layout="wide")
 page = st.navigation([
     st.Page(PAGES / "model_health.py", title="Model health", icon=":material/monitor_heart:",
             default=True),
+    st.Page(PAGES / "promoter_value.py", title="Promoter value", icon=":material/savings:"),
 ])
 page.run()

@@ -8,10 +8,12 @@ within a minute.
 
 from __future__ import annotations
 
+import pandas as pd
 import streamlit as st
 
 from serving.config import ServingSettings
 from serving.model_health import ModelHealth, ModelHealthService
+from serving.promoter_value import PromoterValueReport, PromoterValueService
 
 TTL_S = 30
 
@@ -25,3 +27,20 @@ def model_health_service() -> ModelHealthService:
 def load_model_health() -> tuple[ModelHealth, ...]:
     """Every registered model with its champion and latest drift check (see `serving`)."""
     return model_health_service().models()
+
+
+@st.cache_resource
+def promoter_value_service() -> PromoterValueService:
+    return PromoterValueService(ServingSettings())
+
+
+@st.cache_data(ttl=TTL_S, show_spinner=False)
+def load_value_snapshots() -> list[pd.Timestamp]:
+    """As-of instants of the stored promoter value snapshots, newest first."""
+    return promoter_value_service().snapshots()
+
+
+@st.cache_data(ttl=TTL_S, show_spinner="Reading the promoter value snapshot…")
+def load_promoter_value(as_of: pd.Timestamp | None) -> PromoterValueReport:
+    """One promoter LTV/CAC snapshot (the newest when `as_of` is None)."""
+    return promoter_value_service().report(as_of)

@@ -12,7 +12,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 class ServingSettings(BaseSettings):
-    """Where the model registry and the drift runs are read from."""
+    """Where the model registry, the drift runs and the report snapshots are read from."""
 
     model_config = SettingsConfigDict(env_prefix="FENRUN_", extra="ignore")
 
@@ -20,3 +20,5 @@ class ServingSettings(BaseSettings):
     mlflow_tracking_uri: str = "sqlite:///.fenrun/mlflow.db"
     # The experiment training logs its runs to, drift checks included.
     mlflow_experiment: str = "fenrun"
+    # Snapshots of point-in-time reports (promoter LTV/CAC), as `fenrun ltv promoters` stores them.
+    feature_store_dir: str = ".fenrun/features"

@@ -41,3 +41,9 @@ class TrackingUnavailable(ServingError):
     def __init__(self, uri: str, reason: str) -> None:
         self.uri, self.reason = uri, reason
         super().__init__(f"cannot read the MLflow store at {uri}: {reason}")
+
+
+class NoSnapshot(ServingError):
+    """No stored report snapshot (of that as-of, or at all)."""
+
+    code = "no_snapshot"

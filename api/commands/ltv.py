@@ -23,6 +23,8 @@ from training.config import TrainingSettings
 from training.ltv.config import LtvSettings
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from training.ltv.calendar import PromotionCalendar
 
 KINDS = ("tweedie", "hurdle", "bgnbd")  # training.ltv.model.KINDS, without importing LightGBM
@@ -121,22 +123,38 @@ def promoters_command(
     horizon_days: Horizon = None,
     use_champion: Annotated[bool, typer.Option(help="predict with models:/fenrun-ltv@champion "
                                                "(else BG/NBD fitted as of --as-of)")] = True,
+    segments: Annotated[bool, typer.Option(help="tag each promoter with the segments champion's "
+                                           "segment (skipped, with a note, if there is none)")
+                        ] = True,
 ) -> None:
-    """Promoter and channel LTV/CAC with shrinkage and a bootstrap band."""
+    """Promoter and channel LTV/CAC with shrinkage and a bootstrap band.
+
+    Also stores both tables as a snapshot of --as-of in FENRUN_FEATURE_STORE_DIR (what the
+    growth dashboard shows); a rerun for the same instant replaces it.
+    """
     at = _instant(as_of, "--as-of")
-    from training.ltv.promoter_value import customer_value, promoter_value  # heavy
+    from features.profiles.store import CHANNEL_VALUE_TABLE, PROMOTER_VALUE_TABLE, write_snapshot
+    from settlement.money import format_amount
+    from training.ltv.promoter_value import (
+        MONEY_COLUMNS,
+        customer_value,
+        promoter_value,
+        snapshot_frames,
+    )
     from training.ltv.train import champion_predictions, load_books
     from training.registry import champion_uri, configure_tracking
 
     settings, ltv = TrainingSettings(), LtvSettings()
+    horizon = horizon_days or ltv.horizon_days
     history = load_books(settings.database_url, ltv.currency)
+    if use_champion or segments:
+        configure_tracking(settings)
     predict = None
     if use_champion:
-        configure_tracking(settings)
         uri = champion_uri("ltv")
         predict = lambda features: champion_predictions(features, uri)  # noqa: E731
     try:
-        customers = customer_value(history, at, horizon_days or ltv.horizon_days, predict=predict)
+        customers = customer_value(history, at, horizon, predict=predict)
     except Exception as error:  # noqa: BLE001 - no champion yet: say so, suggest the fallback
         if predict is None:
             raise
@@ -144,11 +162,36 @@ def promoters_command(
         fail(f"cannot predict with {champion_uri('ltv')} ({error}); run `fenrun ltv train` "
               "or pass --no-use-champion")
     value = promoter_value(customers)
+    assigned = _segments_as_of(settings, at) if segments else None
+    promoters, channels = snapshot_frames(value, at, horizon, history.currency, assigned)
+    stored = [write_snapshot(promoters, settings.feature_store_dir, PROMOTER_VALUE_TABLE),
+              write_snapshot(channels, settings.feature_store_dir, CHANNEL_VALUE_TABLE)]
     if out is not None:
-        value.promoters.to_csv(out, index=False)
-    typer.echo(value.channels.round(2).to_string(index=False))
+        promoters.to_csv(out, index=False)
+    shown = channels.drop(columns=["as_of", "horizon_days", "currency"]).round(2)
+    for column in MONEY_COLUMNS:  # whole minor units, printed in the currency's own digits
+        shown[column] = [format_amount(int(v), history.currency) for v in shown[column]]
+    typer.echo(f"per acquisition channel, {history.currency}, horizon {horizon} days:")
+    typer.echo(shown.rename(columns=lambda c: c.removesuffix("_minor")).to_string(index=False))
     typer.echo(f"{len(value.promoters)} promoters with acquired customers"
                + (f"; written to {out}" if out else ""))
+    typer.echo("snapshot stored: " + ", ".join(str(path) for path in stored))
+
+
+def _segments_as_of(settings: TrainingSettings, at: datetime) -> pd.DataFrame | None:
+    """The segments champion's assignment of the profiles as of `at` (built and stored if
+    missing), or None with a note when there is no champion yet."""
+    import pandas as pd
+
+    from training import segments
+    from training.data import load_profiles
+    from training.registry import champion_uri, current_champion
+
+    uri = champion_uri(segments.NAME)
+    if current_champion(segments.NAME) is None:
+        typer.echo(f"no segment column: {uri} does not exist; run `fenrun train segments`")
+        return None
+    return segments.assign(load_profiles(settings, pd.Timestamp(at)), uri)
 
 
 def register(app: typer.Typer) -> None:

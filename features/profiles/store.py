@@ -1,7 +1,9 @@
-"""Parquet snapshots of promoter profiles, one file per as-of instant, so a run can be reproduced.
+"""Parquet snapshots, one file per table and as-of instant, so a run can be reproduced.
 
-Layout: `<root>/promoter_profiles/as_of=<YYYYmmddTHHMMSSZ>.parquet`. A snapshot is written once
-and replaced only by an identical rebuild (the profiles are a function of the books as of then).
+Layout: `<root>/<table>/as_of=<YYYYmmddTHHMMSSZ>.parquet`; the table defaults to the promoter
+profiles. Other point-in-time reports of the books (promoter LTV/CAC) use the same store under
+their own table. A snapshot is replaced only by a rebuild for the same as-of (a function of the
+books as of then), and atomically: a reader never sees half a file.
 """
 
 from __future__ import annotations
@@ -13,20 +15,23 @@ import pandas as pd
 from features.profiles.domain import as_utc
 
 TABLE = "promoter_profiles"
+# Promoter and channel LTV/CAC (`fenrun ltv promoters`): written by training, read by serving.
+PROMOTER_VALUE_TABLE = "promoter_value"
+CHANNEL_VALUE_TABLE = "channel_value"
 STAMP = "%Y%m%dT%H%M%SZ"
 
 
-def snapshot_path(root: str | Path, as_of: object) -> Path:
+def snapshot_path(root: str | Path, as_of: object, table: str = TABLE) -> Path:
     """Where the snapshot of `as_of` lives."""
-    return Path(root) / TABLE / f"as_of={as_utc(as_of).strftime(STAMP)}.parquet"
+    return Path(root) / table / f"as_of={as_utc(as_of).strftime(STAMP)}.parquet"
 
 
-def write_snapshot(profiles: pd.DataFrame, root: str | Path) -> Path:
-    """Write profiles built for one as-of (the `as_of` column) and return the file."""
+def write_snapshot(profiles: pd.DataFrame, root: str | Path, table: str = TABLE) -> Path:
+    """Write rows built for one as-of (the `as_of` column) and return the file."""
     stamps = profiles["as_of"].unique()
     if len(stamps) != 1:
-        raise ValueError(f"profiles: a snapshot holds one as_of, got {len(stamps)}")
-    path = snapshot_path(root, stamps[0])
+        raise ValueError(f"{table}: a snapshot holds one as_of, got {len(stamps)}")
+    path = snapshot_path(root, stamps[0], table)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     profiles.to_parquet(tmp, index=False)
@@ -34,14 +39,14 @@ def write_snapshot(profiles: pd.DataFrame, root: str | Path) -> Path:
     return path
 
 
-def read_snapshot(root: str | Path, as_of: object) -> pd.DataFrame:
-    """The stored profiles of exactly `as_of`; FileNotFoundError when none was built."""
-    return pd.read_parquet(snapshot_path(root, as_of))
+def read_snapshot(root: str | Path, as_of: object, table: str = TABLE) -> pd.DataFrame:
+    """The stored rows of exactly `as_of`; FileNotFoundError when none was built."""
+    return pd.read_parquet(snapshot_path(root, as_of, table))
 
 
-def list_snapshots(root: str | Path) -> list[pd.Timestamp]:
+def list_snapshots(root: str | Path, table: str = TABLE) -> list[pd.Timestamp]:
     """The as-of instants with a stored snapshot, oldest first."""
-    folder = Path(root) / TABLE
+    folder = Path(root) / table
     stamps = [pd.to_datetime(p.stem.removeprefix("as_of="), format=STAMP, utc=True)
               for p in folder.glob("as_of=*.parquet")] if folder.exists() else []
     return sorted(stamps)

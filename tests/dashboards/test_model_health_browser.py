@@ -1,6 +1,7 @@
-"""Proves the real app, opened in headless Chromium, shows the drift banner and models table.
+"""Proves the real app, opened in headless Chromium, shows the drift banner and models table,
+and the Promoter value page its losing-promoters banner, tables and channel chart.
 
-It also saves a screenshot of the page and checks it is a real, non-blank image with the banner
+It also saves a screenshot of each page and checks it is a real, non-blank image with the banner
 painted in it.
 
 The store is the drifted one of `tests/drift_store.py` (`refund_rate` of `fenrun-segments`
@@ -25,6 +26,7 @@ import pytest
 from PIL import Image  # a dependency of streamlit
 
 from tests.drift_store import DriftStore, build_drift_store
+from tests.promoter_value_store import build_value_store
 
 try:  # a dev extra: without it the browser fixture skips (fails under CI) and says why
     from selenium import webdriver
@@ -103,11 +105,14 @@ def drifted(tmp_path_factory: pytest.TempPathFactory) -> DriftStore:
 
 @pytest.fixture(scope="module")
 def app_url(drifted: DriftStore, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """Base URL of a real `streamlit run dashboards/app.py` reading the drifted store."""
+    """Base URL of a real `streamlit run dashboards/app.py` reading the drifted store and a
+    promoter value snapshot store."""
     port = _free_port()
+    values = build_value_store(tmp_path_factory.mktemp("value")).feature_store_dir
     env = {**os.environ,
            "FENRUN_MLFLOW_TRACKING_URI": drifted.serving.mlflow_tracking_uri,
-           "FENRUN_MLFLOW_EXPERIMENT": drifted.serving.mlflow_experiment}
+           "FENRUN_MLFLOW_EXPERIMENT": drifted.serving.mlflow_experiment,
+           "FENRUN_FEATURE_STORE_DIR": values}
     log_path = tmp_path_factory.mktemp("streamlit") / "streamlit.log"
     command = [str(Path(sys.executable).with_name("streamlit")), "run", str(APP),
                "--server.headless", "true", "--server.port", str(port),
@@ -179,6 +184,18 @@ def _assert_not_blank(png: Path) -> None:
     assert colours is None or len(colours) > 50, f"{png} has {len(colours or [])} colours"
 
 
+def _wait_rendered(driver: WebDriver, rendered: object, png: Path) -> None:
+    """Wait for `rendered(driver)`; on timeout fail with a screenshot and the page text."""
+    try:
+        WebDriverWait(driver, RENDER_TIMEOUT_S, poll_frequency=0.25).until(rendered)
+    except TimeoutException:
+        driver.save_screenshot(str(png))
+        pytest.fail(f"page not rendered in {RENDER_TIMEOUT_S:g} s; screenshot: {png}\n"
+                    f"{driver.find_element(By.TAG_NAME, 'body').text[:2000]}")
+    assert driver.save_screenshot(str(png)), f"no screenshot written to {png}"
+    assert not driver.find_elements(By.CSS_SELECTOR, '[data-testid="stException"]'), png
+
+
 def _assert_banner_painted(png: Path, driver: WebDriver) -> None:
     """The banner's box in the screenshot is mostly the error pink, not the page white."""
     rect = driver.find_element(By.CSS_SELECTOR, '[data-testid="stAlertContainer"]').rect
@@ -195,15 +212,7 @@ def test_banner_and_models_table_render_in_chromium(app_url: str, browser: WebDr
                                                     tmp_path: Path) -> None:
     png = tmp_path / "model_health.png"
     browser.get(app_url)
-    try:
-        WebDriverWait(browser, RENDER_TIMEOUT_S, poll_frequency=0.25).until(_rendered)
-    except TimeoutException:
-        browser.save_screenshot(str(png))
-        pytest.fail(f"page not rendered in {RENDER_TIMEOUT_S:g} s; screenshot: {png}\n"
-                    f"{browser.find_element(By.TAG_NAME, 'body').text[:2000]}")
-    assert browser.save_screenshot(str(png)), f"no screenshot written to {png}"
-
-    assert not browser.find_elements(By.CSS_SELECTOR, '[data-testid="stException"]'), png
+    _wait_rendered(browser, _rendered, png)
     banner = _banner_text(browser)
     assert "Drift in critical features" in banner, f"{banner!r}; screenshot: {png}"
     assert "fenrun-segments: refund_rate" in banner, f"{banner!r}; screenshot: {png}"
@@ -215,5 +224,30 @@ def test_banner_and_models_table_render_in_chromium(app_url: str, browser: WebDr
                      "fenrun-steady": ("v1", "🟢 no drift", ""),
                      "fenrun-unchecked": ("v1", "⚪ no drift check yet", "")}, f"{drift}; {png}"
 
+    _assert_not_blank(png)
+    _assert_banner_painted(png, browser)
+
+
+
+def _value_rendered(driver: WebDriver) -> bool:
+    """Losing-promoters banner, the four tables (segments, channels, losing, every promoter)
+    with their rows, the channel chart drawn, the script done."""
+    rows = [len(driver.execute_script(TABLE_ROWS_JS, i)) for i in range(4)]
+    return ("cost more than their customers are worth" in _banner_text(driver)
+            and rows == [4, 3, 3, 6]
+            and len(driver.find_elements(By.CSS_SELECTOR, CHART_MARKS)) == 1
+            and not driver.find_elements(By.CSS_SELECTOR, BUSY))
+
+
+def test_promoter_value_page_renders_in_chromium(app_url: str, browser: WebDriver,
+                                                 tmp_path: Path) -> None:
+    png = tmp_path / "promoter_value.png"
+    browser.get(f"{app_url}/promoter_value")
+    _wait_rendered(browser, _value_rendered, png)
+    assert "2 promoters cost more" in _banner_text(browser), png
+    header, *rows = browser.execute_script(TABLE_ROWS_JS, 2)  # confidently below break-even
+    assert header[:2] == ["promoter_id", "channel"], f"{header}; {png}"
+    assert [(row[0], row[5]) for row in rows] == [("P-LOSS", "4000.00"), ("P-MEH", "2000.00")], (
+        f"{rows}; {png}")
     _assert_not_blank(png)
     _assert_banner_painted(png, browser)

@@ -10,6 +10,8 @@ import pytest
 from typer.testing import CliRunner
 
 from api.cli import app
+from serving.config import ServingSettings
+from serving.promoter_value import PromoterValueService
 from settlement.db import create_db_engine
 from tests.training.ltv_fixtures import handmade_events, settle_into
 from training.ltv.evaluation import evaluate_ltv
@@ -124,3 +126,26 @@ def test_cli_names_the_field_of_a_bad_calendar(books: str, tmp_path: Path) -> No
     assert result.exit_code == 2
     assert "--calendar" in result.output and "promotions[0]" in result.output
     assert not out.exists()
+
+
+def test_cli_promoters_stores_the_snapshot_the_dashboard_reads(books: str, tmp_path: Path) -> None:
+    env = {"FENRUN_DATABASE_URL": books, "FENRUN_FEATURE_STORE_DIR": str(tmp_path / "store"),
+           "FENRUN_MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow.db'}"}
+    args = ["ltv", "promoters", "--as-of", "2025-06-01", "--horizon-days", "30",
+            "--no-use-champion"]
+    result = CliRunner().invoke(app, args, env=env)
+    assert result.exit_code == 0, result.output
+    assert "no segment column" in result.output  # no segments champion in this registry
+    wechat = next(line.split() for line in result.output.splitlines()
+                  if line.strip().startswith("wechat"))
+    assert wechat[1:2] == ["4"] and "144.49" in wechat  # 4 customers; CAC 14.50 + 129.99 CNY
+    service = PromoterValueService(ServingSettings(feature_store_dir=str(tmp_path / "store")))
+    assert service.snapshots() == [pd.Timestamp("2025-06-01T00:00:00Z")]
+    report = service.report()
+    promoters = report.promoters.set_index("promoter_id")
+    assert promoters["cac_minor"].to_dict() == {"PA": 1450, "PB": 12999}
+    assert str(promoters["ltv_minor"].dtype) == "int64" and report.horizon_days == 30
+    assert promoters["segment_id"].isna().all()
+    again = CliRunner().invoke(app, args, env=env)  # a rerun replaces the same as-of
+    assert again.exit_code == 0, again.output
+    assert service.snapshots() == [pd.Timestamp("2025-06-01T00:00:00Z")]

@@ -31,6 +31,16 @@ def test_first_version_is_champion_and_loads(first, profiles: pd.DataFrame) -> N
     assert "inactive" in " ".join(out["segment_name"].unique())  # many promoters never sell
 
 
+def test_assign_tags_every_profiled_promoter_with_the_champions_segment(
+        first, profiles: pd.DataFrame) -> None:  # noqa: ANN001
+    assigned = segments.assign(profiles, champion_uri("segments"))  # the full profile frame
+    assert list(assigned["promoter_id"]) == list(profiles["promoter_id"])
+    expected = mlflow.pyfunc.load_model(champion_uri("segments")).predict(
+        profiles[list(segments.SEGMENT_FEATURES)])
+    assert list(assigned["segment_id"]) == list(expected["segment_id"])
+    assert list(assigned["segment_name"]) == list(expected["segment_name"])
+
+
 def test_retrain_is_reproducible_stable_and_gated(first, settings, profiles) -> None:  # noqa: ANN001
     before = mlflow.pyfunc.load_model(champion_uri("segments")).predict(profiles)
     again = segments.train(settings, profiles, k_range=range(3, 6))

@@ -40,6 +40,9 @@ from training.ltv.model import LtvModel, bgnbd_baseline
 
 BAND = (5.0, 95.0)
 BOOT_CHUNK = 50  # bootstrap replicates per matrix product, to bound memory
+MONEY_COLUMNS = ("realised_minor", "predicted_minor", "ltv_minor", "cac_minor",
+                 "commission_later_minor")
+SEGMENT_COLUMNS = ("promoter_id", "segment_id", "segment_name")
 
 
 @dataclass(frozen=True)
@@ -159,3 +162,37 @@ def promoter_value(customers: pd.DataFrame, prior_customers: int = 5,
     channel_pool = pd.Series("all", index=np.sort(customers["channel"].unique()), name="pool")
     channels = _summarise(everyone, "channel", channel_pool, prior_customers, replicates, seed)
     return PromoterValue(customers, promoters, channels)
+
+
+def _stamped(frame: pd.DataFrame, as_of: pd.Timestamp, horizon_days: int,
+             currency: str) -> pd.DataFrame:
+    """`frame` with the snapshot's keys in front and money rounded to whole minor units (int64):
+    a forecast is stored as the whole fen it predicts, never as a float amount."""
+    out = frame.copy()
+    for name in MONEY_COLUMNS:
+        out[name] = np.rint(out[name].to_numpy(float)).astype("int64")
+    out.insert(0, "as_of", as_of)
+    out.insert(1, "horizon_days", int(horizon_days))
+    out.insert(2, "currency", currency)
+    return out
+
+
+def snapshot_frames(value: PromoterValue, as_of: datetime | pd.Timestamp, horizon_days: int,
+                    currency: str, segments: pd.DataFrame | None = None,
+                    ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The promoter and channel tables as stored for one as-of.
+
+    `segments` (promoter_id, segment_id, segment_name: the segments champion's assignment of
+    the same as-of) adds each promoter's segment; promoters it does not cover get none (NA).
+    """
+    at = pd.Timestamp(as_of)
+    at = at.tz_localize("UTC") if at.tzinfo is None else at.tz_convert("UTC")
+    promoters = _stamped(value.promoters, at, horizon_days, currency)
+    if segments is not None:
+        assigned = segments.loc[:, list(SEGMENT_COLUMNS)].drop_duplicates("promoter_id")
+        promoters = promoters.merge(assigned, on="promoter_id", how="left")
+        promoters["segment_id"] = promoters["segment_id"].astype("Int64")
+    else:
+        promoters["segment_id"] = pd.array([pd.NA] * len(promoters), dtype="Int64")
+        promoters["segment_name"] = pd.Series([None] * len(promoters), dtype="object")
+    return promoters, _stamped(value.channels, at, horizon_days, currency)

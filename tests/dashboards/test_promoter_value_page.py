@@ -1,0 +1,71 @@
+"""Proves the Promoter value page shows totals, segments, channels and the promoters who cost more
+than they bring with confidence, in currency units, for the snapshot the reviewer picks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from tests.promoter_value_store import build_value_store
+
+PAGE = Path(__file__).resolve().parents[2] / "dashboards" / "views" / "promoter_value.py"
+
+
+def _run_page(store: Path, monkeypatch: pytest.MonkeyPatch) -> AppTest:
+    monkeypatch.setenv("FENRUN_FEATURE_STORE_DIR", str(store))
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    app = AppTest.from_file(str(PAGE), default_timeout=30).run()
+    assert not app.exception, app.exception
+    return app
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("value")
+    build_value_store(root)
+    return root
+
+
+def test_newest_snapshot_by_segment_channel_and_losing_promoter(
+        store: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    app = _run_page(store, monkeypatch)
+    assert "2026-04-01" in str(app.selectbox[0].value)
+    metrics = {m.label: m.value for m in app.metric}
+    assert metrics["promoters"] == "5" and metrics["acquired customers"] == "116"
+    assert metrics["CAC (CNY)"] == "11600.00"
+    assert len(app.error) == 1 and "2 promoters cost more" in app.error[0].value
+    segments, channels, losing, everyone = (frame.value for frame in app.dataframe)
+    assert list(segments["segment"]) == ["high-GMV veterans", "low-GMV novices", "(no segment)"]
+    assert list(segments["CAC"]) == ["5500.00", "6000.00", "100.00"]
+    assert set(channels["channel"]) == {"qr_poster", "wechat_chat"}
+    assert list(losing["promoter_id"]) == ["P-LOSS", "P-MEH"]
+    assert list(losing["CAC"]) == ["4000.00", "2000.00"]
+    assert everyone["promoter_id"].iloc[0] == "P-LOSS"  # lowest shrunk ratio first
+    assert len(everyone) == 5
+
+
+def test_filters_narrow_the_promoter_table(store: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    app = _run_page(store, monkeypatch)
+    app.multiselect[1].select("high-GMV veterans").run()
+    assert not app.exception
+    assert set(app.dataframe[-1].value["promoter_id"]) == {"P-STAR", "P-OK"}
+
+
+def test_an_older_snapshot_without_segments_says_how_to_get_them(
+        store: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    app = _run_page(store, monkeypatch)
+    app.selectbox[0].select_index(1).run()
+    assert not app.exception
+    assert "2026-03-01" in str(app.selectbox[0].value)
+    assert any("fenrun train segments" in c.value for c in app.caption)
+
+
+def test_no_snapshot_yet_says_which_command_makes_one(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    app = _run_page(tmp_path, monkeypatch)
+    assert len(app.info) == 1 and "fenrun ltv promoters" in app.info[0].value
+    assert not app.dataframe
