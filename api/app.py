@@ -1,4 +1,4 @@
-"""The HTTP API (FastAPI): model health today, for the dashboards and the mall's operators.
+"""The HTTP API (FastAPI): model health and promoter value, for the dashboards and the mall.
 
 `create_app(settings)` reads `ServingSettings` once (unless given) and builds the services in the
 lifespan; routes get them through `Annotated` dependencies (`api.deps`); serving's errors are
@@ -13,9 +13,10 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from api.errors import install_error_handlers
-from api.routes import health, models
+from api.routes import health, models, promoters
 from serving.config import ServingSettings
 from serving.model_health import ModelHealthService
+from serving.promoter_value import PromoterValueService
 
 
 def create_app(settings: ServingSettings | None = None) -> FastAPI:
@@ -25,12 +26,14 @@ def create_app(settings: ServingSettings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.model_health = ModelHealthService(resolved)
+        app.state.promoter_value = PromoterValueService(resolved)
         yield
 
-    app = FastAPI(title="fenrun", summary="Promoter commissions: model health and drift.",
-                  lifespan=lifespan)
+    app = FastAPI(title="fenrun", lifespan=lifespan,
+                  summary="Promoter commissions: model health, drift and promoter value.")
     app.state.settings = resolved
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(models.router)
+    app.include_router(promoters.router)
     return app

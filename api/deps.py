@@ -9,6 +9,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from serving.model_health import ModelHealthService
+from serving.promoter_value import PromoterValueService
 
 
 def get_model_health(request: Request) -> ModelHealthService:
@@ -17,3 +18,11 @@ def get_model_health(request: Request) -> ModelHealthService:
 
 
 ModelHealthDep = Annotated[ModelHealthService, Depends(get_model_health)]
+
+
+def get_promoter_value(request: Request) -> PromoterValueService:
+    service: PromoterValueService = request.app.state.promoter_value
+    return service
+
+
+PromoterValueDep = Annotated[PromoterValueService, Depends(get_promoter_value)]

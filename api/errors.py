@@ -18,12 +18,14 @@ from serving.errors import (
     ServingError,
     TrackingUnavailable,
     UnknownModel,
+    UnknownPromoter,
 )
 
 STATUS: dict[type[ServingError], int] = {
     UnknownModel: 404,
     NoDriftCheck: 404,
     NoSnapshot: 404,
+    UnknownPromoter: 404,
     TrackingUnavailable: 503,
 }
 

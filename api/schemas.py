@@ -8,6 +8,8 @@ from typing import Literal
 from pydantic import BaseModel
 
 from serving.model_health import DriftCheck, DriftStatus, ModelHealth
+from serving.promoter_value import PromoterValueRow
+from settlement.money import format_amount
 
 
 class ErrorOut(BaseModel):
@@ -65,3 +67,41 @@ class ModelOut(BaseModel):
 
 class ModelsOut(BaseModel):
     models: list[ModelOut]
+
+
+class PromoterValueOut(BaseModel):
+    """A promoter's LTV/CAC as of a snapshot. Amounts are decimal strings in `currency` (exact,
+    from whole minor units); ratios are null where undefined (no CAC)."""
+
+    promoter_id: str
+    as_of: datetime
+    horizon_days: int
+    currency: str
+    channel: str
+    segment_id: int | None
+    segment_name: str | None
+    customers: int
+    realised: str
+    predicted: str
+    ltv: str
+    cac: str
+    commission_later: str
+    ltv_cac: float | None
+    ltv_cac_shrunk: float | None
+    ltv_cac_band: tuple[float | None, float | None]  # 5th and 95th percentile
+    confidently_losing: bool  # the whole band below 1
+
+    @classmethod
+    def of(cls, row: PromoterValueRow) -> PromoterValueOut:
+        def amount(minor: int) -> str:
+            return format_amount(minor, row.currency)
+
+        return cls(promoter_id=row.promoter_id, as_of=row.as_of.to_pydatetime(),
+                   horizon_days=row.horizon_days, currency=row.currency, channel=row.channel,
+                   segment_id=row.segment_id, segment_name=row.segment_name,
+                   customers=row.customers, realised=amount(row.realised_minor),
+                   predicted=amount(row.predicted_minor), ltv=amount(row.ltv_minor),
+                   cac=amount(row.cac_minor), commission_later=amount(row.commission_later_minor),
+                   ltv_cac=row.ltv_cac, ltv_cac_shrunk=row.ltv_cac_shrunk,
+                   ltv_cac_band=(row.ltv_cac_low, row.ltv_cac_high),
+                   confidently_losing=row.confidently_losing)

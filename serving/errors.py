@@ -47,3 +47,14 @@ class NoSnapshot(ServingError):
     """No stored report snapshot (of that as-of, or at all)."""
 
     code = "no_snapshot"
+
+
+class UnknownPromoter(ServingError):
+    """The promoter has no row in the snapshot (no acquired customer by then, or unknown)."""
+
+    code = "unknown_promoter"
+
+    def __init__(self, promoter_id: str, as_of: str) -> None:
+        self.promoter_id = promoter_id
+        super().__init__(f"promoter {promoter_id!r} has no acquired customer in the promoter "
+                         f"value snapshot as of {as_of}")

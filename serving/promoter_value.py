@@ -26,7 +26,7 @@ from features.profiles.store import (
     read_snapshot,
 )
 from serving.config import ServingSettings
-from serving.errors import NoSnapshot
+from serving.errors import NoSnapshot, UnknownPromoter
 
 UNSEGMENTED = "(no segment)"
 BREAK_EVEN = 1.0
@@ -42,6 +42,38 @@ class ValueTotals:
     @property
     def ltv_cac(self) -> float | None:
         return self.ltv_minor / self.cac_minor if self.cac_minor > 0 else None
+
+
+@dataclass(frozen=True)
+class PromoterValueRow:
+    """One promoter's line of a snapshot; money in whole minor units of `currency`."""
+
+    promoter_id: str
+    as_of: pd.Timestamp
+    horizon_days: int
+    currency: str
+    channel: str
+    segment_id: int | None
+    segment_name: str | None
+    customers: int
+    realised_minor: int
+    predicted_minor: int
+    ltv_minor: int
+    cac_minor: int
+    commission_later_minor: int
+    ltv_cac: float | None
+    ltv_cac_shrunk: float | None
+    ltv_cac_low: float | None
+    ltv_cac_high: float | None
+
+    @property
+    def confidently_losing(self) -> bool:
+        return self.ltv_cac_high is not None and self.ltv_cac_high < BREAK_EVEN
+
+
+def _ratio(value: float) -> float | None:
+    """A stored ratio, None where it is undefined (no CAC)."""
+    return None if pd.isna(value) else float(value)
 
 
 @dataclass(frozen=True)
@@ -82,6 +114,25 @@ class PromoterValueReport:
         return out.sort_values("ltv_cac", ascending=False, na_position="last",
                                ignore_index=True)
 
+    def promoter(self, promoter_id: str) -> PromoterValueRow:
+        """The promoter's line; `UnknownPromoter` when the snapshot has none."""
+        rows = self.promoters[self.promoters["promoter_id"] == promoter_id]
+        if rows.empty:
+            raise UnknownPromoter(promoter_id, self.as_of.isoformat())
+        row = rows.iloc[0]
+        segment = row["segment_id"]
+        return PromoterValueRow(
+            promoter_id=promoter_id, as_of=self.as_of, horizon_days=self.horizon_days,
+            currency=self.currency, channel=str(row["channel"]),
+            segment_id=None if pd.isna(segment) else int(segment),
+            segment_name=None if pd.isna(row["segment_name"]) else str(row["segment_name"]),
+            customers=int(row["customers"]), realised_minor=int(row["realised_minor"]),
+            predicted_minor=int(row["predicted_minor"]), ltv_minor=int(row["ltv_minor"]),
+            cac_minor=int(row["cac_minor"]),
+            commission_later_minor=int(row["commission_later_minor"]),
+            ltv_cac=_ratio(row["ltv_cac"]), ltv_cac_shrunk=_ratio(row["ltv_cac_shrunk"]),
+            ltv_cac_low=_ratio(row["ltv_cac_low"]), ltv_cac_high=_ratio(row["ltv_cac_high"]))
+
     def confidently_losing(self) -> pd.DataFrame:
         """Promoters whose whole band lies below break-even, costliest first."""
         p = self.promoters
@@ -107,9 +158,10 @@ class PromoterValueService:
         if not available:
             raise NoSnapshot(f"no promoter value snapshot in {self._root}: run "
                              "`fenrun ltv promoters --as-of DATE`")
-        at = available[0] if as_of is None else pd.Timestamp(as_of)
-        if at not in available:
-            raise NoSnapshot(f"no promoter value snapshot as of {at.isoformat()}")
+        wanted = available[0] if as_of is None else pd.Timestamp(as_of)
+        at = next((t for t in available if t == wanted), None)  # the stored instant, in UTC
+        if at is None:
+            raise NoSnapshot(f"no promoter value snapshot as of {wanted.isoformat()}")
         promoters = read_snapshot(self._root, at, PROMOTER_VALUE_TABLE)
         channels = read_snapshot(self._root, at, CHANNEL_VALUE_TABLE)
         first = promoters.iloc[0] if len(promoters) else channels.iloc[0]

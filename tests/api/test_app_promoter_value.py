@@ -1,0 +1,73 @@
+"""Proves `GET /promoters/{id}/value` serves a promoter's LTV/CAC from the stored snapshots, with
+exact decimal amounts, and refuses unknown promoters, missing snapshots and malformed input by
+code."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from serving.config import ServingSettings
+from tests.promoter_value_store import build_value_store
+
+
+@pytest.fixture(scope="module")
+def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
+    settings = build_value_store(tmp_path_factory.mktemp("value"))
+    with TestClient(create_app(settings)) as client:
+        yield client
+
+
+def test_a_losing_promoter_from_the_newest_snapshot(client: TestClient) -> None:
+    response = client.get("/promoters/P-LOSS/value")
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["as_of"].startswith("2026-04-01T00:00:00")
+    assert (body["currency"], body["channel"], body["customers"]) == ("CNY", "qr_poster", 40)
+    assert (body["segment_id"], body["segment_name"]) == (2, "low-GMV novices")
+    assert (body["realised"], body["predicted"], body["ltv"], body["cac"]) == (
+        "1200.00", "800.16", "2000.16", "4000.00")  # 40 x (30.00 + 20.004), 40 x 100.00
+    low, high = body["ltv_cac_band"]
+    assert low <= body["ltv_cac_shrunk"] <= high < 1
+    assert body["confidently_losing"] is True
+
+
+def test_an_older_snapshot_by_its_instant(client: TestClient) -> None:
+    body = client.get("/promoters/P-STAR/value",
+                      params={"as_of": "2026-03-01T08:00:00+08:00"}).json()
+    assert body["as_of"].startswith("2026-03-01T00:00:00")
+    assert body["segment_id"] is None and body["confidently_losing"] is False
+    assert body["ltv_cac"] == pytest.approx(10.0, abs=1e-3)
+
+
+@pytest.mark.parametrize(("path", "params", "status", "code"), [
+    ("/promoters/P-NOBODY/value", {}, 404, "unknown_promoter"),
+    ("/promoters/P-LOSS/value", {"as_of": "2026-05-01T00:00:00Z"}, 404, "no_snapshot"),
+    ("/promoters/P-LOSS/value", {"as_of": "2026-04-01T00:00:00"}, 422, "invalid_request"),
+    ("/promoters/bad id!/value", {}, 422, "invalid_request"),
+])
+def test_refusals_carry_a_stable_code(client: TestClient, path: str, params: dict[str, str],
+                                      status: int, code: str) -> None:
+    response = client.get(path, params=params)
+    assert response.status_code == status, response.text
+    assert response.json()["code"] == code
+
+
+def test_a_naive_instant_names_the_field(client: TestClient) -> None:
+    detail = client.get("/promoters/P-LOSS/value",
+                        params={"as_of": "2026-04-01T00:00:00"}).json()["detail"]
+    assert detail.startswith("query.as_of: ")
+
+
+def test_no_snapshot_at_all_is_404(tmp_path: Path) -> None:
+    settings = ServingSettings(feature_store_dir=str(tmp_path),
+                               mlflow_tracking_uri=f"sqlite:///{tmp_path}/mlflow.db")
+    with TestClient(create_app(settings)) as client:
+        response = client.get("/promoters/P-LOSS/value")
+    assert response.status_code == 404
+    assert response.json()["code"] == "no_snapshot"
+    assert "fenrun ltv promoters" in response.json()["detail"]
