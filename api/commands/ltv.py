@@ -2,7 +2,8 @@
 
     fenrun ltv evaluate --cutoff DATE --horizon-days N --out predictions.csv [--calendar FILE]
     fenrun ltv train [--cutoff DATE] [--horizon-days N] [--calendar FILE]
-    fenrun ltv promoters --as-of DATE [--horizon-days N] [--out promoters.csv]
+    fenrun ltv promoters --as-of DATE [--horizon-days N] [--out promoters.csv] [--no-segments]
+                         (also stores the snapshot the dashboard and GET /promoters/{id}/value read)
 
 Reads the settled books at FENRUN_DATABASE_URL (simulated, live or imported with
 `fenrun import-orders`); MLflow settings come from the FENRUN_MLFLOW_* variables. pandas,
