@@ -17,5 +17,6 @@ page = st.navigation([
     st.Page(PAGES / "model_health.py", title="Model health", icon=":material/monitor_heart:",
             default=True),
     st.Page(PAGES / "promoter_value.py", title="Promoter value", icon=":material/savings:"),
+    st.Page(PAGES / "risk_triage.py", title="Risk triage", icon=":material/policy:"),
 ])
 page.run()

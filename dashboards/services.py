@@ -14,6 +14,7 @@ import streamlit as st
 from serving.config import ServingSettings
 from serving.model_health import ModelHealth, ModelHealthService
 from serving.promoter_value import PromoterValueReport, PromoterValueService
+from serving.risk import RiskService, TriageList
 
 TTL_S = 30
 
@@ -44,3 +45,20 @@ def load_value_snapshots() -> list[pd.Timestamp]:
 def load_promoter_value(as_of: pd.Timestamp | None) -> PromoterValueReport:
     """One promoter LTV/CAC snapshot (the newest when `as_of` is None)."""
     return promoter_value_service().report(as_of)
+
+
+@st.cache_resource
+def risk_service() -> RiskService:
+    return RiskService(ServingSettings())
+
+
+@st.cache_data(ttl=TTL_S, show_spinner=False)
+def load_flag_snapshots() -> list[pd.Timestamp]:
+    """As-of instants of the stored anomaly flag lists, newest first."""
+    return risk_service().snapshots()
+
+
+@st.cache_data(ttl=TTL_S, show_spinner="Reading the anomaly flags…")
+def load_triage(as_of: pd.Timestamp | None) -> TriageList:
+    """One anomaly flag list (the newest when `as_of` is None)."""
+    return risk_service().triage(as_of)

@@ -55,6 +55,14 @@ def promoter_balances(conn: Connection, currency: str,
     return result
 
 
+def books_currencies(conn: Connection) -> list[str]:
+    """The currencies the books hold balances in, sorted; reports are printed in the first (an
+    installation settles one currency; a second is listed apart, never added up). ["CNY"] for
+    empty books."""
+    currencies = sorted({currency for (_, _, currency) in raw_balances(conn)})
+    return currencies or ["CNY"]
+
+
 def balances_document(conn: Connection) -> dict[str, Any]:
     """The `fenrun balances --format json` document; amounts are decimal strings.
 
@@ -62,8 +70,8 @@ def balances_document(conn: Connection) -> dict[str, Any]:
     currency would be listed under `other_currencies` rather than silently added up.
     """
     raw = raw_balances(conn)
-    currencies = sorted({currency for (_, _, currency) in raw})
-    main = currencies[0] if currencies else "CNY"
+    currencies = books_currencies(conn)
+    main = currencies[0]
     promoters: dict[str, dict[str, str]] = {}
     for owner, balance in promoter_balances(conn, main).items():
         promoters[owner] = {

@@ -19,6 +19,7 @@ from sqlalchemy import Connection, func, select
 
 from api.commands.drift import drift_command
 from api.commands.ltv import promoters_command
+from api.commands.risk import flag_command
 from api.commands.train import train_command
 from features.simulator import SimulationConfig, simulate
 from settlement import tables as t
@@ -43,7 +44,7 @@ def demo_command(
     settings = SettlementSettings()
     started = time.perf_counter()
     summary = simulate(out, SimulationConfig(promoters=promoters, days=days, seed=seed))
-    typer.echo(f"1/7 simulated {summary.total_events:,} events ({promoters:,} promoters, "
+    typer.echo(f"1/8 simulated {summary.total_events:,} events ({promoters:,} promoters, "
                f"{days} days) into {out}")
     try:
         settle(events=out / "events.jsonl", plan=out / "plan.yaml", as_of=None)
@@ -55,10 +56,10 @@ def demo_command(
         plans_as_of = conn.execute(select(func.max(t.events.c.ts))).scalar_one()
         plans = load_plan_book(conn)
     plans_as_of += timedelta(days=1)
-    typer.echo(f"2/7 settled into {settings.database_url}")
+    typer.echo(f"2/8 settled into {settings.database_url}")
     made = run_payouts(engine, plans, plans_as_of)
     waiting = sum(p.status == AWAITING_APPROVAL for p in made)
-    typer.echo(f"3/7 payout run as of {plans_as_of:%Y-%m-%d}: {len(made) - waiting} paid, "
+    typer.echo(f"3/8 payout run as of {plans_as_of:%Y-%m-%d}: {len(made) - waiting} paid, "
                f"{waiting} awaiting approval")
     with engine.connect() as conn:
         problems = verify_ledger(conn)
@@ -67,23 +68,25 @@ def demo_command(
         for problem in problems:
             typer.echo(problem, err=True)
         raise typer.Exit(1)
-    typer.echo("4/7 ledger verified to the fen")
+    typer.echo("4/8 ledger verified to the fen")
     _train(out, days)
     as_of = f"{plans_as_of:%Y-%m-%dT%H:%M:%SZ}"
-    typer.echo(f"6/7 drift of the promoter profiles as of {as_of} against the anomaly champion:")
+    typer.echo(f"6/8 drift of the promoter profiles as of {as_of} against the anomaly champion:")
     _run_step(lambda: drift_command(as_of=as_of, model="anomaly", threshold=None))
     _promoter_value(as_of)
+    typer.echo(f"8/8 risk triage: promoters the anomaly champion flags as of {as_of}:")
+    _run_step(lambda: flag_command(as_of=as_of, alert_share=0.05))
     typer.echo(f"demo done in {time.perf_counter() - started:.0f}s; MLflow store: "
                f"{TrainingSettings().mlflow_tracking_uri}")
-    typer.echo("see the models' health and promoter value: `make dashboard` (Streamlit), or "
-               "`.venv/bin/fenrun serve` then GET /models")
+    typer.echo("see model health, promoter value and risk triage: `make dashboard` (Streamlit),"
+               " or `.venv/bin/fenrun serve` then GET /models")
 
 
 def _train(out: Path, days: int) -> None:
     """Segments, anomaly detector (scored against the simulator's fraud labels) and LTV."""
     # A short demo period cannot hold a 90-day horizon twice (train + evaluate windows).
     os.environ.setdefault("FENRUN_LTV_HORIZON_DAYS", str(max(7, min(90, days // 3))))
-    typer.echo("5/7 training segments, anomaly detector and LTV (MLflow, champion gate):")
+    typer.echo("5/8 training segments, anomaly detector and LTV (MLflow, champion gate):")
     _run_step(lambda: train_command(name="all", as_of=None, labels=str(out / "labels.csv")))
 
 
@@ -93,7 +96,7 @@ def _promoter_value(as_of: str) -> None:
 
     configure_tracking(TrainingSettings())
     champion = current_champion("ltv") is not None
-    typer.echo(f"7/7 promoter LTV/CAC as of {as_of} with "
+    typer.echo(f"7/8 promoter LTV/CAC as of {as_of} with "
                + ("the LTV champion" if champion else "BG/NBD (no LTV champion)") + ":")
     _run_step(lambda: promoters_command(as_of=as_of, use_champion=champion, segments=True))
 

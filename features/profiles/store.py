@@ -18,6 +18,8 @@ TABLE = "promoter_profiles"
 # Promoter and channel LTV/CAC (`fenrun ltv promoters`): written by training, read by serving.
 PROMOTER_VALUE_TABLE = "promoter_value"
 CHANNEL_VALUE_TABLE = "channel_value"
+# Anomaly scores and triage flags (`fenrun risk flag`): written by training, read by serving.
+ANOMALY_FLAGS_TABLE = "anomaly_flags"
 STAMP = "%Y%m%dT%H%M%SZ"
 
 

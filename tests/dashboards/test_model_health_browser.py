@@ -1,5 +1,6 @@
 """Proves the real app, opened in headless Chromium, shows the drift banner and models table,
-and the Promoter value page its losing-promoters banner, tables and channel chart.
+the Promoter value page its losing-promoters banner, tables and channel chart, and the Risk
+triage page its money-at-stake banner and flag tables.
 
 It also saves a screenshot of each page and checks it is a real, non-blank image with the banner
 painted in it.
@@ -27,6 +28,7 @@ from PIL import Image  # a dependency of streamlit
 
 from tests.drift_store import DriftStore, build_drift_store
 from tests.promoter_value_store import build_value_store
+from tests.risk_store import write_flags
 
 try:  # a dev extra: without it the browser fixture skips (fails under CI) and says why
     from selenium import webdriver
@@ -109,6 +111,7 @@ def app_url(drifted: DriftStore, tmp_path_factory: pytest.TempPathFactory) -> It
     promoter value snapshot store."""
     port = _free_port()
     values = build_value_store(tmp_path_factory.mktemp("value")).feature_store_dir
+    write_flags(Path(values))  # the same snapshot store holds the anomaly flags
     env = {**os.environ,
            "FENRUN_MLFLOW_TRACKING_URI": drifted.serving.mlflow_tracking_uri,
            "FENRUN_MLFLOW_EXPERIMENT": drifted.serving.mlflow_experiment,
@@ -248,6 +251,26 @@ def test_promoter_value_page_renders_in_chromium(app_url: str, browser: WebDrive
     header, *rows = browser.execute_script(TABLE_ROWS_JS, 2)  # confidently below break-even
     assert header[:2] == ["promoter_id", "channel"], f"{header}; {png}"
     assert [(row[0], row[5]) for row in rows] == [("P-LOSS", "4000.00"), ("P-MEH", "2000.00")], (
+        f"{rows}; {png}")
+    _assert_not_blank(png)
+    _assert_banner_painted(png, browser)
+
+
+def _triage_rendered(driver: WebDriver) -> bool:
+    rows = [len(driver.execute_script(TABLE_ROWS_JS, i)) for i in range(2)]
+    return ("of commission not yet paid" in _banner_text(driver) and rows == [3, 5]
+            and not driver.find_elements(By.CSS_SELECTOR, BUSY))
+
+
+def test_risk_triage_page_renders_in_chromium(app_url: str, browser: WebDriver,
+                                              tmp_path: Path) -> None:
+    png = tmp_path / "risk_triage.png"
+    browser.get(f"{app_url}/risk_triage")
+    _wait_rendered(browser, _triage_rendered, png)
+    assert "2 flagged promoters have 1700.00 CNY" in _banner_text(browser), png
+    header, *rows = browser.execute_script(TABLE_ROWS_JS, 0)  # money to hold first
+    assert header[:4] == ["rank", "promoter", "anomaly score", "unpaid"], f"{header}; {png}"
+    assert [(row[1], row[3]) for row in rows] == [("R4", "1200.00"), ("R1", "500.00")], (
         f"{rows}; {png}")
     _assert_not_blank(png)
     _assert_banner_painted(png, browser)

@@ -7,7 +7,13 @@ import mlflow
 import numpy as np
 import pandas as pd
 import pytest
+from typer.testing import CliRunner
 
+from api.cli import app
+from serving.config import ServingSettings
+from serving.risk import RiskService
+from settlement.db import create_db_engine
+from settlement.reports import promoter_balances
 from training import anomaly
 from training.config import TrainingSettings
 from training.registry import champion_uri, current_champion
@@ -52,3 +58,58 @@ def test_evaluate_on_hand_built_scores() -> None:
     assert metrics["recall_device_farm"] == 1.0 and metrics["recall_click_spam"] == 0.0
     assert metrics["precision_at_budget"] == 1.0
     assert np.isnan(anomaly.evaluate(scores, pd.Series(["none"] * 20))["pr_auc"])
+
+
+def test_flag_ranks_the_budget_and_names_the_unusual_features(
+        first, settings, profiles) -> None:  # noqa: ANN001
+    flags = anomaly.flag(profiles, champion_uri("anomaly"), alert_share=0.05)
+    assert list(flags["promoter_id"]) == list(profiles["promoter_id"])
+    assert sorted(flags["rank"]) == list(range(1, len(flags) + 1))
+    flagged = flags[flags["flagged"]]
+    assert len(flagged) == int(np.ceil(0.05 * len(flags)))
+    assert flagged["score"].min() >= flags.loc[~flags["flagged"], "score"].max()
+    assert (flagged["reasons"].str.len() > 0).all() and (flags.loc[~flags["flagged"],
+                                                                   "reasons"] == "").all()
+    # the first reason of the top promoter is its feature furthest from the median
+    top = flagged.sort_values("rank").iloc[0]
+    z = anomaly._robust_z(profiles[list(anomaly.ANOMALY_FEATURES)])
+    row = z[profiles["promoter_id"] == top["promoter_id"]].iloc[0]
+    assert top["reasons"].startswith(row.abs().idxmax() + " ")
+    labels = anomaly._labels_for(profiles, settings)
+    fraud = (labels != "none").to_numpy()
+    assert fraud[flags["flagged"].to_numpy()].mean() > 3 * fraud.mean()  # flags find fraud
+    with pytest.raises(ValueError, match="alert_share"):
+        anomaly.flag(profiles, champion_uri("anomaly"), alert_share=0)
+
+
+def test_cli_stores_the_triage_list_with_the_unpaid_commission(
+        first, settings: TrainingSettings, tmp_path) -> None:  # noqa: ANN001
+    env = {"FENRUN_DATABASE_URL": settings.database_url,
+           "FENRUN_MLFLOW_TRACKING_URI": settings.mlflow_tracking_uri,
+           "FENRUN_MLFLOW_ARTIFACT_ROOT": settings.mlflow_artifact_root,
+           "FENRUN_MLFLOW_EXPERIMENT": settings.mlflow_experiment,
+           "FENRUN_FEATURE_STORE_DIR": str(tmp_path)}
+    result = CliRunner().invoke(app, ["risk", "flag", "--as-of", settings.train_as_of],
+                                env=env)
+    assert result.exit_code == 0, result.output
+    assert "promoters flagged by models:/fenrun-anomaly@champion" in result.output
+    triage = RiskService(ServingSettings(feature_store_dir=str(tmp_path))).triage()
+    assert triage.as_of == pd.Timestamp(settings.train_as_of)
+    engine = create_db_engine(settings.database_url)
+    with engine.connect() as conn:
+        balances = promoter_balances(conn, triage.currency)
+    engine.dispose()
+    for row in triage.flagged.head(20).itertuples():
+        owed = balances.get(row.promoter_id)
+        expected = owed.pending_minor + owed.available_minor if owed else 0
+        assert row.unpaid_minor == expected
+    assert triage.unpaid_at_stake_minor >= 0
+
+
+def test_cli_without_an_anomaly_champion_says_how_to_get_one(tmp_path) -> None:  # noqa: ANN001
+    env = {"FENRUN_MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow.db'}",
+           "FENRUN_FEATURE_STORE_DIR": str(tmp_path)}
+    result = CliRunner().invoke(app, ["risk", "flag", "--as-of", "2026-04-01T00:00:00Z"],
+                                env=env)
+    assert result.exit_code == 2
+    assert "fenrun train anomaly" in result.output

@@ -1,0 +1,35 @@
+"""Proves the risk service orders the flagged promoters for review and counts only the commission
+a hold can still protect (a claw-back owed is not negative money at stake)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from serving.config import ServingSettings
+from serving.errors import NoSnapshot
+from serving.risk import RiskService
+from tests.risk_store import AS_OF, write_flags
+
+
+def test_flagged_in_review_order_and_money_at_stake(tmp_path: Path) -> None:
+    triage = RiskService(write_flags(tmp_path)).triage()
+    assert (triage.as_of, triage.currency, triage.model_version) == (AS_OF, "CNY", "3")
+    assert list(triage.flagged["promoter_id"]) == ["R1", "R2", "R3", "R4"]
+    assert triage.unpaid_at_stake_minor == 50_000 + 120_000  # R3's -5,000 counts 0
+    assert list(triage.by_money_at_stake()["promoter_id"]) == ["R4", "R1"]
+
+
+def test_snapshots_newest_first_and_missing_ones_named(tmp_path: Path) -> None:
+    empty = RiskService(ServingSettings(feature_store_dir=str(tmp_path)))
+    with pytest.raises(NoSnapshot, match="fenrun risk flag"):
+        empty.triage()
+    older = pd.Timestamp("2026-03-01T00:00:00Z")
+    write_flags(tmp_path, older)
+    service = RiskService(write_flags(tmp_path))
+    assert service.snapshots() == [AS_OF, older]
+    assert service.triage(pd.Timestamp("2026-03-01T08:00:00+08:00")).as_of == older
+    with pytest.raises(NoSnapshot, match="2026-05-01"):
+        service.triage(pd.Timestamp("2026-05-01T00:00:00Z"))
