@@ -46,7 +46,8 @@ def load_profiles(settings: TrainingSettings, as_of: pd.Timestamp) -> pd.DataFra
         pass
     engine = create_db_engine(settings.database_url)
     profiles = build_profiles(engine, as_of, local_tz=settings.local_tz)
-    write_snapshot(profiles, settings.feature_store_dir)
+    if not profiles.empty:  # nobody had joined by then: nothing worth keeping
+        write_snapshot(profiles, settings.feature_store_dir)
     return profiles
 
 

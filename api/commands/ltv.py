@@ -148,6 +148,8 @@ def promoters_command(
     settings, ltv = TrainingSettings(), LtvSettings()
     horizon = horizon_days or ltv.horizon_days
     history = load_books(settings.database_url, ltv.currency)
+    if history.as_of(at).orders.empty:
+        fail(f"--as-of: no order was paid by {at.isoformat()}; pick a later instant")
     if use_champion or segments:
         configure_tracking(settings)
     predict = None

@@ -113,3 +113,16 @@ def test_cli_without_an_anomaly_champion_says_how_to_get_one(tmp_path) -> None: 
                                 env=env)
     assert result.exit_code == 2
     assert "fenrun train anomaly" in result.output
+
+
+def test_cli_before_anyone_joined_is_refused(first, settings: TrainingSettings,
+                                              tmp_path) -> None:  # noqa: ANN001
+    env = {"FENRUN_DATABASE_URL": settings.database_url,
+           "FENRUN_MLFLOW_TRACKING_URI": settings.mlflow_tracking_uri,
+           "FENRUN_MLFLOW_EXPERIMENT": settings.mlflow_experiment,
+           "FENRUN_FEATURE_STORE_DIR": str(tmp_path)}
+    result = CliRunner().invoke(app, ["risk", "flag", "--as-of", "2000-01-01T00:00:00Z"],
+                                env=env)
+    assert result.exit_code == 2
+    assert "--as-of: no promoter had joined by 2000-01-01" in result.output
+    assert not any(tmp_path.rglob("*.parquet"))

@@ -149,3 +149,12 @@ def test_cli_promoters_stores_the_snapshot_the_dashboard_reads(books: str, tmp_p
     again = CliRunner().invoke(app, args, env=env)  # a rerun replaces the same as-of
     assert again.exit_code == 0, again.output
     assert service.snapshots() == [pd.Timestamp("2025-06-01T00:00:00Z")]
+
+
+def test_cli_promoters_before_the_first_order_is_refused(books: str, tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        app, ["ltv", "promoters", "--as-of", "2024-12-31", "--no-use-champion"],
+        env={"FENRUN_DATABASE_URL": books, "FENRUN_FEATURE_STORE_DIR": str(tmp_path)})
+    assert result.exit_code == 2
+    assert "--as-of: no order was paid by 2024-12-31" in result.output
+    assert not any(tmp_path.iterdir())  # nothing stored
