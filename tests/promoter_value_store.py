@@ -2,7 +2,8 @@
 
 The customers are typed by hand so every figure is known: `P-LOSS` brought 40 customers worth
 half of what they cost (a poster promoter, in a channel that loses overall), `P-STAR` 30 worth ten
-times their cost, `P-NEW` one customer. The tables are computed by the production code
+times their cost, `P-NEW` one customer. Each forecast carries 0.4 fen, which the production code
+rounds away per customer. The tables are computed by the production code
 (`training.ltv.promoter_value`) and stored the way `fenrun ltv promoters` stores them.
 """
 

@@ -30,7 +30,7 @@ def test_a_losing_promoter_from_the_newest_snapshot(client: TestClient) -> None:
     assert (body["currency"], body["channel"], body["customers"]) == ("CNY", "qr_poster", 40)
     assert (body["segment_id"], body["segment_name"]) == (2, "low-GMV novices")
     assert (body["realised"], body["predicted"], body["ltv"], body["cac"]) == (
-        "1200.00", "800.16", "2000.16", "4000.00")  # 40 x (30.00 + 20.004), 40 x 100.00
+        "1200.00", "800.00", "2000.00", "4000.00")  # 40 x (30.00 + 20.00), 40 x 100.00
     low, high = body["ltv_cac_band"]
     assert low <= body["ltv_cac_shrunk"] <= high < 1
     assert body["confidently_losing"] is True

@@ -25,6 +25,7 @@ and one with hundreds a band around its own ratio.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -113,7 +114,9 @@ def _bootstrap_band(groups: np.ndarray, n_groups: int, ltv: np.ndarray, cac: np.
             num = num + _prior_draws(rng, pool_of_group, pools, ltv, k, width)
             den = den + _prior_draws(rng, pool_of_group, pools, cac, k, width)
         ratios.append(np.divide(num, den, out=np.full_like(num, np.nan), where=den > 0))
-    low, high = np.nanpercentile(np.hstack(ratios), BAND, axis=1)
+    with warnings.catch_warnings():  # no CAC in any replicate: the band is undefined (NaN)
+        warnings.filterwarnings("ignore", "All-NaN slice encountered", RuntimeWarning)
+        low, high = np.nanpercentile(np.hstack(ratios), BAND, axis=1)
     return low, high
 
 
@@ -145,13 +148,29 @@ def _summarise(customers: pd.DataFrame, key: str, pool_key: pd.Series, prior_cus
     return out
 
 
+def whole_minor(customers: pd.DataFrame) -> pd.DataFrame:
+    """Customers with every amount in whole minor units (int64) and LTV = realised + predicted.
+
+    Why per customer: a forecast is rounded to the fen once, where it is made, so every total
+    built from it (per promoter, per channel, per segment, the grand total) is an exact sum of
+    the same integers and the views agree to the fen.
+    """
+    out = customers.copy()
+    for name in MONEY_COLUMNS:
+        out[name] = np.rint(out[name].to_numpy(float)).astype("int64")
+    out["ltv_minor"] = out["realised_minor"] + out["predicted_minor"]
+    return out
+
+
 def promoter_value(customers: pd.DataFrame, prior_customers: int = 5,
                    replicates: int = 200, seed: int = 42) -> PromoterValue:
     """Per-promoter and per-channel LTV/CAC with shrinkage and bootstrap bands (module doc).
 
     A promoter's prior comes from its main channel (where most of its customers came from);
-    a channel's prior from all customers (it hardly matters: channels have thousands).
+    a channel's prior from all customers (it hardly matters: channels have thousands). Amounts
+    are whole minor units per customer first (`whole_minor`).
     """
+    customers = whole_minor(customers)
     main_channel = (customers.groupby(["promoter_id", "channel"]).size().rename("n").reset_index()
                     .sort_values(["promoter_id", "n", "channel"], ascending=[True, False, True])
                     .drop_duplicates("promoter_id").set_index("promoter_id")["channel"])
@@ -166,11 +185,10 @@ def promoter_value(customers: pd.DataFrame, prior_customers: int = 5,
 
 def _stamped(frame: pd.DataFrame, as_of: pd.Timestamp, horizon_days: int,
              currency: str) -> pd.DataFrame:
-    """`frame` with the snapshot's keys in front and money rounded to whole minor units (int64):
-    a forecast is stored as the whole fen it predicts, never as a float amount."""
+    """`frame` with the snapshot's keys in front; its sums of whole minor units stay int64."""
     out = frame.copy()
     for name in MONEY_COLUMNS:
-        out[name] = np.rint(out[name].to_numpy(float)).astype("int64")
+        out[name] = out[name].astype("int64")
     out.insert(0, "as_of", as_of)
     out.insert(1, "horizon_days", int(horizon_days))
     out.insert(2, "currency", currency)
