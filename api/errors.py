@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse
 
 from api.schemas import ErrorOut
 from serving.errors import (
+    NoChampion,
     NoDriftCheck,
     NoSnapshot,
     ServingError,
@@ -24,6 +25,7 @@ from serving.errors import (
 STATUS: dict[type[ServingError], int] = {
     UnknownModel: 404,
     NoDriftCheck: 404,
+    NoChampion: 404,
     NoSnapshot: 404,
     UnknownPromoter: 404,
     TrackingUnavailable: 503,

@@ -16,6 +16,7 @@ st.set_page_config(page_title="fenrun", layout="wide")
 page = st.navigation([
     st.Page(PAGES / "model_health.py", title="Model health", icon=":material/monitor_heart:",
             default=True),
+    st.Page(PAGES / "segments.py", title="Segments", icon=":material/groups:"),
     st.Page(PAGES / "promoter_value.py", title="Promoter value", icon=":material/savings:"),
     st.Page(PAGES / "risk_triage.py", title="Risk triage", icon=":material/policy:"),
 ])

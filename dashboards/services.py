@@ -15,6 +15,7 @@ from serving.config import ServingSettings
 from serving.model_health import ModelHealth, ModelHealthService
 from serving.promoter_value import PromoterValueReport, PromoterValueService
 from serving.risk import RiskService, TriageList
+from serving.segments import SegmentCatalogue, champion_segments
 
 TTL_S = 30
 
@@ -62,3 +63,9 @@ def load_flag_snapshots() -> list[pd.Timestamp]:
 def load_triage(as_of: pd.Timestamp | None) -> TriageList:
     """One anomaly flag list (the newest when `as_of` is None)."""
     return risk_service().triage(as_of)
+
+
+@st.cache_data(ttl=TTL_S, show_spinner="Reading the segments champion…")
+def load_segments() -> SegmentCatalogue:
+    """The segments of `fenrun-segments@champion` (see `serving.segments`)."""
+    return champion_segments(model_health_service())

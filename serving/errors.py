@@ -58,3 +58,14 @@ class UnknownPromoter(ServingError):
         self.promoter_id = promoter_id
         super().__init__(f"promoter {promoter_id!r} has no acquired customer in the promoter "
                          f"value snapshot as of {as_of}")
+
+
+class NoChampion(ServingError):
+    """The model is registered (or not) but no version holds the `champion` alias."""
+
+    code = "no_champion"
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        super().__init__(f"{name} has no champion: train it (`fenrun train`) until a version "
+                         "wins the gate")

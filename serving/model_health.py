@@ -15,7 +15,9 @@ Read only: nothing here writes to MLflow, and a local SQLite store that does not
 
 from __future__ import annotations
 
+import json
 import math
+import tempfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -31,7 +33,7 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from serving.config import ServingSettings
-from serving.errors import NoDriftCheck, TrackingUnavailable, UnknownModel
+from serving.errors import NoChampion, NoDriftCheck, TrackingUnavailable, UnknownModel
 
 MODEL_PREFIX = "fenrun-"
 CHAMPION = "champion"
@@ -234,6 +236,26 @@ class ModelHealthService:
     def _experiment_id(self) -> str | None:
         experiment = self._client.get_experiment_by_name(self._experiment)
         return None if experiment is None else experiment.experiment_id
+
+    def champion_document(self, name: str, artifact: str) -> tuple[str, dict[str, object]]:
+        """The champion's version and a JSON artifact of the run that logged it (the segments'
+        `segments.json`, say); `NoChampion` when no version holds the alias."""
+        full = registered_name(name)
+        if self._store_missing():
+            raise NoChampion(full)
+        with _reading(self._uri):
+            try:
+                version = self._client.get_model_version_by_alias(full, CHAMPION)
+            except MlflowException as error:
+                if error.error_code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"):
+                    raise NoChampion(full) from error
+                raise
+            if version.run_id is None:  # registered from outside a run: no artifacts
+                raise NoChampion(full)
+            with tempfile.TemporaryDirectory() as folder:
+                path = self._client.download_artifacts(version.run_id, artifact, folder)
+                document = json.loads(Path(path).read_text(encoding="utf-8"))
+        return str(version.version), document
 
     def _store_missing(self) -> bool:
         """True for a local SQLite store whose file does not exist (nothing trained yet)."""

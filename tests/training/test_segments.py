@@ -1,16 +1,27 @@
 """Proves segmentation: k by silhouette, readable names, reproducible metrics, ids stable across
-retrains (Hungarian matching), the gate, and the round trip through `models:/...@champion`."""
+retrains (Hungarian matching), the gate, the round trip through `models:/...@champion`, and that
+serving and the Segments page read the champion's segments."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import mlflow
 import numpy as np
 import pandas as pd
 import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
 
+from serving.config import ServingSettings
+from serving.errors import NoChampion
+from serving.model_health import ModelHealthService
+from serving.segments import champion_segments
 from training import segments
 from training.config import TrainingSettings
 from training.registry import champion_uri, current_champion
+
+SEGMENTS_PAGE = Path(__file__).resolve().parents[2] / "dashboards" / "views" / "segments.py"
 
 
 @pytest.fixture(scope="module")
@@ -65,3 +76,40 @@ def test_hungarian_keeps_ids_when_clusters_come_back_permuted(profiles: pd.DataF
     grown = segments._pipeline(5, seed=1).fit(features)
     grown_ids = segments.stable_ids(grown, previous)
     assert sorted(grown_ids) == [0, 1, 2, 3, 4]  # four matched, one fresh id
+
+
+def test_serving_reads_the_champions_segments(first, settings: TrainingSettings,
+                                              tmp_path) -> None:  # noqa: ANN001
+    serving = ServingSettings(mlflow_tracking_uri=settings.mlflow_tracking_uri,
+                              mlflow_experiment=settings.mlflow_experiment,
+                              feature_store_dir=str(tmp_path))
+    catalogue = champion_segments(ModelHealthService(serving))
+    model = mlflow.pyfunc.load_model(champion_uri("segments")).unwrap_python_model()
+    assert catalogue.champion_version == first.decision.version
+    assert {s.segment_id: s.name for s in catalogue.segments} == model.names
+    assert sum(s.share for s in catalogue.segments) == pytest.approx(1.0)
+    assert [s.share for s in catalogue.segments] == sorted(
+        (s.share for s in catalogue.segments), reverse=True)
+    assert set(catalogue.segments[0].centroid) == set(segments.SEGMENT_FEATURES)
+
+
+def test_segments_page_lists_the_champions_segments(first, settings: TrainingSettings,
+                                                    tmp_path, monkeypatch) -> None:  # noqa: ANN001
+    monkeypatch.setenv("FENRUN_MLFLOW_TRACKING_URI", settings.mlflow_tracking_uri)
+    monkeypatch.setenv("FENRUN_MLFLOW_EXPERIMENT", settings.mlflow_experiment)
+    monkeypatch.setenv("FENRUN_FEATURE_STORE_DIR", str(tmp_path))  # no value snapshot
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    app = AppTest.from_file(str(SEGMENTS_PAGE), default_timeout=60).run()
+    assert not app.exception, app.exception
+    table = app.dataframe[0].value
+    model = mlflow.pyfunc.load_model(champion_uri("segments")).unwrap_python_model()
+    assert dict(zip(table["id"], table["segment"], strict=True)) == model.names
+    assert table["share %"].sum() == pytest.approx(100.0, abs=0.1)
+    assert "LTV/CAC" not in table  # no snapshot: the page says nothing it cannot back
+
+
+def test_no_segments_champion_is_a_named_error(tmp_path) -> None:  # noqa: ANN001
+    empty = ServingSettings(mlflow_tracking_uri=f"sqlite:///{tmp_path / 'none.db'}")
+    with pytest.raises(NoChampion, match="fenrun-segments"):
+        champion_segments(ModelHealthService(empty))
