@@ -28,7 +28,7 @@ def _value_report() -> PromoterValueReport | None:
 def share_chart(table: pd.DataFrame) -> alt.Chart:
     return alt.Chart(table).mark_bar(color="#9ecae1").encode(
         x=alt.X("share:Q", title="share of promoters", axis=alt.Axis(format="%")),
-        y=alt.Y("segment:N", sort="-x", title=None),
+        y=alt.Y("segment:N", sort="-x", title=None, axis=alt.Axis(labelLimit=260)),
         tooltip=["segment_id", "segment", alt.Tooltip("share:Q", format=".1%")])
 
 
@@ -38,6 +38,9 @@ def segments_table(catalogue: SegmentCatalogue, value: PromoterValueReport | Non
     table["share"] = table["share"] * 100
     floats = table.select_dtypes("float").columns
     table[floats] = table[floats].round(2) + 0.0  # + 0.0: no "-0.00" for a centre at zero
+    value_columns = [c for c in ("promoters", "customers", "ltv_cac") if c in table]
+    first = ["segment_id", "segment", "share", *value_columns]  # what a reviewer reads first
+    table = table[first + [c for c in table.columns if c not in first]]
     return table.rename(columns={"segment_id": "id", "share": "share %", "ltv_cac": "LTV/CAC"})
 
 
