@@ -157,22 +157,45 @@ def ledger_verify() -> None:
 def _print_payouts(payouts: list, export: Path | None) -> None:
     for p in payouts:
         amount = format_amount(p.amount_minor, p.currency)
-        typer.echo(f"{p.payout_id:>8} {p.promoter_id:<24} {amount:>14} {p.currency} {p.status}")
+        why = f" ({p.hold_reason})" if p.hold_reason and p.status == AWAITING_APPROVAL else ""
+        typer.echo(f"{p.payout_id:>8} {p.promoter_id:<24} {amount:>14} {p.currency} "
+                   f"{p.status}{why}")
     if export is not None:
         export_csv(payouts, export)
         typer.echo(f"exported {len(payouts)} payout(s) to {export}")
+
+
+def _flagged_promoters() -> frozenset[str]:
+    """The promoters of the newest anomaly flag list (`fenrun risk flag`), if one is stored."""
+    from serving.config import ServingSettings  # heavy: pandas
+    from serving.errors import NoSnapshot
+    from serving.risk import RiskService
+
+    try:
+        triage = RiskService(ServingSettings()).triage()
+    except NoSnapshot:
+        typer.echo("no anomaly flags stored (`fenrun risk flag`): no payout held for risk review")
+        return frozenset()
+    flagged = frozenset(triage.flagged["promoter_id"])
+    typer.echo(f"{len(flagged)} promoters flagged as of {triage.as_of:%Y-%m-%d %H:%M} UTC: "
+               "their payouts wait for risk review")
+    return flagged
 
 
 @payouts_app.command("run")
 def payouts_run(
     as_of: AsOf,
     export: Annotated[Path | None, typer.Option(help="write the batch as CSV for finance")] = None,
+    hold_flagged: Annotated[bool, typer.Option(
+        help="queue the payouts of promoters on the newest anomaly flag list for approval")
+    ] = True,
 ) -> None:
     """Release what is due, then pay every promoter whose available balance reaches the minimum."""
     at = parse_as_of(as_of)
     engine = open_books()
+    review = _flagged_promoters() if hold_flagged else frozenset()
     try:
-        made = run_payouts(engine, stored_plans(engine), at)
+        made = run_payouts(engine, stored_plans(engine), at, review)
     except SettlementError as error:
         fail(str(error))
     _print_payouts(made, export)

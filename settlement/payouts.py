@@ -1,14 +1,17 @@
 """Payout batches: pay promoters what has cleared its hold, with a person approving large sums.
 
 A run first releases every hold due by its `as_of`, then pays each promoter whose available balance
-(net of clawbacks) reaches the plan's `payout_minimum`. Sums above `review_limit` wait for approval
-and stay in the available balance until then. Runs and approvals hold a lock for their whole
-transaction, so two of them at once cannot pay the same balance twice.
+(net of clawbacks) reaches the plan's `payout_minimum`. Sums above `review_limit`, and every payout
+of a promoter the caller names for risk review (the anomaly champion's flags, say), wait for
+approval and stay in the available balance until then; `hold_reason` says which. Runs and
+approvals hold a lock for their whole transaction, so two of them at once cannot pay the same
+balance twice.
 """
 
 from __future__ import annotations
 
 import csv
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,6 +29,7 @@ from settlement.service import in_transaction, release_due
 from settlement.state import Changes
 
 PAID, AWAITING_APPROVAL, REJECTED = "paid", "awaiting_approval", "rejected"
+REVIEW_LIMIT, RISK_REVIEW = "review_limit", "risk_review"  # why a payout awaits approval
 _PAYOUT_LOCK_KEY = 0x66656E72  # "fenr": one advisory lock for every payout transaction
 
 
@@ -37,6 +41,7 @@ class Payout:
     amount_minor: int
     status: str
     as_of: datetime
+    hold_reason: str | None = None  # REVIEW_LIMIT or RISK_REVIEW while it awaits a person
 
 
 def _lock(conn: Connection) -> None:
@@ -52,7 +57,15 @@ def _payout_entry(payout_id: int, promoter_id: str, currency: str, amount: int, 
                         payout_postings(promoter_id, currency, amount, clawback))
 
 
-def _run(conn: Connection, plans: PlanBook, as_of: datetime) -> list[Payout]:
+def _hold_reason(amount: int, limit: int, flagged: bool) -> str | None:
+    """Risk first: a flagged promoter waits for review whatever the sum."""
+    if flagged:
+        return RISK_REVIEW
+    return REVIEW_LIMIT if amount > limit else None
+
+
+def _run(conn: Connection, plans: PlanBook, as_of: datetime,
+         risk_review: AbstractSet[str]) -> list[Payout]:
     _lock(conn)
     plan = plans.version_at(as_of)
     waiting = set(conn.execute(select(t.payouts.c.promoter_id).where(
@@ -64,10 +77,12 @@ def _run(conn: Connection, plans: PlanBook, as_of: datetime) -> list[Payout]:
         amount = balance.available_minor
         if promoter_id in waiting or amount <= 0 or amount < plan.payout_minimum_minor:
             continue
-        status = AWAITING_APPROVAL if amount > plan.review_limit_minor else PAID
+        reason = _hold_reason(amount, plan.review_limit_minor, promoter_id in risk_review)
+        status = PAID if reason is None else AWAITING_APPROVAL
         payout_id = conn.execute(t.payouts.insert().values(
             promoter_id=promoter_id, currency=plan.currency, amount_minor=amount, status=status,
             as_of=as_of, created_at=now, decided_at=now if status == PAID else None,
+            hold_reason=reason,
         ).returning(t.payouts.c.payout_id)).scalar_one()
         if status == PAID:
             entry = _payout_entry(payout_id, promoter_id, plan.currency, amount,
@@ -75,15 +90,18 @@ def _run(conn: Connection, plans: PlanBook, as_of: datetime) -> list[Payout]:
             changes.add_entry(entry)
             conn.execute(update(t.payouts).where(t.payouts.c.payout_id == payout_id)
                          .values(entry_id=entry.entry_id))
-        made.append(Payout(payout_id, promoter_id, plan.currency, amount, status, as_of))
+        made.append(Payout(payout_id, promoter_id, plan.currency, amount, status, as_of,
+                           reason))
     write_entries(conn, changes)
     return made
 
 
-def run_payouts(engine: Engine, plans: PlanBook, as_of: datetime) -> list[Payout]:
-    """Release what is due by `as_of`, then pay (or queue for approval) every eligible promoter."""
+def run_payouts(engine: Engine, plans: PlanBook, as_of: datetime,
+                risk_review: AbstractSet[str] = frozenset()) -> list[Payout]:
+    """Release what is due by `as_of`, then pay (or queue for approval) every eligible promoter;
+    promoters in `risk_review` are queued for approval whatever their sum."""
     release_due(engine, plans, as_of)
-    return in_transaction(engine, lambda conn: _run(conn, plans, as_of))
+    return in_transaction(engine, lambda conn: _run(conn, plans, as_of, risk_review))
 
 
 def _load(conn: Connection, payout_id: int) -> Payout:
@@ -91,7 +109,7 @@ def _load(conn: Connection, payout_id: int) -> Payout:
     if row is None:
         raise NotFound(f"payout_id: no payout {payout_id}")
     return Payout(row.payout_id, row.promoter_id, row.currency, row.amount_minor, row.status,
-                  row.as_of)
+                  row.as_of, row.hold_reason)
 
 
 def _decide(conn: Connection, plans: PlanBook, payout_id: int, approve: bool) -> Payout:
@@ -135,8 +153,8 @@ def list_payouts(conn: Connection, status: str | None = None) -> list[Payout]:
     query = select(t.payouts).order_by(t.payouts.c.payout_id)
     if status is not None:
         query = query.where(t.payouts.c.status == status)
-    return [Payout(r.payout_id, r.promoter_id, r.currency, r.amount_minor, r.status, r.as_of)
-            for r in conn.execute(query)]
+    return [Payout(r.payout_id, r.promoter_id, r.currency, r.amount_minor, r.status, r.as_of,
+                   r.hold_reason) for r in conn.execute(query)]
 
 
 def export_csv(payouts: list[Payout], path: Path) -> None:

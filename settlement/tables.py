@@ -187,6 +187,8 @@ payouts = Table(
     Column("created_at", UTCDateTime(), nullable=False),
     Column("decided_at", UTCDateTime()),
     Column("entry_id", String(160)),
+    # Why it awaits approval: review_limit | risk_review; NULL for a payout paid at once.
+    Column("hold_reason", String(24)),
     Index(None, "promoter_id", "status"),
 )
 from settlement import stream_tables as _stream_tables  # noqa: E402,F401

@@ -51,6 +51,14 @@ def _unreachable(reason: str) -> None:
     pytest.skip(f"PostgreSQL not available: {reason}")
 
 
+@pytest.fixture(autouse=True)
+def _own_snapshot_store(tmp_path_factory: pytest.TempPathFactory,
+                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test starts with an empty snapshot store of its own, so a `.fenrun/` left in the
+    working tree by `make demo` (profiles, value snapshots, anomaly flags) never leaks in."""
+    monkeypatch.setenv("FENRUN_FEATURE_STORE_DIR", str(tmp_path_factory.mktemp("snapshots")))
+
+
 @pytest.fixture
 def postgres_url() -> Iterator[str]:
     """A fresh, empty PostgreSQL database for one test, dropped afterwards."""

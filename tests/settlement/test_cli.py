@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from sqlalchemy import text
 from typer.testing import CliRunner
 
 from api.cli import app
+from features.profiles.store import ANOMALY_FLAGS_TABLE, write_snapshot
 from settlement.db import create_db_engine
 from tests.conftest import DEFAULT_PLAN
 
@@ -109,6 +111,28 @@ def test_payout_run_exports_csv_and_verify_passes(cli):
     assert rows[0] == "payout_id,promoter_id,currency,amount,status,as_of"
     assert sorted(r.split(",")[1:5] for r in rows[1:]) == [["A", "CNY", "100.00", "paid"],
                                                            ["B", "CNY", "200.00", "paid"]]
+    assert cli("ledger", "verify").exit_code == 0
+
+
+def test_payout_run_holds_the_promoters_on_the_newest_flag_list(cli, monkeypatch):
+    events = write_events(cli.tmp / "e.jsonl", BRIEF)
+    cli("settle", events, "--plan", cli.tmp / "plan.yaml")
+    store = cli.tmp / "snapshots"
+    flags = pd.DataFrame({"as_of": pd.Timestamp("2026-03-09T00:00:00Z"), "currency": "CNY",
+                          "model_version": "1", "promoter_id": ["A", "B"], "score": [0.2, 0.9],
+                          "rank": [2, 1], "flagged": [False, True], "reasons": ["", "x"]})
+    write_snapshot(flags, store, ANOMALY_FLAGS_TABLE)
+    monkeypatch.setenv("FENRUN_FEATURE_STORE_DIR", str(store))
+    result = cli("payouts", "run", "--as-of", "2026-03-10T00:00:00Z")
+    assert result.exit_code == 0, result.output
+    assert "1 promoters flagged as of 2026-03-09 00:00 UTC" in result.output
+    lines = {line.split()[1]: line for line in result.output.splitlines()
+             if line.strip()[:1].isdigit()}
+    assert lines["A"].endswith("paid") and lines["B"].endswith("awaiting_approval (risk_review)")
+    assert "1 paid, 1 awaiting approval" in result.output
+    unheld = cli("payouts", "run", "--as-of", "2026-03-11T00:00:00Z", "--no-hold-flagged")
+    assert "flagged" not in unheld.output  # B already waits: a run never pays it twice
+    assert "0 paid, 0 awaiting approval" in unheld.output
     assert cli("ledger", "verify").exit_code == 0
 
 

@@ -9,7 +9,10 @@ from settlement.payouts import (
     AWAITING_APPROVAL,
     PAID,
     REJECTED,
+    REVIEW_LIMIT,
+    RISK_REVIEW,
     approve_payout,
+    list_payouts,
     reject_payout,
     run_payouts,
 )
@@ -98,3 +101,21 @@ def test_every_entry_records_the_plan_version_that_produced_it(earned, plans):
         unversioned = conn.execute(select(func.count()).select_from(journal_entries).where(
             journal_entries.c.plan_version_id.is_(None))).scalar_one()
     assert unversioned == 0
+
+
+def test_flagged_promoters_wait_for_risk_review_whatever_the_sum(earned, plans):
+    made = {p.promoter_id: p for p in run_payouts(earned, plans, at("2026-03-10T00:00:00Z"),
+                                                  risk_review=frozenset({"normal", "nobody"}))}
+    assert (made["normal"].status, made["normal"].hold_reason) == (AWAITING_APPROVAL,
+                                                                  RISK_REVIEW)
+    assert (made["big"].status, made["big"].hold_reason) == (AWAITING_APPROVAL, REVIEW_LIMIT)
+    assert promoter(earned, "normal")["available"] == "150.00"  # nothing left the books
+    assert run_payouts(earned, plans, at("2026-03-11T00:00:00Z")) == []  # still waiting
+    paid = approve_payout(earned, plans, made["normal"].payout_id)
+    assert (paid.status, paid.hold_reason) == (PAID, RISK_REVIEW)  # why it waited is kept
+    assert promoter(earned, "normal") == {"pending": "0.00", "available": "0.00",
+                                          "paid": "150.00"}
+    with earned.connect() as conn:
+        reasons = {p.promoter_id: p.hold_reason for p in list_payouts(conn)}
+    assert reasons == {"normal": RISK_REVIEW, "big": REVIEW_LIMIT}
+    assert_books_verified(earned)
