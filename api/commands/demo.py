@@ -24,6 +24,7 @@ from api.commands.train import train_command
 from features.simulator import SimulationConfig, simulate
 from settlement import tables as t
 from settlement.config import SettlementSettings
+from settlement.db import create_db_engine, upgrade
 from settlement.money import format_amount
 from settlement.payouts import AWAITING_APPROVAL, run_payouts
 from settlement.plan_store import load_plan_book
@@ -43,6 +44,11 @@ def demo_command(
 
     settings = SettlementSettings()
     started = time.perf_counter()
+    # The demo writes simulated books anyway; books left by an older checkout are migrated
+    # first rather than refused (`fenrun db upgrade` is what a real installation runs).
+    books = create_db_engine(settings.database_url)
+    upgrade(books)
+    books.dispose()
     summary = simulate(out, SimulationConfig(promoters=promoters, days=days, seed=seed))
     typer.echo(f"1/8 simulated {summary.total_events:,} events ({promoters:,} promoters, "
                f"{days} days) into {out}")
