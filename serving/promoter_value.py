@@ -26,7 +26,8 @@ from features.profiles.store import (
     read_snapshot,
 )
 from serving.config import ServingSettings
-from serving.errors import NoSnapshot, UnknownPromoter
+from serving.errors import UnknownPromoter
+from serving.snapshots import pick
 
 UNSEGMENTED = "(no segment)"
 BREAK_EVEN = 1.0
@@ -154,14 +155,8 @@ class PromoterValueService:
 
     def report(self, as_of: pd.Timestamp | None = None) -> PromoterValueReport:
         """The snapshot of `as_of`, or the newest; `NoSnapshot` when there is none."""
-        available = self.snapshots()
-        if not available:
-            raise NoSnapshot(f"no promoter value snapshot in {self._root}: run "
-                             "`fenrun ltv promoters --as-of DATE`")
-        wanted = available[0] if as_of is None else pd.Timestamp(as_of)
-        at = next((t for t in available if t == wanted), None)  # the stored instant, in UTC
-        if at is None:
-            raise NoSnapshot(f"no promoter value snapshot as of {wanted.isoformat()}")
+        at = pick(self.snapshots(), as_of, f"promoter value snapshot in {self._root}",
+                  "fenrun ltv promoters --as-of DATE")
         promoters = read_snapshot(self._root, at, PROMOTER_VALUE_TABLE)
         channels = read_snapshot(self._root, at, CHANNEL_VALUE_TABLE)
         first = promoters.iloc[0] if len(promoters) else channels.iloc[0]

@@ -15,7 +15,7 @@ import pandas as pd
 
 from features.profiles.store import ANOMALY_FLAGS_TABLE, list_snapshots, read_snapshot
 from serving.config import ServingSettings
-from serving.errors import NoSnapshot
+from serving.snapshots import pick
 
 
 @dataclass(frozen=True)
@@ -58,14 +58,8 @@ class RiskService:
 
     def triage(self, as_of: pd.Timestamp | None = None) -> TriageList:
         """The flag list of `as_of`, or the newest; `NoSnapshot` when there is none."""
-        available = self.snapshots()
-        if not available:
-            raise NoSnapshot(f"no anomaly flags in {self._root}: run "
-                             "`fenrun risk flag --as-of DATE`")
-        wanted = available[0] if as_of is None else pd.Timestamp(as_of)
-        at = next((t for t in available if t == wanted), None)
-        if at is None:
-            raise NoSnapshot(f"no anomaly flags as of {wanted.isoformat()}")
+        at = pick(self.snapshots(), as_of, f"anomaly flags in {self._root}",
+                  "fenrun risk flag --as-of DATE")
         scored = read_snapshot(self._root, at, ANOMALY_FLAGS_TABLE)
         first = scored.iloc[0]
         return TriageList(at, str(first["currency"]), str(first["model_version"]), scored)
