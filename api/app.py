@@ -17,6 +17,7 @@ from api.routes import health, models, promoters
 from serving.config import ServingSettings
 from serving.model_health import ModelHealthService
 from serving.promoter_value import PromoterValueService
+from serving.risk import RiskService
 
 
 def create_app(settings: ServingSettings | None = None) -> FastAPI:
@@ -27,6 +28,7 @@ def create_app(settings: ServingSettings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.model_health = ModelHealthService(resolved)
         app.state.promoter_value = PromoterValueService(resolved)
+        app.state.risk = RiskService(resolved)
         yield
 
     app = FastAPI(title="fenrun", lifespan=lifespan,

@@ -10,6 +10,7 @@ from fastapi import Depends, Request
 
 from serving.model_health import ModelHealthService
 from serving.promoter_value import PromoterValueService
+from serving.risk import RiskService
 
 
 def get_model_health(request: Request) -> ModelHealthService:
@@ -26,3 +27,11 @@ def get_promoter_value(request: Request) -> PromoterValueService:
 
 
 PromoterValueDep = Annotated[PromoterValueService, Depends(get_promoter_value)]
+
+
+def get_risk(request: Request) -> RiskService:
+    service: RiskService = request.app.state.risk
+    return service
+
+
+RiskDep = Annotated[RiskService, Depends(get_risk)]

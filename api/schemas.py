@@ -9,6 +9,7 @@ from pydantic import BaseModel
 
 from serving.model_health import DriftCheck, DriftStatus, ModelHealth
 from serving.promoter_value import PromoterValueRow
+from serving.risk import RiskRow
 from settlement.money import format_amount
 
 
@@ -105,3 +106,35 @@ class PromoterValueOut(BaseModel):
                    ltv_cac=row.ltv_cac, ltv_cac_shrunk=row.ltv_cac_shrunk,
                    ltv_cac_band=(row.ltv_cac_low, row.ltv_cac_high),
                    confidently_losing=row.confidently_losing)
+
+
+class PromoterRiskOut(BaseModel):
+    """A promoter's line of the newest (or the `as_of`) anomaly flag list. Amounts are decimal
+    strings in `currency`, read from the books when the list was made; `unpaid` is what a hold
+    can still protect (pending + available, net of claw-backs owed)."""
+
+    promoter_id: str
+    as_of: datetime
+    model_version: str
+    flagged: bool
+    score: float  # higher = more anomalous
+    rank: int  # 1 = most anomalous of the list
+    reasons: list[str]  # the most unusual features of a flagged promoter
+    currency: str
+    unpaid: str
+    pending: str
+    available: str
+    paid: str
+    clawback_owed: str
+
+    @classmethod
+    def of(cls, row: RiskRow) -> PromoterRiskOut:
+        def amount(minor: int) -> str:
+            return format_amount(minor, row.currency)
+
+        return cls(promoter_id=row.promoter_id, as_of=row.as_of.to_pydatetime(),
+                   model_version=row.model_version, flagged=row.flagged, score=row.score,
+                   rank=row.rank, reasons=list(row.reasons), currency=row.currency,
+                   unpaid=amount(row.unpaid_minor), pending=amount(row.pending_minor),
+                   available=amount(row.available_minor), paid=amount(row.paid_minor),
+                   clawback_owed=amount(row.clawback_minor))

@@ -50,14 +50,15 @@ class NoSnapshot(ServingError):
 
 
 class UnknownPromoter(ServingError):
-    """The promoter has no row in the snapshot (no acquired customer by then, or unknown)."""
+    """The promoter has no row in the snapshot (no acquired customer or no profile by then, or
+    an unknown id)."""
 
     code = "unknown_promoter"
 
-    def __init__(self, promoter_id: str, as_of: str) -> None:
+    def __init__(self, promoter_id: str, as_of: str,
+                 where: str = "promoter value snapshot") -> None:
         self.promoter_id = promoter_id
-        super().__init__(f"promoter {promoter_id!r} has no acquired customer in the promoter "
-                         f"value snapshot as of {as_of}")
+        super().__init__(f"promoter {promoter_id!r} is not in the {where} as of {as_of}")
 
 
 class NoChampion(ServingError):

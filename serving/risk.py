@@ -15,7 +15,30 @@ import pandas as pd
 
 from features.profiles.store import ANOMALY_FLAGS_TABLE, list_snapshots, read_snapshot
 from serving.config import ServingSettings
+from serving.errors import UnknownPromoter
 from serving.snapshots import pick
+
+
+@dataclass(frozen=True)
+class RiskRow:
+    """One promoter's line of a flag list; money in whole minor units of `currency`."""
+
+    promoter_id: str
+    as_of: pd.Timestamp
+    currency: str
+    model_version: str
+    score: float
+    rank: int
+    flagged: bool
+    reasons: tuple[str, ...]
+    pending_minor: int
+    available_minor: int
+    paid_minor: int
+    clawback_minor: int
+
+    @property
+    def unpaid_minor(self) -> int:
+        return self.pending_minor + self.available_minor
 
 
 @dataclass(frozen=True)
@@ -38,6 +61,18 @@ class TriageList:
         """Commission the flagged promoters have earned and not been paid (what a hold protects);
         a promoter who owes claw-backs counts 0, not a negative amount."""
         return int(self.flagged["unpaid_minor"].clip(lower=0).sum())
+
+    def promoter(self, promoter_id: str) -> RiskRow:
+        """The promoter's line; `UnknownPromoter` when the list did not score it."""
+        rows = self.scored[self.scored["promoter_id"] == promoter_id]
+        if rows.empty:
+            raise UnknownPromoter(promoter_id, self.as_of.isoformat(), "anomaly flag list")
+        row = rows.iloc[0]
+        reasons = tuple(r for r in str(row["reasons"]).split("; ") if r)
+        return RiskRow(promoter_id, self.as_of, self.currency, self.model_version,
+                       float(row["score"]), int(row["rank"]), bool(row["flagged"]), reasons,
+                       int(row["pending_minor"]), int(row["available_minor"]),
+                       int(row["paid_minor"]), int(row["clawback_minor"]))
 
     def by_money_at_stake(self) -> pd.DataFrame:
         """Flagged promoters with unpaid commission, largest first: where a hold matters most."""
