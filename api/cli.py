@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -165,8 +166,12 @@ def _print_payouts(payouts: list, export: Path | None) -> None:
         typer.echo(f"exported {len(payouts)} payout(s) to {export}")
 
 
-def _flagged_promoters() -> frozenset[str]:
-    """The promoters of the newest anomaly flag list (`fenrun risk flag`), if one is stored."""
+STALE_FLAGS_DAYS = 7  # a flag list older than this at payout time is named as stale
+
+
+def _flagged_promoters(at: datetime) -> frozenset[str]:
+    """The promoters of the newest anomaly flag list (`fenrun risk flag`), if one is stored;
+    a list more than a week older than the run still holds (the safe side), with a warning."""
     from serving.config import ServingSettings  # heavy: pandas
     from serving.errors import NoSnapshot
     from serving.risk import RiskService
@@ -179,6 +184,10 @@ def _flagged_promoters() -> frozenset[str]:
     flagged = frozenset(triage.flagged["promoter_id"])
     typer.echo(f"{len(flagged)} promoters flagged as of {triage.as_of:%Y-%m-%d %H:%M} UTC: "
                "their payouts wait for risk review")
+    age_days = (at - triage.as_of.to_pydatetime()).total_seconds() / 86_400
+    if age_days > STALE_FLAGS_DAYS:
+        typer.echo(f"warning: the flag list is {age_days:.0f} days older than this run; "
+                   "refresh it with `fenrun risk flag --as-of ...`", err=True)
     return flagged
 
 
@@ -193,7 +202,7 @@ def payouts_run(
     """Release what is due, then pay every promoter whose available balance reaches the minimum."""
     at = parse_as_of(as_of)
     engine = open_books()
-    review = _flagged_promoters() if hold_flagged else frozenset()
+    review = _flagged_promoters(at) if hold_flagged else frozenset()
     try:
         made = run_payouts(engine, stored_plans(engine), at, review)
     except SettlementError as error:

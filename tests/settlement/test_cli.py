@@ -130,9 +130,12 @@ def test_payout_run_holds_the_promoters_on_the_newest_flag_list(cli, monkeypatch
              if line.strip()[:1].isdigit()}
     assert lines["A"].endswith("paid") and lines["B"].endswith("awaiting_approval (risk_review)")
     assert "1 paid, 1 awaiting approval" in result.output
+    assert "warning" not in result.stderr  # a day old: fresh enough
     unheld = cli("payouts", "run", "--as-of", "2026-03-11T00:00:00Z", "--no-hold-flagged")
     assert "flagged" not in unheld.output  # B already waits: a run never pays it twice
     assert "0 paid, 0 awaiting approval" in unheld.output
+    later = cli("payouts", "run", "--as-of", "2026-03-20T00:00:00Z")
+    assert "flag list is 11 days older than this run" in later.stderr
     assert cli("ledger", "verify").exit_code == 0
 
 
