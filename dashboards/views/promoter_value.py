@@ -12,7 +12,12 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from dashboards.services import load_promoter_value, load_value_snapshots
+from dashboards.services import (
+    load_flag_snapshots,
+    load_promoter_value,
+    load_triage,
+    load_value_snapshots,
+)
 from serving.errors import ServingError
 from serving.promoter_value import BREAK_EVEN, PromoterValueReport
 from settlement.money import format_amount
@@ -60,8 +65,21 @@ def totals_row(report: PromoterValueReport) -> None:
     cells[4].metric("LTV/CAC", f"{ratio:.2f}" if ratio is not None else "n/a")
 
 
-def promoter_table(report: PromoterValueReport) -> None:
-    promoters = report.promoters
+def risk_flagged() -> tuple[frozenset[str], str]:
+    """Promoters on the newest anomaly flag list and its date; empty when there is none. Why
+    here: a fraudster's fake customers inflate its LTV, so a high ratio needs a second look."""
+    try:
+        if not load_flag_snapshots():
+            return frozenset(), ""
+        triage = load_triage(None)
+    except ServingError:
+        return frozenset(), ""
+    return frozenset(triage.flagged["promoter_id"]), f"{triage.as_of:%Y-%m-%d}"
+
+
+def promoter_table(report: PromoterValueReport, flagged: frozenset[str]) -> None:
+    promoters = report.promoters.assign(
+        risk=lambda f: f["promoter_id"].isin(flagged).map({True: "flagged", False: ""}))
     left, right = st.columns(2)
     channels = left.multiselect("channel", sorted(promoters["channel"].dropna().unique()))
     segment_names = sorted(promoters["segment_name"].dropna().unique())
@@ -71,7 +89,7 @@ def promoter_table(report: PromoterValueReport) -> None:
         shown = shown[shown["channel"].isin(channels)]
     if segments:
         shown = shown[shown["segment_name"].isin(segments)]
-    columns = ["promoter_id", "channel", "segment_name", "customers", *MONEY, "ltv_cac",
+    columns = ["promoter_id", "risk", "channel", "segment_name", "customers", *MONEY, "ltv_cac",
                "ltv_cac_shrunk", "ltv_cac_low", "ltv_cac_high"]
     st.dataframe(money_columns(shown.sort_values("ltv_cac_shrunk")[columns], report.currency)
                  .rename(columns={"segment_name": "segment"}), hide_index=True)
@@ -119,7 +137,13 @@ def main() -> None:
                                            "ltv_cac_high"]], report.currency)
                      .rename(columns={"segment_name": "segment"}), hide_index=True)
     st.subheader("Every promoter (lowest shrunk LTV/CAC first)")
-    promoter_table(report)
+    flagged, flags_as_of = risk_flagged()
+    on_list = int(report.promoters["promoter_id"].isin(flagged).sum())
+    if on_list:
+        st.warning(f"{on_list:,} of these promoters are on the risk flag list of {flags_as_of} "
+                   "(column `risk`): fake customers inflate LTV, so check them in Risk triage "
+                   "before rewarding a high ratio.")
+    promoter_table(report, flagged)
 
 
 main()

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
+from features.profiles.store import ANOMALY_FLAGS_TABLE, write_snapshot
 from tests.promoter_value_store import build_value_store
 
 PAGE = Path(__file__).resolve().parents[2] / "dashboards" / "views" / "promoter_value.py"
@@ -69,3 +71,20 @@ def test_no_snapshot_yet_says_which_command_makes_one(
     app = _run_page(tmp_path, monkeypatch)
     assert len(app.info) == 1 and "fenrun ltv promoters" in app.info[0].value
     assert not app.dataframe
+
+
+def test_promoters_on_the_risk_flag_list_are_marked(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    build_value_store(tmp_path)
+    flags = pd.DataFrame({"as_of": pd.Timestamp("2026-04-01T00:00:00Z"), "currency": "CNY",
+                          "model_version": "1", "promoter_id": ["P-STAR", "P-OK"],
+                          "score": [0.9, 0.1], "rank": [1, 2], "flagged": [True, False],
+                          "reasons": ["touches_90d 107 (median 1, +71.5 sd)", ""],
+                          "pending_minor": 0, "available_minor": 0, "paid_minor": 0,
+                          "clawback_minor": 0, "unpaid_minor": 0})
+    write_snapshot(flags, tmp_path, ANOMALY_FLAGS_TABLE)
+    app = _run_page(tmp_path, monkeypatch)
+    assert len(app.warning) == 1 and "1 of these promoters" in app.warning[0].value
+    everyone = app.dataframe[-1].value.set_index("promoter_id")
+    assert everyone.loc["P-STAR", "risk"] == "flagged"
+    assert (everyone.drop(index="P-STAR")["risk"] == "").all()
