@@ -1,9 +1,9 @@
 """The dashboard's way to the services: built once per process, data cached for a short while.
 
 Settings are read once (the first time a page needs a service) from the `FENRUN_` environment;
-`st.cache_resource` keeps the service (one MLflow client), `st.cache_data` keeps its answers for
-`TTL_S` seconds so a rerun does not query MLflow again, while a fresh drift check still shows up
-within a minute.
+`st.cache_resource` keeps each service (one MLflow client; the snapshot readers), `st.cache_data`
+keeps their answers for `TTL_S` seconds so a rerun does not query MLflow or read Parquet again,
+while a fresh drift check or snapshot still shows up within a minute.
 """
 
 from __future__ import annotations

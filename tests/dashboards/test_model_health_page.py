@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
+from tests.dashboards.apptest import APP, run_script
 from tests.drift_store import DriftStore, build_drift_store
 
-APP = Path(__file__).resolve().parents[2] / "dashboards" / "app.py"
 pytestmark = pytest.mark.integration
 
 
@@ -25,14 +22,10 @@ def calm(tmp_path_factory: pytest.TempPathFactory) -> DriftStore:
 
 
 def _run_page(store: DriftStore, monkeypatch: pytest.MonkeyPatch) -> AppTest:
-    """Run the app (its default page) against `store`, as `streamlit run` would read it."""
-    monkeypatch.setenv("FENRUN_MLFLOW_TRACKING_URI", store.serving.mlflow_tracking_uri)
-    monkeypatch.setenv("FENRUN_MLFLOW_EXPERIMENT", store.serving.mlflow_experiment)
-    st.cache_data.clear()  # the caches are per process: drop the other store's service and data
-    st.cache_resource.clear()
-    app = AppTest.from_file(str(APP), default_timeout=30).run()
-    assert not app.exception, app.exception
-    return app
+    """Run the app (its default page) against `store`."""
+    return run_script(APP, monkeypatch, {
+        "FENRUN_MLFLOW_TRACKING_URI": store.serving.mlflow_tracking_uri,
+        "FENRUN_MLFLOW_EXPERIMENT": store.serving.mlflow_experiment})
 
 
 def test_banner_names_the_drifted_features(drifted: DriftStore,

@@ -7,22 +7,17 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from features.profiles.store import ANOMALY_FLAGS_TABLE, write_snapshot
+from tests.dashboards.apptest import VIEWS, run_script
 from tests.promoter_value_store import build_value_store
 
-PAGE = Path(__file__).resolve().parents[2] / "dashboards" / "views" / "promoter_value.py"
+PAGE = VIEWS / "promoter_value.py"
 
 
 def _run_page(store: Path, monkeypatch: pytest.MonkeyPatch) -> AppTest:
-    monkeypatch.setenv("FENRUN_FEATURE_STORE_DIR", str(store))
-    st.cache_data.clear()
-    st.cache_resource.clear()
-    app = AppTest.from_file(str(PAGE), default_timeout=30).run()
-    assert not app.exception, app.exception
-    return app
+    return run_script(PAGE, monkeypatch, {"FENRUN_FEATURE_STORE_DIR": str(store)})
 
 
 @pytest.fixture(scope="module")

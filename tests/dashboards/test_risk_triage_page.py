@@ -6,21 +6,16 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
+from tests.dashboards.apptest import VIEWS, run_script
 from tests.risk_store import write_flags
 
-PAGE = Path(__file__).resolve().parents[2] / "dashboards" / "views" / "risk_triage.py"
+PAGE = VIEWS / "risk_triage.py"
 
 
 def _run_page(store: Path, monkeypatch: pytest.MonkeyPatch) -> AppTest:
-    monkeypatch.setenv("FENRUN_FEATURE_STORE_DIR", str(store))
-    st.cache_data.clear()
-    st.cache_resource.clear()
-    app = AppTest.from_file(str(PAGE), default_timeout=30).run()
-    assert not app.exception, app.exception
-    return app
+    return run_script(PAGE, monkeypatch, {"FENRUN_FEATURE_STORE_DIR": str(store)})
 
 
 def test_flags_with_money_to_hold_first(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

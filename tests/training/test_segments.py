@@ -4,24 +4,19 @@ serving and the Segments page read the champion's segments."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import mlflow
 import numpy as np
 import pandas as pd
 import pytest
-import streamlit as st
-from streamlit.testing.v1 import AppTest
 
 from serving.config import ServingSettings
 from serving.errors import NoChampion
 from serving.model_health import ModelHealthService
 from serving.segments import champion_segments
+from tests.dashboards.apptest import VIEWS, run_script
 from training import segments
 from training.config import TrainingSettings
 from training.registry import champion_uri, current_champion
-
-SEGMENTS_PAGE = Path(__file__).resolve().parents[2] / "dashboards" / "views" / "segments.py"
 
 
 @pytest.fixture(scope="module")
@@ -95,13 +90,10 @@ def test_serving_reads_the_champions_segments(first, settings: TrainingSettings,
 
 def test_segments_page_lists_the_champions_segments(first, settings: TrainingSettings,
                                                     tmp_path, monkeypatch) -> None:  # noqa: ANN001
-    monkeypatch.setenv("FENRUN_MLFLOW_TRACKING_URI", settings.mlflow_tracking_uri)
-    monkeypatch.setenv("FENRUN_MLFLOW_EXPERIMENT", settings.mlflow_experiment)
-    monkeypatch.setenv("FENRUN_FEATURE_STORE_DIR", str(tmp_path))  # no value snapshot
-    st.cache_data.clear()
-    st.cache_resource.clear()
-    app = AppTest.from_file(str(SEGMENTS_PAGE), default_timeout=60).run()
-    assert not app.exception, app.exception
+    app = run_script(VIEWS / "segments.py", monkeypatch, {
+        "FENRUN_MLFLOW_TRACKING_URI": settings.mlflow_tracking_uri,
+        "FENRUN_MLFLOW_EXPERIMENT": settings.mlflow_experiment,
+        "FENRUN_FEATURE_STORE_DIR": str(tmp_path)}, timeout=60)  # no value snapshot
     table = app.dataframe[0].value
     model = mlflow.pyfunc.load_model(champion_uri("segments")).unwrap_python_model()
     assert dict(zip(table["id"], table["segment"], strict=True)) == model.names
