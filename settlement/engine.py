@@ -173,6 +173,7 @@ class Settler:
                                               lambda pid: self._earns(pid, body.customer_id))
         lines = [OrderLineState(line.sku, line.category, line.amount_minor) for line in body.lines]
         allocation = allocate(((ln.category, ln.amount_minor) for ln in lines), plan, beneficiaries)
+        self.ws.check_clearing_headroom(body.currency, allocation.net_minor)
         order = OrderState(body.order_id, body.customer_id, body.merchant_id, body.currency,
                            plan.version_id, event.ts, lines, beneficiaries, allocation)
         self._post(order, "paid", event, Allocation.empty(), allocation)

@@ -16,7 +16,14 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from settlement.errors import InvalidEvent
-from settlement.money import minor_digits, parse_amount
+from settlement.money import (
+    MAX_AMOUNT_TEXT_CHARS,
+    MAX_ORDER_MINOR,
+    check_limit,
+    format_amount,
+    minor_digits,
+    parse_amount,
+)
 
 MAX_ID_LENGTH = 128
 MAX_LINES_PER_ORDER = 500
@@ -172,6 +179,9 @@ def _order_paid(payload: dict[str, Any]) -> OrderPaid:
             raise InvalidEvent(f"lines[{index}].category", category, "must be a non-empty string")
         amount = parse_amount(line.get("amount"), currency, f"lines[{index}].amount")
         parsed.append(OrderLine(line["sku"], category, amount))
+    total_minor = sum(line.amount_minor for line in parsed)
+    check_limit(total_minor, MAX_ORDER_MINOR, currency, "lines",
+                f"order total {format_amount(total_minor, currency)}")
     return OrderPaid(
         order_id=_req(payload, "order_id"),
         customer_id=_req(payload, "customer_id"),
@@ -188,6 +198,9 @@ def _order_refunded(payload: dict[str, Any]) -> OrderRefunded:
         field = f"lines[{index}].amount"
         if not isinstance(amount, str):
             raise InvalidEvent(field, amount, "amount must be a decimal string")
+        if len(amount) > MAX_AMOUNT_TEXT_CHARS:
+            raise InvalidEvent(field, amount[:20] + "...",
+                               f"longer than {MAX_AMOUNT_TEXT_CHARS} characters")
         try:
             value = Decimal(amount.strip())
         except InvalidOperation:

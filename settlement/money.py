@@ -3,6 +3,16 @@
 Amounts never pass through float. Exact intermediate values are `fractions.Fraction`; they are
 rounded once, at the end, by one of the two rules the commission plan names (down for promoters,
 half-even for the platform fee).
+
+Limits. Balances are BIGINT columns (at most 2^63 - 1, about 9.2e18 minor units), and a sum that
+leaves that range becomes a REAL on SQLite and an error on PostgreSQL. So every amount is bounded
+where it comes in, with room to spare:
+- a line (and a refund line, a payout minimum, a review limit) at most `MAX_LINE_MINOR` = 10^12
+  minor units (10,000,000,000.00 CNY);
+- an order's total at most `MAX_ORDER_MINOR` = 10^13;
+- an account's balance at most `MAX_BALANCE_MINOR` = 10^17 in magnitude: the settlement engine
+  rejects an order that would take the clearing account (which holds every other account's
+  money) beyond it, which leaves 90x headroom under BIGINT for reports that add balances up.
 """
 
 from __future__ import annotations
@@ -19,6 +29,11 @@ MINOR_DIGITS: dict[str, int] = {
     "AUD": 2, "CAD": 2, "IDR": 2, "PHP": 2, "INR": 2, "JPY": 0, "KRW": 0, "VND": 0, "KWD": 3,
 }
 
+MAX_LINE_MINOR = 10**12
+MAX_ORDER_MINOR = 10**13
+MAX_BALANCE_MINOR = 10**17
+MAX_AMOUNT_TEXT_CHARS = 40  # longer text is no amount within the limits; never parse it
+
 _AMOUNT = re.compile(r"^(?P<int>\d+)(?:\.(?P<frac>\d+))?$")
 
 
@@ -30,14 +45,19 @@ def minor_digits(currency: str, field: str = "currency") -> int:
         raise InvalidEvent(field, currency, "unknown currency code") from None
 
 
-def parse_amount(text: object, currency: str, field: str = "amount") -> int:
+def parse_amount(text: object, currency: str, field: str = "amount",
+                 max_minor: int = MAX_LINE_MINOR) -> int:
     """Parse a non-negative decimal string such as "12.30" into minor units (1230 for CNY).
 
     Only strings are accepted: a JSON number may already have been rounded by a float parser.
-    More fractional digits than the currency has is an error, never a silent rounding.
+    More fractional digits than the currency has is an error, never a silent rounding; so is an
+    amount above `max_minor` (a line's limit unless the caller names another).
     """
     if not isinstance(text, str):
         raise InvalidEvent(field, text, "amount must be a decimal string such as \"12.30\"")
+    if len(text) > MAX_AMOUNT_TEXT_CHARS:
+        raise InvalidEvent(field, text[:20] + "...",
+                           f"longer than {MAX_AMOUNT_TEXT_CHARS} characters")
     match = _AMOUNT.match(text.strip())
     if match is None:
         raise InvalidEvent(field, text, "not a non-negative decimal amount")
@@ -45,7 +65,16 @@ def parse_amount(text: object, currency: str, field: str = "amount") -> int:
     frac = match.group("frac") or ""
     if len(frac) > digits:
         raise InvalidEvent(field, text, f"{currency} has {digits} minor digits")
-    return int(match.group("int")) * 10**digits + int(frac.ljust(digits, "0") or "0")
+    minor = int(match.group("int")) * 10**digits + int(frac.ljust(digits, "0") or "0")
+    check_limit(minor, max_minor, currency, field, text)
+    return minor
+
+
+def check_limit(minor: int, max_minor: int, currency: str, field: str, value: object) -> None:
+    """Raise `InvalidEvent` naming `field` when `minor` is above `max_minor`."""
+    if minor > max_minor:
+        raise InvalidEvent(field, value,
+                           f"at most {format_amount(max_minor, currency)} {currency} is accepted")
 
 
 def format_amount(minor: int, currency: str) -> str:

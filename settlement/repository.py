@@ -20,6 +20,7 @@ from settlement import order_codec
 from settlement import tables as t
 from settlement.attribution import TouchRecord
 from settlement.bulk import bulk_insert, driver_connection, sqlite_instant
+from settlement.ledger import AccountKey
 from settlement.state import Changes, KnownEvent, OrderState, PromoterState
 
 IN_CHUNK = 5000  # bound on ids sent in one lookup
@@ -176,6 +177,12 @@ class DatabaseSource:
                     "WHERE customer_id {ids}", part):
                 found[customer_id] = promoter_id
         return found
+
+    def load_balance(self, key: AccountKey) -> int:
+        rows = self.lookup.rows(
+            "SELECT balance_minor FROM accounts WHERE account_kind = {p} AND owner_id = {p} "
+            "AND currency = {p}", None, key.kind, key.owner_id, key.currency)
+        return int(rows[0][0]) if rows else 0
 
     def load_orders_due(self, as_of: datetime, limit: int) -> dict[str, OrderState]:
         rows = self.lookup.rows(

@@ -15,8 +15,10 @@ from typing import NamedTuple, Protocol
 
 from settlement import order_codec
 from settlement.attribution import TouchRecord
+from settlement.errors import RejectedEvent
 from settlement.events import Event, OrderConfirmed, OrderPaid, OrderRefunded, Touch
-from settlement.ledger import AccountKey, JournalEntry
+from settlement.ledger import MALL_OWNER, AccountKey, AccountKind, JournalEntry
+from settlement.money import MAX_BALANCE_MINOR, format_amount
 from settlement.splits import Allocation, Beneficiary
 
 
@@ -123,6 +125,7 @@ class StateSource(Protocol):
         self, customer_ids: list[str], since: datetime
     ) -> dict[str, list[TouchRecord]]: ...
     def load_bindings(self, customer_ids: list[str]) -> dict[str, str]: ...
+    def load_balance(self, key: AccountKey) -> int: ...
 
 
 class RecordedEvent(NamedTuple):
@@ -179,6 +182,7 @@ class Workspace:
         self._touches: dict[str, list[TouchRecord]] = {}
         self._touches_since: dict[str, datetime] = {}
         self._bindings: dict[str, str | None] = {}
+        self._stored_balances: dict[AccountKey, int] = {}
         self.changes = Changes()
         self._next_touch_seq = 10**15  # in-batch touches sort after every stored one
 
@@ -288,6 +292,23 @@ class Workspace:
         if customer_id not in self._bindings:
             self._load_bindings([customer_id])
         return self._bindings[customer_id]
+
+    def check_clearing_headroom(self, currency: str, net_minor: int) -> None:
+        """Reject an order whose `net_minor` would take the clearing account beyond the limit.
+
+        Clearing holds every order's net until it is distributed, so every other account's balance
+        is a part of it: bounding clearing at `MAX_BALANCE_MINOR` bounds every balance. It is one
+        stored row per currency, read once per batch, plus what this batch already added.
+        """
+        key = AccountKey(AccountKind.CLEARING.value, MALL_OWNER, currency)
+        if key not in self._stored_balances:
+            self._stored_balances[key] = self._source.load_balance(key)
+        after = self._stored_balances[key] + self.changes.balance_deltas.get(key, 0) + net_minor
+        if after > MAX_BALANCE_MINOR:
+            raise RejectedEvent(
+                f"lines: this order would take the books' {currency} balance to "
+                f"{format_amount(after, currency)}, beyond the limit of "
+                f"{format_amount(MAX_BALANCE_MINOR, currency)} {currency} per account")
 
     # Writes -----------------------------------------------------------------------------------
 

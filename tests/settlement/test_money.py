@@ -9,7 +9,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from settlement.errors import InvalidEvent
-from settlement.money import floor_minor, format_amount, half_even_minor, parse_amount
+from settlement.money import (
+    MAX_LINE_MINOR,
+    floor_minor,
+    format_amount,
+    half_even_minor,
+    parse_amount,
+)
 
 
 @pytest.mark.parametrize(("text", "currency", "minor"), [
@@ -35,8 +41,14 @@ def test_unknown_currency_is_named():
 
 
 @given(st.integers(min_value=0, max_value=10**15))
-def test_format_then_parse_round_trips(minor):
-    assert parse_amount(format_amount(minor, "CNY"), "CNY") == minor
+def test_format_then_parse_round_trips_up_to_the_stated_limit(minor):
+    text = format_amount(minor, "CNY")
+    if minor <= MAX_LINE_MINOR:
+        assert parse_amount(text, "CNY") == minor
+    else:
+        with pytest.raises(InvalidEvent, match="at most 10000000000.00 CNY"):
+            parse_amount(text, "CNY")
+    assert parse_amount(text, "CNY", max_minor=10**15) == minor
 
 
 def test_negative_amounts_print_with_a_sign():
