@@ -119,7 +119,7 @@ def settle(
 def release(as_of: AsOf) -> None:
     """Release every hold that ended by --as-of (the live path runs this on a schedule)."""
     at = parse_as_of(as_of)
-    engine = open_books()
+    engine = open_books(create=False)
     typer.echo(f"holds released: {release_due(engine, stored_plans(engine), at)}")
 
 
@@ -130,7 +130,7 @@ def balances(
     """Balances of every promoter, merchant and the platform."""
     if format not in ("json", "table"):
         fail(f"--format: {format!r} must be json or table")
-    with open_books().connect() as conn:
+    with open_books(create=False).connect() as conn:
         document = balances_document(conn)
     if format == "json":
         typer.echo(json.dumps(document, indent=2, ensure_ascii=False))
@@ -146,7 +146,7 @@ def balances(
 @ledger_app.command("verify")
 def ledger_verify() -> None:
     """Exit non-zero if any entry does not balance or any balance differs from its journal."""
-    with open_books().connect() as conn:
+    with open_books(create=False).connect() as conn:
         problems = verify_ledger(conn)
     for problem in problems:
         typer.echo(problem, err=True)
@@ -201,7 +201,7 @@ def payouts_run(
 ) -> None:
     """Release what is due, then pay every promoter whose available balance reaches the minimum."""
     at = parse_as_of(as_of)
-    engine = open_books()
+    engine = open_books(create=False)
     review = _flagged_promoters(at) if hold_flagged else frozenset()
     try:
         made = run_payouts(engine, stored_plans(engine), at, review)
@@ -216,7 +216,7 @@ def payouts_run(
 def payouts_approve(payout_id: int) -> None:
     """Approve a payout above the review limit; it is paid if the balance still covers it."""
     try:
-        engine = open_books()
+        engine = open_books(create=False)
         payout = approve_payout(engine, stored_plans(engine), payout_id)
     except SettlementError as error:
         fail(str(error), code=1)
@@ -227,7 +227,7 @@ def payouts_approve(payout_id: int) -> None:
 def payouts_reject(payout_id: int) -> None:
     """Reject a payout awaiting approval; the balance stays available."""
     try:
-        engine = open_books()
+        engine = open_books(create=False)
         payout = reject_payout(engine, stored_plans(engine), payout_id)
     except SettlementError as error:
         fail(str(error), code=1)
@@ -240,7 +240,7 @@ def payouts_list(
     export: Annotated[Path | None, typer.Option(help="write them as CSV")] = None,
 ) -> None:
     """List payouts, optionally by status."""
-    with open_books().connect() as conn:
+    with open_books(create=False).connect() as conn:
         _print_payouts(list_payouts(conn, status), export)
 
 

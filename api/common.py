@@ -27,11 +27,18 @@ def fail(message: str, code: int = 2) -> NoReturn:
     raise typer.Exit(code)
 
 
-def open_books(settings: SettlementSettings | None = None) -> Engine:
-    """The engine for the configured database, with the schema created if the database is empty."""
+def open_books(settings: SettlementSettings | None = None, *, create: bool = True) -> Engine:
+    """The engine for the configured database.
+
+    Commands that bring money in (`create=True`) create the schema on an empty database. Every
+    other command passes `create=False`: a missing or empty database is an error naming the URL,
+    never an empty set of books that would print zero balances and "ledger verified".
+    """
     settings = settings or SettlementSettings()
-    engine = db.create_db_engine(settings.database_url)
     try:
+        if not create:
+            return db.open_existing(settings.database_url)
+        engine = db.create_db_engine(settings.database_url)
         db.ensure_schema(engine)
     except SettlementError as error:
         fail(str(error))

@@ -1,8 +1,10 @@
 """Database engines and the schema: SQLite by default, PostgreSQL in production.
 
-The schema is owned by Alembic migrations shipped in this package. Commands upgrade an empty
-database on their own; a database at an older revision is left alone until `fenrun db upgrade`,
-so nobody migrates production by accident.
+The schema is owned by Alembic migrations shipped in this package. Commands that write upgrade
+an empty database on their own; a database at an older revision is left alone until
+`fenrun db upgrade`, so nobody migrates production by accident. Commands that only read open the
+books with `open_existing`, which never creates a file, a directory or a schema: pointed at the
+wrong place they fail naming it, instead of printing an all-clear over empty books.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event, inspect
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 
 from settlement.errors import SettlementError
 
@@ -26,6 +29,17 @@ SQLITE_CACHE_KIB = 256 * 1024  # per connection
 
 class SchemaOutdated(SettlementError):
     code = "schema_outdated"
+
+
+class BooksMissing(SettlementError):
+    """A read-only command was pointed at a database that does not exist or holds no books."""
+
+    code = "books_missing"
+
+
+def shown_url(url: str) -> str:
+    """The URL as it may be printed: any password replaced by ***."""
+    return make_url(url).render_as_string(hide_password=True)
 
 
 def create_db_engine(url: str) -> Engine:
@@ -95,3 +109,34 @@ def ensure_schema(engine: Engine) -> None:
         f"database schema is at revision {revision}, code expects {head_revision()}: "
         "run `fenrun db upgrade`"
     )
+
+
+def open_existing(url: str) -> Engine:
+    """An engine on books that already exist at the newest schema; creates nothing.
+
+    Raises `BooksMissing` (naming the URL, password hidden) when the SQLite file is absent, the
+    server refuses the connection or the database has no fenrun schema, and `SchemaOutdated` when
+    the schema is behind the code.
+    """
+    parsed = make_url(url)
+    shown = shown_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        if not Path(parsed.database).is_file():
+            raise BooksMissing(f"no books at {shown}: the database file does not exist "
+                               "(set FENRUN_DATABASE_URL, or settle or import into it first)")
+    engine = create_db_engine(url)
+    try:
+        revision = current_revision(engine)
+    except DBAPIError as error:
+        engine.dispose()
+        reason = str(error.orig).strip().splitlines()[0] if error.orig else type(error).__name__
+        raise BooksMissing(f"cannot open the books at {shown}: {reason}") from None
+    if revision is None:
+        engine.dispose()
+        raise BooksMissing(f"no books at {shown}: the database holds no fenrun schema "
+                           "(set FENRUN_DATABASE_URL, or settle or import into it first)")
+    if revision != head_revision():
+        engine.dispose()
+        raise SchemaOutdated(f"database schema is at revision {revision}, code expects "
+                             f"{head_revision()}: run `fenrun db upgrade`")
+    return engine

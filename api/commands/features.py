@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from settlement.db import create_db_engine, ensure_schema
+from settlement.db import open_existing
 from settlement.errors import InvalidEvent, SettlementError
 from settlement.events import parse_timestamp
 
@@ -30,9 +30,8 @@ def build(
     except InvalidEvent as error:
         typer.echo(f"fenrun: {error}", err=True)
         raise typer.Exit(2) from error
-    engine = create_db_engine(settings.database_url)
     try:
-        ensure_schema(engine)
+        engine = open_existing(settings.database_url)
     except SettlementError as error:
         typer.echo(f"fenrun: {error}", err=True)
         raise typer.Exit(2) from error
