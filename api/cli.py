@@ -13,10 +13,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from sqlalchemy import Engine
 
 from api.commands import register_all
-from api.common import fail, open_books, parse_as_of, stored_plans
+from api.common import apply_plan_file, fail, open_books, parse_as_of, stored_plans
 from settlement import db
 from settlement.config import SettlementSettings
 from settlement.engine import APPLIED, CONFLICT, DUPLICATE, REJECTED
@@ -31,34 +30,19 @@ from settlement.payouts import (
     reject_payout,
     run_payouts,
 )
-from settlement.plan import parse_plan_text
-from settlement.plan_store import store_versions
 from settlement.reports import balances_document, verify_ledger
 from settlement.service import apply_events, release_due
 
 app = typer.Typer(help="fenrun: promoter commission settlement.", no_args_is_help=True,
                   pretty_exceptions_enable=False)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
-plan_app = typer.Typer(help="Commission plan versions.", no_args_is_help=True)
 payouts_app = typer.Typer(help="Payout batches.", no_args_is_help=True)
 ledger_app = typer.Typer(help="The double-entry journal.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
-app.add_typer(plan_app, name="plan")
 app.add_typer(payouts_app, name="payouts")
 app.add_typer(ledger_app, name="ledger")
 
 AsOf = Annotated[str, typer.Option("--as-of", help="ISO-8601 instant with an offset")]
-
-
-def apply_plan_file(engine: Engine, path: Path) -> list[str]:
-    try:
-        versions = parse_plan_text(path.read_text(encoding="utf-8"))
-        with engine.begin() as conn:
-            return store_versions(conn, versions)
-    except OSError as error:
-        fail(f"--plan: cannot read {path}: {error.strerror}")
-    except SettlementError as error:
-        fail(f"{path}: {error}")
 
 
 @db_app.command("upgrade")
@@ -67,13 +51,6 @@ def db_upgrade() -> None:
     engine = db.create_db_engine(SettlementSettings().database_url)
     db.upgrade(engine)
     typer.echo(f"schema at revision {db.current_revision(engine)}")
-
-
-@plan_app.command("apply")
-def plan_apply(path: Path) -> None:
-    """Store the plan versions of a YAML file (several versions may be separated by ---)."""
-    added = apply_plan_file(open_books(), path)
-    typer.echo(f"stored {len(added)} new plan version(s): {', '.join(added) or 'none'}")
 
 
 @app.command()

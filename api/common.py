@@ -8,6 +8,7 @@ their function bodies.
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 from typing import NoReturn
 
 import typer
@@ -17,8 +18,8 @@ from settlement import db
 from settlement.config import SettlementSettings
 from settlement.errors import InvalidEvent, SettlementError
 from settlement.events import parse_timestamp
-from settlement.plan import PlanBook
-from settlement.plan_store import load_plan_book
+from settlement.plan import PlanBook, parse_plan_text
+from settlement.plan_store import load_plan_book, store_versions
 
 
 def fail(message: str, code: int = 2) -> NoReturn:
@@ -43,6 +44,18 @@ def open_books(settings: SettlementSettings | None = None, *, create: bool = Tru
     except SettlementError as error:
         fail(str(error))
     return engine
+
+
+def apply_plan_file(engine: Engine, path: Path) -> list[str]:
+    """Store the versions of a plan file (`plan apply`, `settle --plan`); exit 2 on any error."""
+    try:
+        versions = parse_plan_text(path.read_text(encoding="utf-8"))
+        with engine.begin() as conn:
+            return store_versions(conn, versions)
+    except OSError as error:
+        fail(f"--plan: cannot read {path}: {error.strerror}")
+    except SettlementError as error:
+        fail(f"{path}: {error}")
 
 
 def stored_plans(engine: Engine) -> PlanBook:

@@ -163,6 +163,12 @@ def build_version(document: dict[str, Any]) -> PlanVersion:
     except ValidationError as error:
         first = error.errors()[0]
         where = ".".join(str(part) for part in first["loc"])
+        given = first.get("input")
+        if isinstance(given, int | float) and not isinstance(given, bool) and (
+                first["type"] == "string_type"):
+            raise PlanError(
+                f"{where}: {given!r} was read as a YAML number; quote decimals such as "
+                f"\"0.05\" or \"100.00\" so that no digit is lost to a float") from None
         raise PlanError(f"{where}: {first['msg']}") from None
     try:
         minor_digits(raw.currency)
@@ -211,7 +217,22 @@ def parse_plan_text(text: str) -> list[PlanVersion]:
         if not isinstance(document, dict):
             raise PlanError(f"document {index + 1}: a plan version must be a mapping")
         versions.append(build_version(document))
-    return PlanBook(versions).versions
+    book = PlanBook(versions).versions
+    check_one_currency(book, book[0].currency)
+    return book
+
+
+def check_one_currency(versions: list[PlanVersion], books_currency: str) -> None:
+    """Refuse a version that settles in another currency than the books.
+
+    Orders must be in the currency of the version in force, so such a version would be accepted
+    and then every order it governs rejected; better to say so when the plan is stored.
+    """
+    for version in versions:
+        if version.currency != books_currency:
+            raise PlanError(
+                f"currency: version {version.version_id} settles in {version.currency} but the "
+                f"books settle in {books_currency}; one set of books holds one currency")
 
 
 class PlanBook:

@@ -3,19 +3,25 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import Connection, select
 
 from settlement import tables as t
 from settlement.errors import PlanError
-from settlement.plan import PlanBook, PlanVersion, build_version
+from settlement.plan import PlanBook, PlanVersion, build_version, check_one_currency
 
 
 def store_versions(conn: Connection, versions: list[PlanVersion]) -> list[str]:
-    """Store new versions; a known version must have the same content. Returns the new ids."""
-    known = {row.version_id: row.content_hash for row in conn.execute(
-        select(t.plan_versions.c.version_id, t.plan_versions.c.content_hash))}
+    """Store new versions; a known version must have the same content, and every version the
+    currency of those already stored. Returns the new ids."""
+    stored = conn.execute(select(t.plan_versions.c.version_id, t.plan_versions.c.content_hash,
+                                 t.plan_versions.c.currency)
+                          .order_by(t.plan_versions.c.effective_from)).all()
+    known = {row.version_id: row.content_hash for row in stored}
+    if stored:
+        check_one_currency(versions, stored[0].currency)
     added = []
     for version in versions:
         stored_hash = known.get(version.version_id)
@@ -38,3 +44,19 @@ def store_versions(conn: Connection, versions: list[PlanVersion]) -> list[str]:
 def load_plan_book(conn: Connection) -> PlanBook:
     rows = conn.execute(select(t.plan_versions.c.document)).scalars().all()
     return PlanBook([build_version(json.loads(document)) for document in rows])
+
+
+@dataclass(frozen=True, slots=True)
+class StoredVersion:
+    """A stored plan version with when it was recorded."""
+
+    version: PlanVersion
+    recorded_at: datetime
+
+
+def stored_versions(conn: Connection) -> list[StoredVersion]:
+    """Every stored version, oldest `effective_from` first."""
+    rows = conn.execute(select(t.plan_versions.c.document, t.plan_versions.c.recorded_at)
+                        .order_by(t.plan_versions.c.effective_from)).all()
+    return [StoredVersion(build_version(json.loads(row.document)), row.recorded_at)
+            for row in rows]
