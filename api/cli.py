@@ -15,7 +15,14 @@ from typing import Annotated
 import typer
 
 from api.commands import register_all
-from api.common import apply_plan_file, fail, open_books, parse_as_of, stored_plans
+from api.common import (
+    ALLOW_FUTURE_HELP,
+    apply_plan_file,
+    fail,
+    money_as_of,
+    open_books,
+    stored_plans,
+)
 from settlement import db
 from settlement.config import SettlementSettings
 from settlement.engine import APPLIED, CONFLICT, DUPLICATE, REJECTED
@@ -43,6 +50,7 @@ app.add_typer(payouts_app, name="payouts")
 app.add_typer(ledger_app, name="ledger")
 
 AsOf = Annotated[str, typer.Option("--as-of", help="ISO-8601 instant with an offset")]
+AllowFuture = Annotated[bool, typer.Option("--allow-future", help=ALLOW_FUTURE_HELP)]
 
 
 @db_app.command("upgrade")
@@ -58,10 +66,11 @@ def settle(
     events: Annotated[Path, typer.Argument(help="JSON-lines event file")],
     plan: Annotated[Path | None, typer.Option(help="plan YAML; stored before settling")] = None,
     as_of: Annotated[str | None, typer.Option("--as-of", help="release holds due by then")] = None,
+    allow_future: AllowFuture = False,
 ) -> None:
     """Apply events in timestamp order, then release the holds due by --as-of."""
     settings = SettlementSettings()
-    release_at = parse_as_of(as_of) if as_of else None
+    release_at = money_as_of(as_of, allow_future) if as_of else None
     try:
         index = index_file(events)  # before anything is stored: a missing file changes nothing
     except OSError as error:
@@ -93,9 +102,9 @@ def settle(
 
 
 @app.command()
-def release(as_of: AsOf) -> None:
+def release(as_of: AsOf, allow_future: AllowFuture = False) -> None:
     """Release every hold that ended by --as-of (the live path runs this on a schedule)."""
-    at = parse_as_of(as_of)
+    at = money_as_of(as_of, allow_future)
     engine = open_books(create=False)
     typer.echo(f"holds released: {release_due(engine, stored_plans(engine), at)}")
 
@@ -175,9 +184,10 @@ def payouts_run(
     hold_flagged: Annotated[bool, typer.Option(
         help="queue the payouts of promoters on the newest anomaly flag list for approval")
     ] = True,
+    allow_future: AllowFuture = False,
 ) -> None:
     """Release what is due, then pay every promoter whose available balance reaches the minimum."""
-    at = parse_as_of(as_of)
+    at = money_as_of(as_of, allow_future)
     engine = open_books(create=False)
     review = _flagged_promoters(at) if hold_flagged else frozenset()
     try:

@@ -7,7 +7,7 @@ their function bodies.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import NoReturn
 
@@ -66,8 +66,26 @@ def stored_plans(engine: Engine) -> PlanBook:
     return plans
 
 
+# Clocks drift and commands are typed by hand: an instant this far ahead of ours still counts as
+# now. Beyond it, moving money "as of" a future instant would release every hold early.
+AS_OF_TOLERANCE = timedelta(minutes=5)
+ALLOW_FUTURE_HELP = "accept an --as-of in the future (replaying a simulated mall on purpose)"
+
+
 def parse_as_of(value: str, field: str = "--as-of") -> datetime:
     try:
         return parse_timestamp(value, field)
     except InvalidEvent as error:
         fail(str(error))
+
+
+def money_as_of(value: str, allow_future: bool, field: str = "--as-of") -> datetime:
+    """The instant a command moves money at: parsed, and refused when it lies beyond now plus
+    `AS_OF_TOLERANCE` unless the caller passed `--allow-future`."""
+    at = parse_as_of(value, field)
+    now = datetime.now(UTC)
+    if not allow_future and at > now + AS_OF_TOLERANCE:
+        fail(f"{field}: {at.isoformat()} is in the future (now {now:%Y-%m-%dT%H:%M:%SZ}, "
+             f"tolerance {AS_OF_TOLERANCE.total_seconds() / 60:.0f} min); money moves as of "
+             "now or the past; pass --allow-future to replay a simulated mall")
+    return at

@@ -156,6 +156,8 @@ def test_bad_arguments_name_the_option(cli):
     assert result.exit_code == 2 and "--as-of" in result.stderr
     missing = cli("settle", cli.tmp / "missing.jsonl", "--plan", cli.tmp / "plan.yaml")
     assert missing.exit_code == 2 and "EVENTS: cannot read" in missing.stderr
+    assert "no books at" in cli("release", "--as-of", "2026-03-01T00:00:00Z").stderr
+    assert cli("db", "upgrade").exit_code == 0
     assert "no plan version is stored" in cli("release", "--as-of", "2026-03-01T00:00:00Z").stderr
 
 
