@@ -13,6 +13,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from api.errors import install_error_handlers
+from api.head import HeadAsGet
 from api.routes import health, models, promoters
 from serving.config import ServingSettings
 from serving.model_health import ModelHealthService
@@ -35,6 +36,7 @@ def create_app(settings: ServingSettings | None = None) -> FastAPI:
                   summary="Promoter commissions: model health, drift and promoter value.")
     app.state.settings = resolved
     install_error_handlers(app)
+    app.add_middleware(HeadAsGet)
     app.include_router(health.router)
     app.include_router(models.router)
     app.include_router(promoters.router)

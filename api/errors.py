@@ -2,7 +2,9 @@
 
 The codes are the errors' own `code` attributes, so a client can rely on them across releases.
 A request that fails validation (a malformed path or query value) gets the same body shape, with
-code `invalid_request` and a detail naming each offending field, instead of FastAPI's own list.
+code `invalid_request` and a detail naming each offending field, instead of FastAPI's own list;
+so do Starlette's own errors (`not_found` for an unknown route, `method_not_allowed`). Details
+never carry a filesystem path: serving's messages name the kind of report, not where it lives.
 """
 
 from __future__ import annotations
@@ -10,9 +12,11 @@ from __future__ import annotations
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
 
 from api.schemas import ErrorOut
 from serving.errors import (
+    NoAcquiredCustomers,
     NoChampion,
     NoDriftCheck,
     NoSnapshot,
@@ -28,6 +32,7 @@ STATUS: dict[type[ServingError], int] = {
     NoChampion: 404,
     NoSnapshot: 404,
     UnknownPromoter: 404,
+    NoAcquiredCustomers: 404,
     TrackingUnavailable: 503,
 }
 
@@ -64,9 +69,26 @@ async def _handle_invalid(request: Request, error: Exception) -> JSONResponse:
     return JSONResponse(status_code=422, content=body.model_dump())
 
 
+# Starlette's own errors (no route, method not allowed...) by status, in the same envelope.
+HTTP_CODES: dict[int, str] = {404: "not_found", 405: "method_not_allowed"}
+
+
+async def _handle_http(request: Request, error: Exception) -> JSONResponse:
+    if not isinstance(error, HTTPException):  # registered for it only
+        raise error
+    code = HTTP_CODES.get(error.status_code, "http_error")
+    detail = error.detail if isinstance(error.detail, str) and error.detail else code
+    if error.status_code == 404:
+        detail = f"no route {request.url.path} (see /docs for the routes)"
+    body = ErrorOut(code=code, detail=detail)
+    return JSONResponse(status_code=error.status_code, content=body.model_dump(),
+                        headers=error.headers)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ServingError, _handle)
     app.add_exception_handler(RequestValidationError, _handle_invalid)
+    app.add_exception_handler(HTTPException, _handle_http)
 
 
 def error_responses(*kinds: type[ServingError],

@@ -50,8 +50,8 @@ class NoSnapshot(ServingError):
 
 
 class UnknownPromoter(ServingError):
-    """The promoter has no row in the snapshot (no acquired customer or no profile by then, or
-    an unknown id)."""
+    """The promoter has no row in the snapshot and is not in the promoter population either (an
+    unknown id, or one who joined after the snapshot)."""
 
     code = "unknown_promoter"
 
@@ -59,6 +59,18 @@ class UnknownPromoter(ServingError):
                  where: str = "promoter value snapshot") -> None:
         self.promoter_id = promoter_id
         super().__init__(f"promoter {promoter_id!r} is not in the {where} as of {as_of}")
+
+
+class NoAcquiredCustomers(ServingError):
+    """The promoter exists (it is in the promoter population of the snapshot's time) but had
+    acquired no customer by then, so it has no LTV/CAC line."""
+
+    code = "no_acquired_customers"
+
+    def __init__(self, promoter_id: str, as_of: str) -> None:
+        self.promoter_id = promoter_id
+        super().__init__(f"promoter {promoter_id!r} has no acquired customers as of {as_of}: "
+                         "LTV/CAC is defined only for promoters who brought a customer")
 
 
 class NoChampion(ServingError):

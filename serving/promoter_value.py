@@ -22,11 +22,13 @@ import pandas as pd
 from features.profiles.store import (
     CHANNEL_VALUE_TABLE,
     PROMOTER_VALUE_TABLE,
+    TABLE,
     list_snapshots,
     read_snapshot,
+    snapshot_path,
 )
 from serving.config import ServingSettings
-from serving.errors import UnknownPromoter
+from serving.errors import NoAcquiredCustomers, NoSnapshot, UnknownPromoter
 from serving.snapshots import pick
 
 UNSEGMENTED = "(no segment)"
@@ -155,10 +157,34 @@ class PromoterValueService:
 
     def report(self, as_of: pd.Timestamp | None = None) -> PromoterValueReport:
         """The snapshot of `as_of`, or the newest; `NoSnapshot` when there is none."""
-        at = pick(self.snapshots(), as_of, f"promoter value snapshot in {self._root}",
+        at = pick(self.snapshots(), as_of, "promoter value snapshot",
                   "fenrun ltv promoters --as-of DATE")
         promoters = read_snapshot(self._root, at, PROMOTER_VALUE_TABLE)
         channels = read_snapshot(self._root, at, CHANNEL_VALUE_TABLE)
         first = promoters.iloc[0] if len(promoters) else channels.iloc[0]
         return PromoterValueReport(at, int(first["horizon_days"]), str(first["currency"]),
                                    promoters, channels)
+
+    def promoter(self, promoter_id: str, as_of: pd.Timestamp | None = None) -> PromoterValueRow:
+        """The promoter's line in the snapshot of `as_of` (or the newest).
+
+        A promoter without a line is `NoAcquiredCustomers` when the promoter population of that
+        time (the newest profile snapshot at or before it, `fenrun features build`) lists them,
+        and `UnknownPromoter` otherwise: a client can tell "brought nobody yet" from a wrong id.
+        """
+        report = self.report(as_of)
+        try:
+            return report.promoter(promoter_id)
+        except UnknownPromoter:
+            if self._in_population(promoter_id, report.as_of):
+                raise NoAcquiredCustomers(promoter_id, report.as_of.isoformat()) from None
+            raise
+
+    def _in_population(self, promoter_id: str, as_of: pd.Timestamp) -> bool:
+        try:
+            at = pick(sorted(list_snapshots(self._root, TABLE), reverse=True), as_of,
+                      "promoter profile snapshot", "fenrun features build --as-of DATE")
+        except NoSnapshot:
+            return False
+        ids = pd.read_parquet(snapshot_path(self._root, at, TABLE), columns=["promoter_id"])
+        return bool((ids["promoter_id"] == promoter_id).any())

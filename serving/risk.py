@@ -93,7 +93,7 @@ class RiskService:
 
     def triage(self, as_of: pd.Timestamp | None = None) -> TriageList:
         """The flag list of `as_of`, or the newest; `NoSnapshot` when there is none."""
-        at = pick(self.snapshots(), as_of, f"anomaly flags in {self._root}",
+        at = pick(self.snapshots(), as_of, "anomaly flag list",
                   "fenrun risk flag --as-of DATE")
         scored = read_snapshot(self._root, at, ANOMALY_FLAGS_TABLE)
         first = scored.iloc[0]

@@ -1,4 +1,6 @@
-"""Choosing one stored snapshot: the newest, or the one of an instant the caller names."""
+"""Choosing one stored snapshot: the newest, or the newest at or before an instant the caller
+names (a report is as of the instant it was built; asking "as of" a later instant gets the latest
+known by then, as the books would answer)."""
 
 from __future__ import annotations
 
@@ -11,14 +13,16 @@ from serving.errors import NoSnapshot
 
 def pick(available: Sequence[pd.Timestamp], as_of: pd.Timestamp | None, what: str,
          how_to_make: str) -> pd.Timestamp:
-    """The stored instant equal to `as_of` (any offset), or the newest of `available` (newest
-    first); `NoSnapshot` naming `what` and, when there is none at all, `how_to_make` one."""
+    """The newest of `available` (newest first) at or before `as_of` (any offset), or the newest
+    of all without `as_of`; `NoSnapshot` naming `what` and, when there is none at all,
+    `how_to_make` one. `what` names the kind of report, never where it is stored."""
     if not available:
         raise NoSnapshot(f"no {what} stored: run `{how_to_make}`")
     if as_of is None:
         return available[0]
     wanted = pd.Timestamp(as_of)
-    found = next((t for t in available if t == wanted), None)  # the stored instant, in UTC
+    found = next((t for t in available if t <= wanted), None)  # the stored instant, in UTC
     if found is None:
-        raise NoSnapshot(f"no {what} as of {wanted.isoformat()}")
+        raise NoSnapshot(f"no {what} at or before {wanted.isoformat()}: the oldest is as of "
+                         f"{available[-1].isoformat()}")
     return found

@@ -46,9 +46,9 @@ def test_an_older_snapshot_by_its_instant(client: TestClient) -> None:
 
 @pytest.mark.parametrize(("path", "params", "status", "code"), [
     ("/promoters/P-NOBODY/value", {}, 404, "unknown_promoter"),
-    ("/promoters/P-LOSS/value", {"as_of": "2026-05-01T00:00:00Z"}, 404, "no_snapshot"),
+    ("/promoters/P-LOSS/value", {"as_of": "2026-02-01T00:00:00Z"}, 404, "no_snapshot"),
     ("/promoters/P-LOSS/value", {"as_of": "2026-04-01T00:00:00"}, 422, "invalid_request"),
-    ("/promoters/bad id!/value", {}, 422, "invalid_request"),
+    ("/promoters/" + "x" * 129 + "/value", {}, 422, "invalid_request"),
 ])
 def test_refusals_carry_a_stable_code(client: TestClient, path: str, params: dict[str, str],
                                       status: int, code: str) -> None:

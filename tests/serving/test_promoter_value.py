@@ -69,9 +69,13 @@ def test_missing_snapshots_are_a_named_error(tmp_path: Path) -> None:
     with pytest.raises(NoSnapshot, match="fenrun ltv promoters"):
         empty.report()
     build_value_store(tmp_path)
-    with pytest.raises(NoSnapshot, match="2026-05-01"):
-        PromoterValueService(ServingSettings(feature_store_dir=str(tmp_path))).report(
-            pd.Timestamp("2026-05-01T00:00:00Z"))
+    service = PromoterValueService(ServingSettings(feature_store_dir=str(tmp_path)))
+    # An instant between or after the snapshots gets the newest at or before it.
+    assert service.report(pd.Timestamp("2026-05-01T00:00:00Z")).as_of == AS_OF
+    assert service.report(pd.Timestamp("2026-03-31T00:00:00Z")).as_of == EARLIER
+    with pytest.raises(NoSnapshot, match="at or before 2026-02-01") as caught:
+        service.report(pd.Timestamp("2026-02-01T00:00:00Z"))
+    assert str(tmp_path) not in str(caught.value)
 
 
 def test_a_half_written_pair_is_not_listed(tmp_path: Path) -> None:

@@ -31,5 +31,6 @@ def test_snapshots_newest_first_and_missing_ones_named(tmp_path: Path) -> None:
     service = RiskService(write_flags(tmp_path))
     assert service.snapshots() == [AS_OF, older]
     assert service.triage(pd.Timestamp("2026-03-01T08:00:00+08:00")).as_of == older
-    with pytest.raises(NoSnapshot, match="2026-05-01"):
-        service.triage(pd.Timestamp("2026-05-01T00:00:00Z"))
+    assert service.triage(pd.Timestamp("2026-05-01T00:00:00Z")).as_of == AS_OF
+    with pytest.raises(NoSnapshot, match="at or before 2026-02-01"):
+        service.triage(pd.Timestamp("2026-02-01T00:00:00Z"))
