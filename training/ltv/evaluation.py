@@ -1,13 +1,13 @@
 """The LTV use case shared by `fenrun ltv evaluate`, the trainer and the benchmark.
 
-`evaluate_ltv` builds the out-of-time split, runs the whole procedure on an earlier fold (the
-backtest: it chooses the LightGBM shape and measures the procedure's out-of-time level miss, the
-recalibration factor), fits on the training window, fits both baselines at the evaluation cutoff
-and scores all of them on the same customers. The backtest only ever looks at data before the
-cutoff. With the mall's
-promotion calendar, the candidate's calendar level is estimated from orders paid by the cutoff
-(the selection fold's from orders paid by its own cutoff).
-"""
+`evaluate_ltv` plans the windows the history allows (`windows.py`: an h-day label window, a
+shorter one carried to h, or BG/NBD alone), builds the out-of-time split, runs the whole
+procedure on an earlier fold (the backtest: it chooses the LightGBM shape and measures the
+procedure's out-of-time level miss, the recalibration factor), fits on the training window, fits
+both baselines at the evaluation cutoff and scores all of them on the same customers. The
+backtest only ever looks at data before the cutoff. With the mall's promotion calendar, the
+candidate's calendar level is estimated from orders paid by the cutoff (the selection fold's
+from orders paid by its own cutoff)."""
 
 from __future__ import annotations
 
