@@ -1,6 +1,7 @@
 """`fenrun ltv ...`: customer value out of time, the registered LTV model, promoter LTV/CAC.
 
     fenrun ltv evaluate --cutoff DATE --horizon-days N --out predictions.csv [--calendar FILE]
+                        (predicted and actual in the currency's units, decimal strings)
     fenrun ltv train [--cutoff DATE] [--horizon-days N] [--calendar FILE]
     fenrun ltv promoters --as-of DATE [--horizon-days N] [--out promoters.csv] [--no-segments]
                          (also stores the snapshot the dashboard and GET /promoters/{id}/value read)
@@ -70,6 +71,7 @@ def evaluate_command(
     if kind is not None and kind not in KINDS:
         fail(f"--kind: {kind!r} is not one of {', '.join(KINDS)}")
     at = _instant(cutoff, "--cutoff")
+    from settlement.money import format_amount
     from training.ltv.evaluation import evaluate_ltv  # heavy: pandas, LightGBM
     from training.ltv.metrics import format_table
     from training.ltv.split import InsufficientHistory
@@ -84,12 +86,17 @@ def evaluate_command(
     except InsufficientHistory as error:
         fail(str(error))
     frame = result.predictions[["customer_id", "predicted", "actual"]].copy()
-    frame[["predicted", "actual"]] = frame[["predicted", "actual"]].round(0).astype("int64")
+    for column in ("predicted", "actual"):  # whole minor units, written as the currency's decimals
+        frame[column] = [format_amount(int(v), history.currency)
+                         for v in frame[column].round(0)]
     frame.to_csv(out, index=False)
     held = result.split.evaluation
     typer.echo(f"{len(frame)} customers as of {held.cutoff.isoformat()}, horizon "
-               f"{held.horizon_days} days, currency {history.currency} (minor units); model "
+               f"{held.horizon_days} days, currency {history.currency}; model "
                f"{result.model.kind}; predictions written to {out}")
+    typer.echo(f"method: {result.method}")
+    if result.fallback:
+        typer.echo(f"BG/NBD alone: {result.fallback}")
     typer.echo(format_table(result.metrics))
 
 
@@ -112,9 +119,15 @@ def train_command(
                            calendar=promotions)
     except InsufficientHistory as error:
         fail(str(error))
-    typer.echo(result.table)
-    d = result.decision
-    typer.echo(f"{d.model_name} v{d.version} -> {d.alias}: {d.rule}")
+    typer.echo(f"method: {result.evaluation.method}")
+    for run in (result.booster, result):
+        if run is None:
+            continue
+        if run.evaluation.fallback:
+            typer.echo(f"BG/NBD alone: {run.evaluation.fallback}")
+        typer.echo(run.table)
+        d = run.decision
+        typer.echo(f"{d.model_name} v{d.version} -> {d.alias}: {d.rule}")
 
 
 @ltv_app.command("promoters")

@@ -89,9 +89,12 @@ def test_cli_writes_predictions_and_prints_the_table(books: str, tmp_path: Path)
               "--out", str(out)], env={"FENRUN_DATABASE_URL": books})
     assert result.exit_code == 0, result.output
     assert "bgnbd" in result.output and "historical_avg" in result.output
-    written = pd.read_csv(out)
+    written = pd.read_csv(out, dtype=str)
     assert list(written.columns) == ["customer_id", "predicted", "actual"]
-    assert _by_customer(written, "actual") == {"alice": 4500, "bob": 0, "carol": 0, "dave": 31000}
+    # Amounts in yuan, as the orders were typed, not fen.
+    assert _by_customer(written, "actual") == {"alice": "45.00", "bob": "0.00", "carol": "0.00",
+                                               "dave": "310.00"}
+    assert written["predicted"].str.fullmatch(r"\d+\.\d{2}").all()
 
 
 def test_cli_refuses_a_window_past_the_books(books: str, tmp_path: Path) -> None:

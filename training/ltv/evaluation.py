@@ -1,13 +1,13 @@
 """The LTV use case shared by `fenrun ltv evaluate`, the trainer and the benchmark.
 
-`evaluate_ltv` builds the out-of-time split, runs the whole procedure on an earlier fold (the
-backtest: it chooses the LightGBM shape and measures the procedure's out-of-time level miss, the
-recalibration factor), fits on the training window, fits both baselines at the evaluation cutoff
-and scores all of them on the same customers. The backtest only ever looks at data before the
-cutoff. With the mall's
-promotion calendar, the candidate's calendar level is estimated from orders paid by the cutoff
-(the selection fold's from orders paid by its own cutoff).
-"""
+`evaluate_ltv` plans the windows the history allows (`windows.py`: an h-day label window, a
+shorter one carried to h, or BG/NBD alone), builds the out-of-time split, runs the whole
+procedure on an earlier fold (the backtest: it chooses the LightGBM shape and measures the
+procedure's out-of-time level miss, the recalibration factor), fits on the training window, fits
+both baselines at the evaluation cutoff and scores all of them on the same customers. The
+backtest only ever looks at data before the cutoff. With the mall's promotion calendar, the
+candidate's calendar level is estimated from orders paid by the cutoff (the selection fold's
+from orders paid by its own cutoff)."""
 
 from __future__ import annotations
 
@@ -37,7 +37,9 @@ from training.ltv.split import (
     labelled_window,
     out_of_time_split,
     stacked_windows,
+    unlabelled_split,
 )
+from training.ltv.windows import BGNBD_ALONE, WindowPlan, plan_evaluation
 
 log = logging.getLogger(__name__)
 CANDIDATE = "candidate"
@@ -59,6 +61,15 @@ class LtvEvaluation:
     metrics: dict[str, dict[str, float]]
     selection: dict[str, dict[str, float]] = field(default_factory=dict)
     timings_s: dict[str, float] = field(default_factory=dict)
+    plan: WindowPlan | None = None  # which windows and method (training.ltv.windows)
+    # Why the candidate is BG/NBD alone when nothing better could be fitted ("" otherwise, and
+    # when BG/NBD was asked for by name): such a candidate may be champion (train.gate).
+    fallback: str = ""
+
+    @property
+    def method(self) -> str:
+        """The plan's one-line statement of the method."""
+        return self.plan.describe() if self.plan is not None else ""
 
 
 def _wins(scores: dict[str, dict[str, float]], a: str, b: str) -> int:
@@ -148,54 +159,90 @@ def evaluate_ltv(history: History, cutoff: datetime | pd.Timestamp, horizon_days
                  seed: int = 42, params: LtvParams | None = None,
                  kind: str | None = None,
                  calendar: PromotionCalendar = NO_CALENDAR) -> LtvEvaluation:
-    """Fit on the window before `cutoff`, score candidate and baselines on the window after it.
+    """Fit on the history before `cutoff`, score candidate and baselines on the h days after it.
 
-    `calendar` (the mall's promotion dates, known in advance) lets the candidate forecast the
-    calendar level of the evaluation window; its effects are estimated from orders paid by
-    `cutoff`. The baselines never use it.
+    The history before the cutoff decides the method (`windows.plan_evaluation`): a full h-day
+    label window, a shorter one carried to h, or BG/NBD alone. `calendar` (the mall's promotion
+    dates, known in advance) lets the candidate forecast the calendar level of the evaluation
+    window; its effects are estimated from orders paid by `cutoff`. The baselines never use it.
+    """
+    plan = plan_evaluation(history, pd.Timestamp(cutoff), horizon_days)
+    return evaluate_plan(history, plan, seed, params, kind, calendar)
+
+
+def _fit_candidate(history: History, split: OutOfTimeSplit, plan: WindowPlan, params: LtvParams,
+                   seed: int, kind: str | None, calendar: PromotionCalendar,
+                   timings: dict[str, float]) -> tuple[LtvModel, Backtest | None, str]:
+    """Choose the kind on the backtest, fit it on the training window; (model, fold, fallback)."""
+    train, w = split.train, plan.label_days
+    started = time.perf_counter()
+    known = history.as_of(split.evaluation.cutoff)
+    fold: Backtest | None = None
+    fallback = ""
+    if plan.method == BGNBD_ALONE:
+        kind, fallback = "bgnbd", plan.reason
+    elif kind is None:
+        if enough_for_boosting(train.labels.to_numpy()):
+            fold = backtest(known, train.cutoff, w, params, seed, calendar)
+            kind = choose_kind(fold)
+        else:
+            kind = "bgnbd"
+            fallback = (f"only {len(train.frame)} customers / {int((train.labels > 0).sum())} "
+                        f"buyers in the training window, too few for boosting")
+            log.warning("%s: BG/NBD fallback", fallback)
+    elif kind != "bgnbd" and params.recalibrate:
+        fold = backtest(known, train.cutoff, w, params, seed, calendar, (kind,))
+    timings["selection_s"] = time.perf_counter() - started
+    started = time.perf_counter()
+    seasonality = fit_seasonality(history.orders, calendar, split.evaluation.cutoff)
+    if plan.method == BGNBD_ALONE:  # fitted without labels on the scored customers themselves
+        model = fit_ltv(train.frame, np.zeros(len(train.frame)), plan.horizon_days, "bgnbd")
+    else:
+        model = fit_ltv(train.frame, train.labels.to_numpy(), w, kind, params, seed,
+                        seasonality).over(plan.horizon_days)
+    if kind != "bgnbd" and params.recalibrate:
+        model.recalibration = recalibration(fold, kind)
+    timings["fit_s"] = time.perf_counter() - started
+    return model, fold, fallback
+
+
+def evaluate_plan(history: History, plan: WindowPlan, seed: int = 42,
+                  params: LtvParams | None = None, kind: str | None = None,
+                  calendar: PromotionCalendar = NO_CALENDAR) -> LtvEvaluation:
+    """Run one plan: split, fit the candidate, score it and both baselines on the holdout.
+
+    The returned model forecasts the plan's horizon; on the holdout it is scored over the
+    holdout's own length (shorter than the horizon only when training on a short history).
     """
     params = params or LtvParams()
     timings: dict[str, float] = {}
     started = time.perf_counter()
-    split = out_of_time_split(history, cutoff, horizon_days, windows=params.train_windows,
-                              step_days=params.window_step_days)
+    if plan.method == BGNBD_ALONE:
+        split = unlabelled_split(history, plan.cutoff, plan.holdout_days)
+    else:
+        split = out_of_time_split(history, plan.cutoff, plan.holdout_days,
+                                  windows=params.train_windows,
+                                  step_days=params.window_step_days, label_days=plan.label_days)
     timings["features_s"] = time.perf_counter() - started
-    train, held = split.train, split.evaluation
+    model, fold, fallback = _fit_candidate(history, split, plan, params, seed, kind, calendar,
+                                           timings)
     started = time.perf_counter()
-    known = history.as_of(split.evaluation.cutoff)
-    fold: Backtest | None = None
-    if kind is None:
-        if enough_for_boosting(train.labels.to_numpy()):
-            fold = backtest(known, train.cutoff, horizon_days, params, seed, calendar)
-            kind = choose_kind(fold)
-        else:
-            kind = "bgnbd"
-            log.warning("only %d customers / %d buyers in the training window: BG/NBD fallback",
-                        len(train.frame), int((train.labels > 0).sum()))
-    elif kind != "bgnbd" and params.recalibrate:
-        fold = backtest(known, train.cutoff, horizon_days, params, seed, calendar, (kind,))
-    timings["selection_s"] = time.perf_counter() - started
-    started = time.perf_counter()
-    seasonality = fit_seasonality(history.orders, calendar, split.evaluation.cutoff)
-    model = fit_ltv(train.frame, train.labels.to_numpy(), horizon_days, kind, params, seed,
-                    seasonality)
-    if kind != "bgnbd" and params.recalibrate:
-        model.recalibration = recalibration(fold, kind)
-    timings["fit_s"] = time.perf_counter() - started
-    started = time.perf_counter()
+    held, days = split.evaluation, plan.holdout_days
+    scored = model if days == plan.horizon_days else model.over(days)
     actual = held.labels.to_numpy()
     predictions = pd.DataFrame({
         "customer_id": held.frame["customer_id"].to_numpy(),
-        "predicted": model.predict(held.frame), "actual": actual,
-        BGNBD: bgnbd_baseline(held.frame, horizon_days),
-        NAIVE: historical_average(held.frame, horizon_days),
+        "predicted": scored.predict(held.frame), "actual": actual,
+        BGNBD: bgnbd_baseline(held.frame, days),
+        NAIVE: historical_average(held.frame, days),
     })
-    metrics = {f"{CANDIDATE} ({kind})": evaluate(actual, predictions["predicted"].to_numpy()),
+    metrics = {f"{CANDIDATE} ({model.kind})": evaluate(actual,
+                                                       predictions["predicted"].to_numpy()),
                BGNBD: evaluate(actual, predictions[BGNBD].to_numpy()),
                NAIVE: evaluate(actual, predictions[NAIVE].to_numpy())}
     timings["predict_s"] = time.perf_counter() - started
     selection = fold.scores if fold is not None else {}
-    return LtvEvaluation(split, model, predictions, metrics, selection, timings)
+    return LtvEvaluation(split, model, predictions, metrics, selection, timings, plan, fallback)
 
 
 def candidate_metrics(result: LtvEvaluation) -> dict[str, float]:

@@ -20,14 +20,14 @@ expected net revenue in minor units.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import lightgbm as lgb
 import numpy as np
 import pandas as pd
 
-from training.ltv.bgnbd import BgNbdValue, rfm_arrays
+from training.ltv.bgnbd import DAYS_PER_UNIT, BgNbdValue, rfm_arrays
 from training.ltv.features import CATEGORICAL, FEATURES
 from training.ltv.seasonality import STATIONARY, Seasonality
 
@@ -120,6 +120,22 @@ class LtvModel:
     seasonality: Seasonality = STATIONARY
     # Σ actual / Σ predicted of the same procedure one horizon earlier (evaluation.recalibration).
     recalibration: float = 1.0
+    # Days of the label window the boosters learned; 0 = the horizon itself. Shorter than the
+    # horizon on a young history: the forecast is then carried to it (`carry_factor`).
+    label_days: float = 0.0
+
+    @property
+    def window_days(self) -> float:
+        """The label window the boosters learned (the horizon unless carried)."""
+        return self.label_days or self.horizon_days
+
+    @property
+    def carried(self) -> bool:
+        return self.kind != "bgnbd" and self.window_days != self.horizon_days
+
+    def over(self, horizon_days: float) -> LtvModel:
+        """The same model forecasting another horizon (carried from its label window)."""
+        return replace(self, horizon_days=float(horizon_days), label_days=self.window_days)
 
     def predict(self, features: pd.DataFrame) -> np.ndarray:
         """Expected net revenue (minor units) over the horizon, one value per row, never < 0."""
@@ -129,10 +145,13 @@ class LtvModel:
             bg = self.bg_for(features)
             return bg.predict(rfm_arrays(features), self.horizon_days)["bg_value_minor"]
         bg = self.bg_for(features)
-        x = _design(features, bg, self.horizon_days, self.categories)
+        x = _design(features, bg, self.window_days, self.categories)
         raw = np.maximum(np.mean([_member_predict(m, x) for m in self.members], axis=0), 0.0)
         if self.offset:
             raw = raw * _base(x)
+        if self.carried:
+            raw = raw * carry_factor(bg, rfm_arrays(features), self.window_days,
+                                     self.horizon_days)
         level = self.balance * self.recalibration
         return raw * self.seasonality.factors(features, self.horizon_days) * level
 
@@ -140,8 +159,8 @@ class LtvModel:
         """BG/NBD refitted on the scored customer base when it is large enough, else the
         training fit. Why: BG/NBD is fitted without labels, so refitting at the scoring cutoff
         uses only what is known there, and it carries the base's current purchase rates (what
-        makes the baseline's level hard to beat) into the features and the offset."""
-        uses_level = self.offset or self.kind == "bgnbd"
+        makes the baseline's level hard to beat) into the features, the offset and the carry."""
+        uses_level = self.offset or self.kind == "bgnbd" or self.carried
         if not uses_level or len(features) < MIN_REFIT_CUSTOMERS:
             return self.bg
         return BgNbdValue.fit(rfm_arrays(features))
@@ -154,6 +173,26 @@ class LtvModel:
         gains = np.mean([m["value"].booster_.feature_importance(importance_type="gain")
                          for m in self.members], axis=0)
         return dict(zip(MODEL_FEATURES, map(float, gains), strict=True))
+
+
+def carry_factor(bg: BgNbdValue, rfm: dict[str, np.ndarray], label_days: float,
+                 horizon_days: float) -> np.ndarray:
+    """E[purchases in h] / E[purchases in w] per customer, within [1, h/w].
+
+    Why this carries a w-day forecast to h honestly: BG/NBD needs no labels, so it is fitted at
+    the scoring cutoff and extends any window. In the ratio, spend per purchase (Gamma-Gamma) and
+    the chance the customer has already lapsed (P(alive)) cancel: the supervised forecast keeps
+    its level and ranking, BG/NBD adds only the shape of the longer window, which bends below
+    h/w by the dropout still to come (each purchase is a chance to drop out, so a frequent buyer
+    is carried by less than an occasional one). E[Y(t)] is concave in t, so the ratio lies in
+    [1, h/w]; the clip guards the numerics of near-zero expectations.
+    """
+    weeks = DAYS_PER_UNIT
+    short = bg.counts.expected_purchases(label_days / weeks, rfm["x"], rfm["t_x"], rfm["T"])
+    long = bg.counts.expected_purchases(horizon_days / weeks, rfm["x"], rfm["t_x"], rfm["T"])
+    most = horizon_days / label_days
+    ratio = np.divide(long, short, out=np.full(len(short), most), where=short > 1e-12)
+    return np.clip(np.nan_to_num(ratio, nan=most), 1.0, most)
 
 
 def _base(x: pd.DataFrame) -> np.ndarray:

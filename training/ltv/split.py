@@ -20,6 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+import numpy as np
 import pandas as pd
 
 from training.ltv.features import customer_features, window_labels
@@ -82,27 +83,51 @@ def stacked_windows(known: History, last_cutoff: pd.Timestamp, horizon_days: int
     return Window(last_cutoff, horizon_days, frame)
 
 
+def _check_complete(history: History, cutoff: pd.Timestamp, holdout_days: int) -> None:
+    last = history.last_at
+    end = cutoff + pd.Timedelta(days=holdout_days)
+    if last is None or last < end - pd.Timedelta(days=1):
+        raise InsufficientHistory(
+            f"cutoff + horizon: {end.isoformat()} is after the last recorded event "
+            f"{last}; the evaluation labels would be incomplete")
+
+
 def out_of_time_split(history: History, cutoff: datetime | pd.Timestamp,
                       horizon_days: int, require_complete: bool = True, windows: int = 1,
-                      step_days: int = 30) -> OutOfTimeSplit:
-    """The training window ending at `cutoff` and the evaluation window starting there."""
+                      step_days: int = 30, label_days: int | None = None) -> OutOfTimeSplit:
+    """The training window ending at `cutoff` and the evaluation window starting there.
+
+    The training window's labels span `label_days` (default: the horizon); a young history uses
+    a shorter one and carries the forecast to the horizon (`training.ltv.windows`).
+    """
     cutoff = pd.Timestamp(cutoff)
     if horizon_days < 1:
         raise InsufficientHistory(f"horizon_days: {horizon_days} must be at least 1")
+    label_days = label_days or horizon_days
     start = history.orders["paid_at"].min()
-    train_cutoff = cutoff - pd.Timedelta(days=horizon_days)
+    train_cutoff = cutoff - pd.Timedelta(days=label_days)
     if pd.isna(start) or start > train_cutoff:
         raise InsufficientHistory(
             f"cutoff: {cutoff.isoformat()} leaves no order before the training cutoff "
             f"{train_cutoff.isoformat()} (first order {start}); pick a later cutoff or a shorter "
             "horizon")
-    last = history.last_at
+    if require_complete:
+        _check_complete(history, cutoff, horizon_days)
     end = cutoff + pd.Timedelta(days=horizon_days)
-    if require_complete and (last is None or last < end - pd.Timedelta(days=1)):
-        raise InsufficientHistory(
-            f"cutoff + horizon: {end.isoformat()} is after the last recorded event "
-            f"{last}; the evaluation labels would be incomplete")
-    train = stacked_windows(history.as_of(cutoff), train_cutoff, horizon_days, windows,
+    train = stacked_windows(history.as_of(cutoff), train_cutoff, label_days, windows,
                             step_days)
     evaluation = labelled_window(history.as_of(end), cutoff, horizon_days)
     return OutOfTimeSplit(train, evaluation)
+
+
+def unlabelled_split(history: History, cutoff: datetime | pd.Timestamp,
+                     holdout_days: int) -> OutOfTimeSplit:
+    """For BG/NBD alone, which learns without labels: the "training" window is the customers'
+    features at the cutoff itself (`actual_minor` NaN: no label is read), the evaluation window
+    the holdout after it."""
+    cutoff = pd.Timestamp(cutoff)
+    _check_complete(history, cutoff, holdout_days)
+    end = cutoff + pd.Timedelta(days=holdout_days)
+    evaluation = labelled_window(history.as_of(end), cutoff, holdout_days)
+    frame = evaluation.frame.assign(actual_minor=np.nan)
+    return OutOfTimeSplit(Window(cutoff, 0, frame), evaluation)

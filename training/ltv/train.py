@@ -4,9 +4,16 @@ Gate, in order (the rule that decided is logged on the run and the model version
 1. The candidate must beat BG/NBD + Gamma-Gamma on the out-of-time holdout on every quality-bar
    metric (normalised Gini, decile MAPE, aggregate error). If it does not, the version is
    registered as `challenger` and is never champion, whatever the current champion scores.
+   Exception: a candidate that *is* BG/NBD because the history allows nothing better (too short
+   or too few customers for boosting: `LtvEvaluation.fallback`) cannot beat itself; it skips this
+   step, its model card states that basis, and step 2 judges it like any other.
 2. Then `training.registry.register_and_gate` compares it with the current champion on the same
    holdout (normalised Gini, the ranking quality the growth team acts on): strictly better →
    `champion`, else `challenger`.
+
+When a booster loses step 1 and there is no champion at all, BG/NBD is the best model the
+history supports, and promoter value needs some champion: `train_ltv` then also registers BG/NBD
+alone (a second run, fallback basis "the booster did not beat it") through step 2.
 """
 
 from __future__ import annotations
@@ -14,7 +21,7 @@ from __future__ import annotations
 import json
 import logging
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 
 import mlflow
@@ -27,16 +34,18 @@ from settlement.db import create_db_engine
 from training.config import TrainingSettings
 from training.ltv.calendar import NO_CALENDAR, PromotionCalendar, load_calendar
 from training.ltv.config import LtvSettings
-from training.ltv.evaluation import BGNBD, LtvEvaluation, candidate_metrics, evaluate_ltv
+from training.ltv.evaluation import BGNBD, LtvEvaluation, candidate_metrics, evaluate_plan
 from training.ltv.features import FEATURES
 from training.ltv.history import History, load_history
 from training.ltv.metrics import beats, format_table, normalized_gini
 from training.ltv.model import MODEL_FEATURES, LtvParams
 from training.ltv.pyfunc import AS_OF, LtvPyfunc, predict_with
+from training.ltv.windows import books_end, plan_evaluation, plan_training
 from training.registry import (
     CHALLENGER,
     GateDecision,
     configure_tracking,
+    current_champion,
     data_fingerprint,
     log_model_card,
     register_and_gate,
@@ -58,14 +67,13 @@ class LtvTrainingResult:
     evaluation: LtvEvaluation
     decision: GateDecision
     table: str
+    # The booster run that lost to BG/NBD when this result is the BG/NBD run that followed it.
+    booster: LtvTrainingResult | None = None
 
 
 def default_cutoff(history: History, horizon_days: int) -> pd.Timestamp:
     """Latest cutoff whose evaluation window is complete (midnight UTC, h days before the end)."""
-    last = history.last_at
-    if last is None:
-        raise ValueError("the order history is empty: nothing to train on")
-    return (last + pd.Timedelta(seconds=1)).ceil("D") - pd.Timedelta(days=horizon_days)
+    return books_end(history) - pd.Timedelta(days=horizon_days)
 
 
 def _score_champion(result: LtvEvaluation):
@@ -102,7 +110,10 @@ def _register_as_challenger(run_id: str, rule: str, score: float) -> GateDecisio
 def gate(result: LtvEvaluation, run_id: str) -> GateDecision:
     """Apply the two-step gate of the module docstring and return the decision."""
     candidate, baseline = candidate_metrics(result), result.metrics[BGNBD]
-    if not beats(candidate, baseline):
+    if result.fallback:
+        mlflow.set_tag("gate.bgnbd_rule", f"the candidate is BG/NBD alone, the best model this "
+                       f"history supports ({result.fallback}): judged against the champion only")
+    elif not beats(candidate, baseline):
         detail = ", ".join(f"{k} {candidate[k]:.4g} vs {baseline[k]:.4g}"
                            for k in ("gini", "decile_mape", "aggregate_error"))
         rule = ("candidate does not beat BG/NBD on every quality-bar metric of the same holdout "
@@ -124,14 +135,25 @@ def _calendar_params(result: LtvEvaluation) -> dict[str, str | int]:
                                                    for k, v in season.kinds.items()}})}
 
 
+def _plan_params(result: LtvEvaluation) -> dict[str, str | int]:
+    """The windows the run rests on: forecast horizon, label window, method and why."""
+    plan = result.plan
+    if plan is None:
+        return {}
+    return {"forecast_days": plan.horizon_days, "label_days": plan.label_days,
+            "holdout_days": plan.holdout_days, "method": plan.method,
+            "method_detail": plan.describe()[:500], "fallback": result.fallback[:500]}
+
+
 def _log_run(result: LtvEvaluation, seed: int, params: LtvParams, history: History) -> str:
     """Params, metrics, fingerprints, feature list, model and card of one training run."""
     train, held = result.split.train, result.split.evaluation
     mlflow.log_params({
         "cutoff": held.cutoff.isoformat(), "train_cutoff": train.cutoff.isoformat(),
-        "horizon_days": held.horizon_days, "kind": result.model.kind, "seed": seed,
+        "horizon_days": int(result.model.horizon_days), "kind": result.model.kind, "seed": seed,
         "currency": history.currency, "train_customers": len(train.frame),
         "holdout_customers": len(held.frame), **{f"lgb_{k}": v for k, v in asdict(params).items()},
+        **_plan_params(result),
         "bgnbd": json.dumps(asdict(result.model.bg)),
         "balance": round(result.model.balance, 6),
         "recalibration": round(result.model.recalibration, 6),
@@ -164,8 +186,8 @@ def _card(result: LtvEvaluation, history: History, params: LtvParams) -> None:
     log_model_card(
         model_name=MODEL_NAME,
         purpose=("Expected net revenue (minor units, " + history.currency + ") of each existing "
-                 f"customer over the next {held.horizon_days} days, for promoter LTV/CAC and "
-                 "growth decisions."),
+                 f"customer over the next {result.model.horizon_days:g} days, for promoter "
+                 "LTV/CAC and growth decisions."),
         data={"train features as of": train.cutoff.isoformat(),
               "train labels": f"({train.cutoff.date()}, {held.cutoff.date()}]",
               "holdout features as of": held.cutoff.isoformat(),
@@ -174,7 +196,8 @@ def _card(result: LtvEvaluation, history: History, params: LtvParams) -> None:
               "holdout buyers": int((held.labels > 0).sum())},
         features=MODEL_FEATURES, metrics=flat, params={"kind": result.model.kind,
                                                         **asdict(params)},
-        limits=["Predicts existing customers only (first purchase by the cutoff).",
+        limits=["Method: " + result.method, *_basis(result),
+                "Predicts existing customers only (first purchase by the cutoff).",
                 ("Calendar level: promotion days in the horizon lift the forecast by multipliers "
                  "estimated from the history's own promotion days; a promotion much larger than "
                  "any the books have seen is under-forecast." if not
@@ -190,7 +213,28 @@ def _card(result: LtvEvaluation, history: History, params: LtvParams) -> None:
                 "Predictions need the feature cutoff (`as_of` parameter of the pyfunc) to place "
                 "the forecast window in the calendar; without it the level is stationary.",
                 "One currency per model (the most common one in the books).",
-                "Never champion unless it beats BG/NBD on Gini, decile MAPE and aggregate error."])
+                ("BG/NBD alone, eligible for champion as the best model this history supports; "
+                 "a booster that beats it on Gini, decile MAPE and aggregate error replaces it."
+                 if result.fallback else
+                 "Never champion unless it beats BG/NBD on Gini, decile MAPE and aggregate "
+                 "error.")])
+
+
+def _basis(result: LtvEvaluation) -> list[str]:
+    """What a forecast from a young history rests on, in the card's words."""
+    lines = []
+    plan = result.plan
+    if plan is not None and plan.holdout_days != plan.horizon_days:
+        lines.append(f"Judged on a {plan.holdout_days}-day holdout, the longest the books "
+                     f"allow; the carry to {plan.horizon_days} days is not measured on this "
+                     "history (see the measured carry in training/ltv/README.md).")
+    if result.model.carried:
+        lines.append("The carry assumes each customer keeps the purchase rate and lapse risk "
+                     "BG/NBD sees at the cutoff: a promotion or a shift in the mall after the "
+                     "label window is not foreseen by it.")
+    if result.fallback:
+        lines.append(f"Champion basis: BG/NBD alone because {result.fallback}.")
+    return lines
 
 
 def train_ltv(history: History, settings: TrainingSettings,
@@ -198,12 +242,33 @@ def train_ltv(history: History, settings: TrainingSettings,
               horizon_days: int = DEFAULT_HORIZON_DAYS, params: LtvParams | None = None,
               kind: str | None = None,
               calendar: PromotionCalendar = NO_CALENDAR) -> LtvTrainingResult:
-    """Evaluate out of time, log one MLflow run, register the version and apply the gate."""
+    """Evaluate out of time, log one MLflow run, register the version and apply the gate.
+
+    Without a cutoff, the latest holdout the books complete (`windows.plan_training`: h days,
+    or shorter on a young history). See the module docstring for the BG/NBD run that follows a
+    booster's loss when there is no champion.
+    """
     params = params or LtvParams()
-    cutoff = pd.Timestamp(cutoff) if cutoff is not None else default_cutoff(history, horizon_days)
-    result = evaluate_ltv(history, cutoff, horizon_days, settings.seed, params, kind, calendar)
+    plan = (plan_training(history, horizon_days) if cutoff is None
+            else plan_evaluation(history, pd.Timestamp(cutoff), horizon_days))
+    result = evaluate_plan(history, plan, settings.seed, params, kind, calendar)
+    trained = _log_and_gate(result, history, settings, params)
+    if (kind is None and result.model.kind != "bgnbd" and not trained.decision.promoted
+            and current_champion(MODEL_NAME) is None):
+        fallback = evaluate_plan(history, plan, settings.seed, params, "bgnbd", calendar)
+        fallback.fallback = ("the booster did not beat BG/NBD on the same holdout "
+                             f"(run {trained.run_id}) and there is no champion")
+        return replace(_log_and_gate(fallback, history, settings, params), booster=trained)
+    return trained
+
+
+def _log_and_gate(result: LtvEvaluation, history: History, settings: TrainingSettings,
+                  params: LtvParams) -> LtvTrainingResult:
+    """One MLflow run: params, metrics, model and card, then the gate's decision."""
     configure_tracking(settings)
-    with mlflow.start_run(run_name=f"ltv-{pd.Timestamp(cutoff).date()}-h{horizon_days}") as run:
+    held = result.split.evaluation
+    name = f"ltv-{held.cutoff.date()}-h{result.model.horizon_days:g}-{result.model.kind}"
+    with mlflow.start_run(run_name=name) as run:
         table = _log_run(result, settings.seed, params, history)
         _card(result, history, params)
         decision = gate(result, run.info.run_id)
