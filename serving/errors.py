@@ -69,4 +69,5 @@ class NoChampion(ServingError):
     def __init__(self, name: str) -> None:
         self.name = name
         super().__init__(f"{name} has no champion: run `fenrun train "
-                         f"{name.removeprefix('fenrun-')}` first")
+                         f"{name.removeprefix('fenrun-')}` first (a version becomes champion "
+                         "when it wins the gate)")

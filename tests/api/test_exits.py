@@ -29,7 +29,8 @@ def test_a_missing_prerequisite_exits_2_with_its_message(capsys: pytest.CaptureF
         raise NoChampion("fenrun-anomaly")
     assert exited.value.exit_code == 2
     assert capsys.readouterr().err.strip() == (
-        "fenrun: fenrun-anomaly has no champion: run `fenrun train anomaly` first")
+        "fenrun: fenrun-anomaly has no champion: run `fenrun train anomaly` first "
+        "(a version becomes champion when it wins the gate)")
     for error in (NoSnapshot("no flags stored: run `fenrun risk flag --as-of DATE`"),
                   CannotTrain("too little history"), InvalidEvent("ts", "x", "bad")):
         assert exit_code_of(error) == 2
