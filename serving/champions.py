@@ -23,7 +23,6 @@ How (invariants):
 from __future__ import annotations
 
 import logging
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -36,7 +35,6 @@ from typing import Any
 import mlflow
 from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
-from mlflow.models import Model
 from mlflow.tracking import MlflowClient
 
 from serving.config import ServingSettings
@@ -70,13 +68,10 @@ class _Slot:
 
 def load_model(uri: str) -> Any:
     """The model at `uri`: a scikit-learn estimator when it has that flavour, else a pyfunc."""
-    with tempfile.TemporaryDirectory(prefix="fenrun-mlmodel-") as folder:
-        path = mlflow.artifacts.download_artifacts(artifact_uri=f"{uri.rstrip('/')}/MLmodel",
-                                                   dst_path=folder)
-        flavors = Model.load(path).flavors
-    if "sklearn" in flavors:
-        return mlflow.sklearn.load_model(uri)
-    return mlflow.pyfunc.load_model(uri)
+    loaded = mlflow.pyfunc.load_model(uri)
+    if "sklearn" in loaded.metadata.flavors:
+        return loaded.get_raw_model()
+    return loaded
 
 
 def _store_missing(uri: str) -> bool:
