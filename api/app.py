@@ -15,6 +15,7 @@ from fastapi import FastAPI
 from api.errors import install_error_handlers
 from api.head import HeadAsGet
 from api.routes import health, models, promoters
+from serving.champions import ChampionRegistry
 from serving.config import ServingSettings
 from serving.model_health import ModelHealthService
 from serving.promoter_value import PromoterValueService
@@ -30,7 +31,11 @@ def create_app(settings: ServingSettings | None = None) -> FastAPI:
         app.state.model_health = ModelHealthService(resolved)
         app.state.promoter_value = PromoterValueService(resolved)
         app.state.risk = RiskService(resolved)
-        yield
+        app.state.champions = ChampionRegistry(resolved)  # loads on first use, kept hot
+        try:
+            yield
+        finally:
+            app.state.champions.close()
 
     app = FastAPI(title="fenrun", lifespan=lifespan,
                   summary="Promoter commissions: model health, drift and promoter value.")

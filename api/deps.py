@@ -8,6 +8,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from serving.champions import ChampionRegistry
 from serving.model_health import ModelHealthService
 from serving.promoter_value import PromoterValueService
 from serving.risk import RiskService
@@ -35,3 +36,11 @@ def get_risk(request: Request) -> RiskService:
 
 
 RiskDep = Annotated[RiskService, Depends(get_risk)]
+
+
+def get_champions(request: Request) -> ChampionRegistry:
+    registry: ChampionRegistry = request.app.state.champions
+    return registry
+
+
+ChampionsDep = Annotated[ChampionRegistry, Depends(get_champions)]

@@ -8,6 +8,7 @@ importing it. Nothing here is built at import time: the API factory or the dashb
 
 from __future__ import annotations
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -22,3 +23,7 @@ class ServingSettings(BaseSettings):
     mlflow_experiment: str = "fenrun"
     # Snapshots of point-in-time reports (promoter LTV/CAC), as `fenrun ltv promoters` stores them.
     feature_store_dir: str = ".fenrun/features"
+    # How long a loaded champion is served before its alias is looked up again (seconds). A moved
+    # alias is noticed within this time and the new version loaded in the background while the
+    # old one keeps answering; 0 looks it up on every call (tests). Bounded at one hour.
+    champion_refresh_s: float = Field(default=30.0, ge=0.0, le=3600.0)

@@ -80,5 +80,6 @@ class NoChampion(ServingError):
 
     def __init__(self, name: str) -> None:
         self.name = name
-        super().__init__(f"{name} has no champion: train it (`fenrun train`) until a version "
-                         "wins the gate")
+        super().__init__(f"{name} has no champion: run `fenrun train "
+                         f"{name.removeprefix('fenrun-')}` first (a version becomes champion "
+                         "when it wins the gate)")

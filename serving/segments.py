@@ -1,6 +1,8 @@
 """The segments champion as the growth team reviews it: each segment's name, share and profile.
 
-`training.segments` logs `segments.json` with the model: per stable segment id its readable name,
+`assign` tags promoters with the champion's segment (the loaded model from
+`serving.champions.ChampionRegistry`). `training.segments` logs `segments.json` with the model:
+per stable segment id its readable name,
 its share of the training promoters and its centroid in the features' own units (GMV in yuan,
 rates as fractions, days). This module reads that document (serving does not import training: the
 document's shape is the contract) and joins each segment's LTV/CAC from the newest promoter value
@@ -11,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import pandas as pd
 
@@ -72,3 +75,14 @@ def champion_segments(health: ModelHealthService) -> SegmentCatalogue:
     """The segments of `fenrun-segments@champion`; `NoChampion` when there is none."""
     version, document = health.champion_document(SEGMENTS_MODEL, SEGMENTS_ARTIFACT)
     return catalogue_from(version, document)
+
+
+def assign(model: Any, profiles: pd.DataFrame) -> pd.DataFrame:
+    """Each profiled promoter's segment under a loaded segments pyfunc (the champion's `model`):
+    promoter_id, segment_id, segment_name. The model's signature names its feature columns."""
+    schema = model.metadata.get_input_schema()
+    columns = schema.input_names() if schema is not None else list(profiles.columns)
+    labels = model.predict(profiles[columns])
+    return pd.DataFrame({"promoter_id": profiles["promoter_id"].to_numpy(),
+                         "segment_id": labels["segment_id"].to_numpy(),
+                         "segment_name": labels["segment_name"].to_numpy()})

@@ -6,8 +6,9 @@ PR-AUC (the gate metric: fraud is rare, so ROC-AUC flatters), precision in the t
 known fraudsters held out: "if we review as many as there are, how many are real?") and recall per
 fraud type within an alert budget (the share of promoters a team can review).
 
-Without labels a version is still trained and registered, but its PR-AUC is NaN and the gate never
-promotes it: nobody can say it is better than the champion.
+Without labels a version is still trained and registered, but its PR-AUC is NaN: the first one
+becomes champion unscored (ranking needs no labels, and a mall without any still gets its risk
+triage), a later one stays challenger because nobody can say it is better than the champion.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from mlflow.models import infer_signature
 from sklearn.ensemble import IsolationForest
 from sklearn.metrics import average_precision_score
 
+from features.outliers import anomaly_scores, rank_and_flag
 from training import data
 from training.config import TrainingSettings
 from training.labels import CLEAN, load_promoter_labels
@@ -53,11 +55,6 @@ def fit_detector(features: pd.DataFrame, seed: int) -> IsolationForest:
     return model.fit(features)
 
 
-def anomaly_scores(model: IsolationForest, frame: pd.DataFrame) -> np.ndarray:
-    """Higher = more anomalous (the negated `score_samples`)."""
-    return -model.score_samples(frame[list(model.feature_names_in_)])
-
-
 def evaluate(scores: np.ndarray, fraud_type: pd.Series, alert_share: float = ALERT_SHARE
              ) -> dict[str, float]:
     """PR-AUC, precision at k (k = positives) and at the alert budget, recall per fraud type."""
@@ -66,9 +63,7 @@ def evaluate(scores: np.ndarray, fraud_type: pd.Series, alert_share: float = ALE
     if positives == 0 or positives == len(is_fraud):
         return {"pr_auc": math.nan}
     order = np.argsort(-scores, kind="stable")
-    budget = max(1, math.ceil(alert_share * len(scores)))
-    flagged = np.zeros(len(scores), dtype=bool)
-    flagged[order[:budget]] = True
+    _, flagged = rank_and_flag(scores, alert_share)  # the budget serving flags on the champion
     metrics = {
         "pr_auc": float(average_precision_score(is_fraud, scores)),
         "base_rate": positives / len(is_fraud),
@@ -110,7 +105,8 @@ def train(settings: TrainingSettings, profiles: pd.DataFrame | None = None) -> T
     with mlflow.start_run(run_name=f"{NAME}-{profiles['as_of'].iloc[0]:%Y%m%dT%H%M}") as run:
         _log_run(settings, model, profiles, train_part, metrics, labels is not None)
     decision = register_and_gate(run.info.run_id, "model", NAME, "pr_auc", metrics["pr_auc"],
-                                 score_champion)
+                                 score_champion, unscored=None if labels is not None else
+                                 "no fraud labels (pass --labels to compare detectors)")
     return TrainOutcome(NAME, run.info.run_id, decision, metrics)
 
 
@@ -143,51 +139,3 @@ def _log_run(settings: TrainingSettings, model: IsolationForest, profiles: pd.Da
                 "Evaluated on simulated fraud unless real investigation labels are supplied.",
                 "New promoters with little history are scored on sparse features."])
 
-
-REASONS = 3  # features named per flagged promoter
-MAD_TO_SD = 1.4826  # the median absolute deviation of a normal sample, scaled to its sd
-
-
-def _robust_z(features: pd.DataFrame) -> pd.DataFrame:
-    """(x - median) / (1.4826 · MAD) per column; a column with no spread in the median half
-    falls back to its standard deviation, and a constant one to 0 (it explains nothing)."""
-    values = features.astype("float64")
-    median = values.median()
-    spread = (values - median).abs().median() * MAD_TO_SD
-    spread = spread.where(spread > 0, values.std(ddof=0))
-    z = (values - median) / spread.where(spread > 0)
-    return z.fillna(0.0)
-
-
-def flag(profiles: pd.DataFrame, model_uri: str, alert_share: float = ALERT_SHARE
-         ) -> pd.DataFrame:
-    """Score every profiled promoter with a registered detector (e.g. the champion's URI) and
-    flag the top `alert_share` (the risk team's review budget) for triage.
-
-    Returns promoter_id, score (higher = more anomalous), rank (1 = most anomalous), flagged, and
-    `reasons` (flagged promoters only): the features in which the promoter is furthest from the
-    population median, in robust standard deviations, e.g. "own_device_order_share 0.93 (median
-    0, +12.1 sd)". The forest does not say why it isolated a point; the reasons are where a
-    reviewer looks first.
-    """
-    if not 0 < alert_share <= 1:
-        raise ValueError(f"alert_share: {alert_share} must be in (0, 1]")
-    model = mlflow.sklearn.load_model(model_uri)
-    features = list(model.feature_names_in_)
-    frame = profiles[features]
-    scores = anomaly_scores(model, profiles)
-    order = np.argsort(-scores, kind="stable")
-    rank = np.empty(len(scores), dtype=np.int64)
-    rank[order] = np.arange(1, len(scores) + 1)
-    budget = max(1, math.ceil(alert_share * len(scores))) if len(scores) else 0
-    flagged = rank <= budget
-    z = _robust_z(frame).to_numpy()
-    values, median = frame.to_numpy(dtype=np.float64), frame.median().to_numpy()
-    furthest = np.argsort(-np.abs(z), axis=1, kind="stable")[:, :REASONS]
-    reasons = [""] * len(frame)
-    for i in np.flatnonzero(flagged):  # only the rows a reviewer will read
-        reasons[i] = "; ".join(
-            f"{features[j]} {values[i, j]:.4g} (median {median[j]:.4g}, {z[i, j]:+.1f} sd)"
-            for j in furthest[i] if z[i, j] != 0)
-    return pd.DataFrame({"promoter_id": profiles["promoter_id"].to_numpy(), "score": scores,
-                         "rank": rank, "flagged": flagged, "reasons": reasons})

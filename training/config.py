@@ -25,7 +25,7 @@ class TrainingSettings(BaseSettings):
     # The instant training data is taken as of; None means the last event in the books.
     train_as_of: str | None = None
     # Ground-truth fraud labels (the simulator's labels.csv) for evaluating the anomaly detector;
-    # without them a new detector is registered but never promoted (nothing to beat anyone on).
+    # without them the first detector becomes champion unscored, later ones stay challenger.
     fraud_labels_path: str | None = None
     # The mall's local time zone, for night-time features.
     local_tz: str = "Asia/Shanghai"

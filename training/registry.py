@@ -1,10 +1,14 @@
 """MLflow tracking set-up, the champion gate, data fingerprints and model cards, for every trainer.
 
 Why a gate: a retrain must never silently replace a better model. A new version is registered for
-every training run (so it can be inspected and compared), but the `champion` alias, which serving
+every training run on new data or parameters (so it can be inspected and compared), but the
+`champion` alias, which serving
 loads as `models:/fenrun-<name>@champion`, moves only when the candidate strictly beats the current
 champion on the *same* holdout, scored by the caller. Otherwise the version gets `challenger`. The
 rule and both scores are logged to the candidate's run, so every promotion can be audited.
+
+A run whose data fingerprints and parameters equal those of the version holding `champion` or
+`challenger` registers nothing: the same seeded fit would only add an identical version.
 
 Aliases, not stages: MLflow stages are deprecated, aliases are what `models:/NAME@ALIAS` resolves.
 """
@@ -48,6 +52,7 @@ class GateDecision:
     candidate: float
     champion: float | None
     rule: str
+    registered: bool = True  # False: the run matched an existing version, nothing was added
 
 
 def registered_name(name: str) -> str:
@@ -110,10 +115,20 @@ def _is_better(candidate: float, champion: float, higher_is_better: bool) -> boo
 
 
 def _decide(
-    metric: str, candidate: float, champion: float | None, has_champion: bool, higher: bool
+    metric: str, candidate: float, champion: float | None, has_champion: bool, higher: bool,
+    unscored: str | None = None,
 ) -> tuple[bool, str]:
-    """(promote?, the rule in words) — kept apart from MLflow so it reads as the policy it is."""
+    """(promote?, the rule in words) — kept apart from MLflow so it reads as the policy it is.
+
+    `unscored` says why a NaN score is expected (an unsupervised model trained without labels):
+    then the first version becomes champion unscored, and later ones stay challenger.
+    """
     direction = "higher" if higher else "lower"
+    if math.isnan(candidate) and unscored is not None:
+        if not has_champion:
+            return True, (f"no champion yet and {unscored}: first version becomes champion "
+                          f"without a {metric} comparison")
+        return False, f"{unscored}: no {metric} to compare with the champion, kept challenger"
     if math.isnan(candidate):
         return False, f"candidate {metric} is NaN: never promoted"
     if not has_champion:
@@ -135,20 +150,26 @@ def register_and_gate(
     candidate_score: float,
     score_champion: Callable[[str], float] | None,
     higher_is_better: bool = True,
+    unscored: str | None = None,
 ) -> GateDecision:
     """Register `runs:/run_id/artifact_path` as a new version; alias it `champion` or `challenger`.
 
     `score_champion(model_uri)` must score the current champion on the holdout the candidate was
     scored on; it is called only when a champion exists. Ties keep the champion (strictly better).
+    `unscored`: why a NaN `candidate_score` is expected (see `_decide`). A run identical to the
+    champion's or the challenger's (`same_as_registered`) registers nothing.
     """
     name = registered_name(model_name)
     client = MlflowClient()
+    twin = same_as_registered(client, name, run_id)
+    if twin is not None:
+        return _unchanged(client, run_id, name, metric, float(candidate_score), *twin)
     incumbent = current_champion(name, client)
     champion_score: float | None = None
     if incumbent is not None and score_champion is not None:
         champion_score = float(score_champion(f"models:/{name}/{incumbent.version}"))
     promoted, rule = _decide(metric, float(candidate_score), champion_score,
-                             incumbent is not None, higher_is_better)
+                             incumbent is not None, higher_is_better, unscored)
     version = mlflow.register_model(f"runs:/{run_id}/{artifact_path}", name)
     alias = CHAMPION if promoted else CHALLENGER
     client.set_registered_model_alias(name, alias, version.version)
@@ -158,6 +179,50 @@ def register_and_gate(
     return GateDecision(promoted=promoted, alias=alias, model_name=name,
                         version=str(version.version), metric=metric,
                         candidate=float(candidate_score), champion=champion_score, rule=rule)
+
+
+def _fingerprints(tags: Mapping[str, str]) -> dict[str, str]:
+    """The data fingerprints a run was tagged with (`data_fingerprint`, `train_data_fingerprint`,
+    ...): what the model saw."""
+    return {k: v for k, v in tags.items() if k.endswith("data_fingerprint")}
+
+
+def same_as_registered(client: MlflowClient, name: str, run_id: str
+                       ) -> tuple[str, ModelVersion] | None:
+    """(alias, version) of the champion or challenger whose run saw the same data (every
+    fingerprint tag equal, at least one) with the same parameters as `run_id`; None otherwise.
+
+    Why: a seeded fit of the same data with the same parameters is the same model; registering
+    it again only buries the real changes in identical versions.
+    """
+    candidate = client.get_run(run_id).data
+    prints = _fingerprints(candidate.tags)
+    if not prints:
+        return None
+    for alias in (CHAMPION, CHALLENGER):
+        try:
+            version = client.get_model_version_by_alias(name, alias)
+        except MlflowException:
+            continue
+        if version.run_id is None or version.run_id == run_id:
+            continue
+        other = client.get_run(version.run_id).data
+        if _fingerprints(other.tags) == prints and other.params == candidate.params:
+            return alias, version
+    return None
+
+
+def _unchanged(client: MlflowClient, run_id: str, name: str, metric: str, candidate: float,
+               alias: str, twin: ModelVersion) -> GateDecision:
+    """The decision for a run identical to an existing version: nothing registered, said so."""
+    rule = (f"same data fingerprint and parameters as v{twin.version} ({alias}): "
+            "no new version registered")
+    client.set_tag(run_id, "gate.alias", "none")
+    client.set_tag(run_id, "gate.rule", rule)
+    client.set_tag(run_id, "gate.same_as_version", str(twin.version))
+    return GateDecision(promoted=False, alias=alias, model_name=name, version=str(twin.version),
+                        metric=metric, candidate=candidate, champion=None, rule=rule,
+                        registered=False)
 
 
 def _log_gate(

@@ -232,14 +232,3 @@ def _log_run(settings: TrainingSettings, model: SegmentModel, profiles: pd.DataF
                 "Ids are stable only while the feature list is unchanged."])
     return metrics
 
-
-def assign(profiles: pd.DataFrame, model_uri: str) -> pd.DataFrame:
-    """Each profiled promoter's segment under a registered model (e.g. the champion's URI):
-    promoter_id, segment_id, segment_name. The model picks its own feature columns."""
-    loaded = mlflow.pyfunc.load_model(model_uri)
-    schema = loaded.metadata.get_input_schema()
-    columns = schema.input_names() if schema is not None else list(SEGMENT_FEATURES)
-    labels = loaded.predict(profiles[columns])
-    return pd.DataFrame({"promoter_id": profiles["promoter_id"].to_numpy(),
-                         "segment_id": labels["segment_id"].to_numpy(),
-                         "segment_name": labels["segment_name"].to_numpy()})

@@ -97,14 +97,10 @@ def _train(out: Path, days: int) -> None:
 
 
 def _promoter_value(as_of: str) -> None:
-    """Store the promoter LTV/CAC snapshot the dashboard's Promoter value page shows."""
-    from training.registry import configure_tracking, current_champion  # heavy: MLflow
-
-    configure_tracking(TrainingSettings())
-    champion = current_champion("ltv") is not None
-    typer.echo(f"7/8 promoter LTV/CAC as of {as_of} with "
-               + ("the LTV champion" if champion else "BG/NBD (no LTV champion)") + ":")
-    _run_step(lambda: promoters_command(as_of=as_of, use_champion=champion, segments=True))
+    """Store the promoter LTV/CAC snapshot the dashboard's Promoter value page shows (with the
+    LTV champion if there is one, else BG/NBD: the command says which)."""
+    typer.echo(f"7/8 promoter LTV/CAC as of {as_of}:")
+    _run_step(lambda: promoters_command(as_of=as_of, use_champion=None, segments=True))
 
 
 def _run_step(step: Callable[[], None]) -> None:

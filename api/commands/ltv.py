@@ -4,7 +4,8 @@
                         (predicted and actual in the currency's units, decimal strings)
     fenrun ltv train [--cutoff DATE] [--horizon-days N] [--calendar FILE]
     fenrun ltv promoters --as-of DATE [--horizon-days N] [--out promoters.csv] [--no-segments]
-                         (also stores the snapshot the dashboard and GET /promoters/{id}/value read)
+                         (also stores the snapshot the dashboard and GET /promoters/{id}/value read;
+                         forecasts with the LTV champion, or BG/NBD with a note when none exists)
 
 Reads the settled books at FENRUN_DATABASE_URL (simulated, live or imported with
 `fenrun import-orders`); MLflow settings come from the FENRUN_MLFLOW_* variables. pandas,
@@ -13,7 +14,6 @@ LightGBM and MLflow are imported inside the commands, so `fenrun --help` stays f
 
 from __future__ import annotations
 
-import logging
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -21,12 +21,17 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from api.common import fail, parse_as_of
+from api.exits import exit_codes
 from training.config import TrainingSettings
 from training.ltv.config import LtvSettings
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    import numpy as np
     import pandas as pd
 
+    from serving.champions import ChampionRegistry
     from training.ltv.calendar import PromotionCalendar
 
 KINDS = ("tweedie", "hurdle", "bgnbd")  # training.ltv.model.KINDS, without importing LightGBM
@@ -135,8 +140,9 @@ def promoters_command(
     as_of: Annotated[str, typer.Option("--as-of", help="value and cost as of this date/instant")],
     out: Annotated[Path | None, typer.Option(help="CSV with one row per promoter")] = None,
     horizon_days: Horizon = None,
-    use_champion: Annotated[bool, typer.Option(help="predict with models:/fenrun-ltv@champion "
-                                               "(else BG/NBD fitted as of --as-of)")] = True,
+    use_champion: Annotated[bool | None, typer.Option(
+        help="predict with models:/fenrun-ltv@champion (--no-use-champion: BG/NBD fitted as of "
+             "--as-of; default: the champion if there is one, else BG/NBD with a note)")] = None,
     segments: Annotated[bool, typer.Option(help="tag each promoter with the segments champion's "
                                            "segment (skipped, with a note, if there is none)")
                         ] = True,
@@ -148,6 +154,8 @@ def promoters_command(
     """
     at = _instant(as_of, "--as-of")
     from features.profiles.store import CHANNEL_VALUE_TABLE, PROMOTER_VALUE_TABLE, write_snapshot
+    from serving.champions import ChampionRegistry
+    from serving.config import ServingSettings
     from settlement.money import format_amount
     from training.ltv.promoter_value import (
         MONEY_COLUMNS,
@@ -155,30 +163,22 @@ def promoters_command(
         promoter_value,
         snapshot_frames,
     )
-    from training.ltv.train import champion_predictions, load_books
-    from training.registry import champion_uri, configure_tracking
+    from training.ltv.train import load_books
 
     settings, ltv = TrainingSettings(), LtvSettings()
     horizon = horizon_days or ltv.horizon_days
     history = load_books(settings.database_url, ltv.currency)
     if history.as_of(at).orders.empty:
         fail(f"--as-of: no order was paid by {at.isoformat()}; pick a later instant")
-    if use_champion or segments:
-        configure_tracking(settings)
-    predict = None
-    if use_champion:
-        uri = champion_uri("ltv")
-        predict = lambda features: champion_predictions(features, uri)  # noqa: E731
+    registry = ChampionRegistry(ServingSettings())
     try:
-        customers = customer_value(history, at, horizon, predict=predict)
-    except Exception as error:  # noqa: BLE001 - no champion yet: say so, suggest the fallback
-        if predict is None:
-            raise
-        logging.getLogger(__name__).debug("champion unavailable", exc_info=True)
-        fail(f"cannot predict with {champion_uri('ltv')} ({error}); run `fenrun ltv train` "
-              "or pass --no-use-champion")
+        with exit_codes():
+            predict = _ltv_predictor(registry, use_champion)
+            customers = customer_value(history, at, horizon, predict=predict)
+            assigned = _segments_as_of(registry, settings, at) if segments else None
+    finally:
+        registry.close()
     value = promoter_value(customers)
-    assigned = _segments_as_of(settings, at) if segments else None
     promoters, channels = snapshot_frames(value, at, horizon, history.currency, assigned)
     stored = [write_snapshot(promoters, settings.feature_store_dir, PROMOTER_VALUE_TABLE),
               write_snapshot(channels, settings.feature_store_dir, CHANNEL_VALUE_TABLE)]
@@ -194,20 +194,42 @@ def promoters_command(
     typer.echo("snapshot stored: " + ", ".join(str(path) for path in stored))
 
 
-def _segments_as_of(settings: TrainingSettings, at: datetime) -> pd.DataFrame | None:
+def _ltv_predictor(registry: ChampionRegistry, use_champion: bool | None
+                   ) -> Callable[[pd.DataFrame], np.ndarray] | None:
+    """The LTV champion's forecast, or None for BG/NBD: by choice (False), or by default (None)
+    when there is no champion, said on stdout with the command that trains one."""
+    from serving.errors import NoChampion
+    from serving.ltv import LTV_MODEL, forecast
+
+    if use_champion is False:
+        return None
+    try:
+        champion = registry.get(LTV_MODEL)
+    except NoChampion as error:
+        if use_champion:  # asked for explicitly: a missing champion is an error (exit 2)
+            raise
+        typer.echo(f"predicted with BG/NBD fitted as of --as-of: {error}")
+        return None
+    typer.echo(f"predicted with models:/{champion.name}@champion v{champion.version}")
+    return lambda features: forecast(champion.model, features)
+
+
+def _segments_as_of(registry: ChampionRegistry, settings: TrainingSettings, at: datetime
+                    ) -> pd.DataFrame | None:
     """The segments champion's assignment of the profiles as of `at` (built and stored if
     missing), or None with a note when there is no champion yet."""
     import pandas as pd
 
-    from training import segments
+    from serving.errors import NoChampion
+    from serving.segments import SEGMENTS_MODEL, assign
     from training.data import load_profiles
-    from training.registry import champion_uri, current_champion
 
-    uri = champion_uri(segments.NAME)
-    if current_champion(segments.NAME) is None:
-        typer.echo(f"no segment column: {uri} does not exist; run `fenrun train segments`")
+    try:
+        champion = registry.get(SEGMENTS_MODEL)
+    except NoChampion as error:
+        typer.echo(f"no segment column: {error}")
         return None
-    return segments.assign(load_profiles(settings, pd.Timestamp(at)), uri)
+    return assign(champion.model, load_profiles(settings, pd.Timestamp(at)))
 
 
 def register(app: typer.Typer) -> None:

@@ -1,8 +1,8 @@
 """`fenrun risk flag --as-of TS`: score every promoter with the anomaly champion and store the
 triage list the risk team works from, with the commission each flagged promoter has not been paid.
 
-The unpaid commission (pending + available, net of claw-backs owed) is read from the books *now*:
-it is what a hold can still protect, whatever the as-of of the profiles.
+Parse, call `serving.risk.build_flags` (which holds the "unpaid commission" rule and reads the
+balances the books hold *now*), store, print; errors go through `api.exits`.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 
 from api.common import fail, parse_as_of
+from api.exits import exit_codes
 from training.config import TrainingSettings
 
 risk_app = typer.Typer(help="Risk triage: anomaly flags with the money at stake.",
@@ -29,43 +30,33 @@ def flag_command(
     at = parse_as_of(as_of)
     import pandas as pd  # heavy: pandas, MLflow, scikit-learn
 
-    from features.profiles.store import ANOMALY_FLAGS_TABLE, write_snapshot
+    from serving.anomaly import ANOMALY_MODEL
+    from serving.champions import ChampionRegistry
+    from serving.config import ServingSettings
+    from serving.risk import build_flags, store_flags
     from settlement.db import create_db_engine
     from settlement.money import format_amount
-    from settlement.reports import books_currencies, promoter_balances
-    from training import anomaly
     from training.data import load_profiles
-    from training.registry import champion_uri, configure_tracking, current_champion
 
-    settings = TrainingSettings()
-    configure_tracking(settings)
-    champion = current_champion(anomaly.NAME)
-    if champion is None:
-        fail(f"{champion_uri(anomaly.NAME)} does not exist: run `fenrun train anomaly` first")
-    profiles = load_profiles(settings, pd.Timestamp(at))
-    if profiles.empty:
-        fail(f"--as-of: no promoter had joined by {at.isoformat()}")
-    flags = anomaly.flag(profiles, champion_uri(anomaly.NAME), alert_share)
+    settings, serving = TrainingSettings(), ServingSettings()
+    registry = ChampionRegistry(serving)
     engine = create_db_engine(settings.database_url)
     try:
-        with engine.connect() as conn:
-            currency = books_currencies(conn)[0]
-            balances = promoter_balances(conn, currency)
+        with exit_codes():
+            champion = registry.get(ANOMALY_MODEL)  # before the profiles: a missing one is cheap
+            profiles = load_profiles(settings, pd.Timestamp(at))
+            if profiles.empty:
+                fail(f"--as-of: no promoter had joined by {at.isoformat()}")
+            with engine.connect() as conn:
+                triage = build_flags(champion, profiles, conn, alert_share)
+            path = store_flags(triage, serving.feature_store_dir)
     finally:
+        registry.close()
         engine.dispose()
-    for column in ("pending_minor", "available_minor", "paid_minor", "clawback_minor"):
-        flags[column] = [getattr(balances[p], column) if p in balances else 0
-                         for p in flags["promoter_id"]]
-    flags["unpaid_minor"] = flags["pending_minor"] + flags["available_minor"]
-    flags.insert(0, "as_of", pd.Timestamp(at).tz_convert("UTC"))
-    flags.insert(1, "currency", currency)
-    flags.insert(2, "model_version", str(champion.version))
-    path = write_snapshot(flags, settings.feature_store_dir, ANOMALY_FLAGS_TABLE)
-    flagged = flags[flags["flagged"]].sort_values("rank")
-    at_stake = int(flagged["unpaid_minor"].clip(lower=0).sum())
-    typer.echo(f"{len(flagged):,} of {len(flags):,} promoters flagged by {champion_uri('anomaly')}"
-               f" v{champion.version}; unpaid commission at stake "
-               f"{format_amount(at_stake, currency)} {currency}")
+    flagged, currency = triage.flagged, triage.currency
+    typer.echo(f"{len(flagged):,} of {len(triage.scored):,} promoters flagged by "
+               f"models:/{champion.name}@champion v{champion.version}; unpaid commission at "
+               f"stake {format_amount(triage.unpaid_at_stake_minor, currency)} {currency}")
     for row in flagged.head(SHOWN).itertuples():
         typer.echo(f"  #{row.rank:<4} {row.promoter_id:<12} score {row.score:.3f}  unpaid "
                    f"{format_amount(int(row.unpaid_minor), currency):>10}  {row.reasons}")

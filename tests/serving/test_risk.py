@@ -7,10 +7,12 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from serving.config import ServingSettings
 from serving.errors import NoSnapshot
-from serving.risk import RiskService
+from serving.risk import RiskRow, RiskService, at_stake_minor, unpaid_minor
 from tests.risk_store import AS_OF, write_flags
 
 
@@ -34,3 +36,14 @@ def test_snapshots_newest_first_and_missing_ones_named(tmp_path: Path) -> None:
     assert service.triage(pd.Timestamp("2026-05-01T00:00:00Z")).as_of == AS_OF
     with pytest.raises(NoSnapshot, match="at or before 2026-02-01"):
         service.triage(pd.Timestamp("2026-02-01T00:00:00Z"))
+
+
+@given(st.lists(st.tuples(st.integers(-10**9, 10**9), st.integers(-10**9, 10**9)),
+                max_size=50))
+def test_unpaid_is_one_rule_and_the_money_at_stake_never_negative(
+        balances: list[tuple[int, int]]) -> None:
+    unpaid = pd.Series([unpaid_minor(p, a) for p, a in balances], dtype="int64")
+    assert list(unpaid) == [p + a for p, a in balances]
+    assert at_stake_minor(unpaid) == sum(max(0, p + a) for p, a in balances) >= 0
+    row = RiskRow("R", AS_OF, "CNY", "1", 0.5, 1, True, (), 7, -3, 0, 3)
+    assert row.unpaid_minor == unpaid_minor(7, -3)

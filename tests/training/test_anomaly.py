@@ -1,5 +1,6 @@
 """Proves the anomaly detector: it ranks the simulator's fraudsters well above chance, metrics are
-reproducible for the same data and seed, and the champion loads through the registry."""
+reproducible for the same data and seed (and the same run registers nothing new), a mall without
+labels still gets a champion, and serving flags with the champion it loads through the registry."""
 
 from __future__ import annotations
 
@@ -7,9 +8,13 @@ import mlflow
 import numpy as np
 import pandas as pd
 import pytest
+from mlflow.tracking import MlflowClient
 from typer.testing import CliRunner
 
 from api.cli import app
+from features.outliers import robust_z
+from serving import anomaly as serving_anomaly
+from serving.champions import ChampionRegistry
 from serving.config import ServingSettings
 from serving.risk import RiskService
 from settlement.db import create_db_engine
@@ -36,18 +41,27 @@ def test_detector_beats_chance_and_loads(first, profiles: pd.DataFrame) -> None:
     assert "## Limits" in open(card).read()
 
 
-def test_same_data_and_seed_same_metrics(first, settings, profiles) -> None:  # noqa: ANN001
+def test_same_data_and_seed_same_metrics_and_no_new_version(first, settings, profiles
+                                                            ) -> None:  # noqa: ANN001
     again = anomaly.train(settings, profiles)
     assert again.metrics == first.metrics
-    assert again.decision.alias == "challenger"
+    assert not again.decision.registered and again.decision.version == first.decision.version
+    assert "no new version registered" in again.decision.rule
+    versions = MlflowClient().search_model_versions("name = 'fenrun-anomaly'")
+    assert [str(v.version) for v in versions] == [first.decision.version]
     assert str(current_champion("anomaly").version) == first.decision.version
 
 
 @pytest.mark.slow
-def test_without_labels_nothing_is_promoted(settings, profiles) -> None:  # noqa: ANN001
+def test_without_labels_a_challenger_is_registered_and_said_why(settings, profiles
+                                                                 ) -> None:  # noqa: ANN001
     unlabelled = settings.model_copy(update={"fraud_labels_path": None})
     outcome = anomaly.train(unlabelled, profiles)
     assert np.isnan(outcome.metrics["pr_auc"]) and not outcome.decision.promoted
+    assert outcome.decision.registered and outcome.decision.alias == "challenger"
+    assert "no fraud labels" in outcome.decision.rule
+    again = anomaly.train(unlabelled, profiles)  # the same unlabelled run: nothing new
+    assert not again.decision.registered and again.decision.version == outcome.decision.version
 
 
 def test_evaluate_on_hand_built_scores() -> None:
@@ -62,7 +76,10 @@ def test_evaluate_on_hand_built_scores() -> None:
 
 def test_flag_ranks_the_budget_and_names_the_unusual_features(
         first, settings, profiles) -> None:  # noqa: ANN001
-    flags = anomaly.flag(profiles, champion_uri("anomaly"), alert_share=0.05)
+    registry = ChampionRegistry(ServingSettings(mlflow_tracking_uri=settings.mlflow_tracking_uri))
+    champion = registry.get("anomaly")
+    assert champion.version == first.decision.version
+    flags = serving_anomaly.flag(champion.model, profiles, alert_share=0.05)
     assert list(flags["promoter_id"]) == list(profiles["promoter_id"])
     assert sorted(flags["rank"]) == list(range(1, len(flags) + 1))
     flagged = flags[flags["flagged"]]
@@ -72,14 +89,15 @@ def test_flag_ranks_the_budget_and_names_the_unusual_features(
                                                                    "reasons"] == "").all()
     # the first reason of the top promoter is its feature furthest from the median
     top = flagged.sort_values("rank").iloc[0]
-    z = anomaly._robust_z(profiles[list(anomaly.ANOMALY_FEATURES)])
+    z = robust_z(profiles[list(anomaly.ANOMALY_FEATURES)])
     row = z[profiles["promoter_id"] == top["promoter_id"]].iloc[0]
     assert top["reasons"].startswith(row.abs().idxmax() + " ")
     labels = anomaly._labels_for(profiles, settings)
     fraud = (labels != "none").to_numpy()
     assert fraud[flags["flagged"].to_numpy()].mean() > 3 * fraud.mean()  # flags find fraud
     with pytest.raises(ValueError, match="alert_share"):
-        anomaly.flag(profiles, champion_uri("anomaly"), alert_share=0)
+        serving_anomaly.flag(champion.model, profiles, alert_share=0)
+    registry.close()
 
 
 def test_cli_stores_the_triage_list_with_the_unpaid_commission(

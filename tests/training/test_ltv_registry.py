@@ -1,5 +1,6 @@
 """Proves the `fenrun-ltv` gate: a candidate that does not beat BG/NBD is never champion (even with
-no champion yet), a better one is, a tie keeps the champion, and `models:/fenrun-ltv@champion`
+no champion yet), a better one is, the same run again registers nothing, and
+`models:/fenrun-ltv@champion`
 loads back and predicts what the trained model predicted (with a promotion calendar too, the
 feature cutoff travelling as the pyfunc's `as_of` parameter)."""
 
@@ -13,6 +14,9 @@ import pandas as pd
 import pytest
 from mlflow.tracking import MlflowClient
 
+from serving.champions import ChampionRegistry, load_model
+from serving.config import ServingSettings
+from serving.ltv import forecast
 from tests.training.ltv_fixtures import synthetic_history
 from training.config import TrainingSettings
 from training.ltv.calendar import PromotionCalendar
@@ -61,12 +65,20 @@ def test_gate_and_champion_round_trip(history, store: TrainingSettings) -> None:
     held = strong.evaluation.split.evaluation.frame
     loaded = champion_predictions(held, champion_uri("ltv"))
     np.testing.assert_allclose(loaded, strong.evaluation.predictions["predicted"], rtol=1e-9)
+    registry = ChampionRegistry(ServingSettings(mlflow_tracking_uri=store.mlflow_tracking_uri))
+    served = registry.get("ltv")  # serving's forecast of the same champion: the same numbers
+    registry.close()
+    assert served.version == strong.decision.version
+    np.testing.assert_allclose(forecast(served.model, held),
+                               strong.evaluation.predictions["predicted"], rtol=1e-9)
     info = mlflow.models.get_model_info(champion_uri("ltv"))
     assert info.signature is not None and info.saved_input_example_info is not None
 
-    # 4. Retraining the same model ties on the same holdout: the champion stays.
+    # 4. Retraining the same model on the same data: nothing new is registered, the champion
+    #    stays.
     again = train_ltv(history, store, CUTOFF, 90, FAST, kind="tweedie")
-    assert not again.decision.promoted and again.decision.alias == "challenger"
+    assert not again.decision.promoted and not again.decision.registered
+    assert again.decision.version == strong.decision.version
     assert str(current_champion("ltv").version) == strong.decision.version
 
     # 5. With a calendar the registered model places the window through `as_of` and still
@@ -79,4 +91,6 @@ def test_gate_and_champion_round_trip(history, store: TrainingSettings) -> None:
     assert run.data.params["calendar_days"] == "4"
     uri = f"models:/{dated.decision.model_name}/{dated.decision.version}"
     np.testing.assert_allclose(champion_predictions(held, uri),
+                               dated.evaluation.predictions["predicted"], rtol=1e-9)
+    np.testing.assert_allclose(forecast(load_model(uri), held),  # serving passes `as_of` too
                                dated.evaluation.predictions["predicted"], rtol=1e-9)

@@ -14,6 +14,7 @@ from sklearn.linear_model import LinearRegression
 
 from training.config import TrainingSettings
 from training.registry import (
+    _decide,
     champion_uri,
     current_champion,
     data_fingerprint,
@@ -99,3 +100,42 @@ def test_model_card_is_logged(settings: TrainingSettings) -> None:
 @pytest.mark.parametrize("name", ["toy", "fenrun-toy"])
 def test_names_get_one_prefix(name: str) -> None:
     assert champion_uri(name) == "models:/fenrun-toy@champion"
+
+
+def _fingerprinted(fingerprint: str, params: dict[str, object]) -> str:
+    """A toy run tagged with a data fingerprint and parameters, as every trainer logs them."""
+    with mlflow.start_run() as run:
+        mlflow.log_params(params)
+        mlflow.set_tag("data_fingerprint", fingerprint)
+        mlflow.sklearn.log_model(LinearRegression().fit(X, X["a"]), name="model",
+                                 pip_requirements=["scikit-learn"])
+    return run.info.run_id
+
+
+def test_the_same_data_and_parameters_register_no_new_version(settings: TrainingSettings
+                                                              ) -> None:
+    first = register_and_gate(_fingerprinted("d1", {"k": 3}), "model", "twin", "r2", 0.5, None)
+    same = register_and_gate(_fingerprinted("d1", {"k": 3}), "model", "twin", "r2", 0.5,
+                             lambda uri: 0.5)
+    assert not same.registered and same.version == first.version and same.alias == "champion"
+    assert "no new version registered" in same.rule
+    other_params = register_and_gate(_fingerprinted("d1", {"k": 4}), "model", "twin", "r2",
+                                     0.4, lambda uri: 0.5)
+    other_data = register_and_gate(_fingerprinted("d2", {"k": 3}), "model", "twin", "r2", 0.4,
+                                   lambda uri: 0.5)
+    assert other_params.registered and other_data.registered
+    again = register_and_gate(_fingerprinted("d2", {"k": 3}), "model", "twin", "r2", 0.4,
+                              lambda uri: 0.5)  # the challenger's twin: nothing new either
+    assert not again.registered and again.version == other_data.version
+    versions = MlflowClient().search_model_versions("name = 'fenrun-twin'")
+    assert len(versions) == 3
+
+
+def test_an_expected_nan_score_is_said_and_the_first_becomes_champion() -> None:
+    why = "no fraud labels (pass --labels to compare detectors)"
+    promoted, rule = _decide("pr_auc", math.nan, None, False, True, unscored=why)
+    assert promoted and "no champion yet and no fraud labels" in rule
+    promoted, rule = _decide("pr_auc", math.nan, 0.8, True, True, unscored=why)
+    assert not promoted and rule.startswith("no fraud labels") and "kept challenger" in rule
+    promoted, rule = _decide("pr_auc", math.nan, None, False, True)  # unexpected NaN
+    assert not promoted and "NaN: never promoted" in rule

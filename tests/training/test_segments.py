@@ -9,6 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from serving import segments as serving_segments
+from serving.champions import ChampionRegistry
 from serving.config import ServingSettings
 from serving.errors import NoChampion
 from serving.model_health import ModelHealthService
@@ -38,8 +40,11 @@ def test_first_version_is_champion_and_loads(first, profiles: pd.DataFrame) -> N
 
 
 def test_assign_tags_every_profiled_promoter_with_the_champions_segment(
-        first, profiles: pd.DataFrame) -> None:  # noqa: ANN001
-    assigned = segments.assign(profiles, champion_uri("segments"))  # the full profile frame
+        first, settings, profiles: pd.DataFrame) -> None:  # noqa: ANN001
+    registry = ChampionRegistry(ServingSettings(mlflow_tracking_uri=settings.mlflow_tracking_uri))
+    champion = registry.get("segments")
+    assigned = serving_segments.assign(champion.model, profiles)  # the full profile frame
+    registry.close()
     assert list(assigned["promoter_id"]) == list(profiles["promoter_id"])
     expected = mlflow.pyfunc.load_model(champion_uri("segments")).predict(
         profiles[list(segments.SEGMENT_FEATURES)])
@@ -49,12 +54,18 @@ def test_assign_tags_every_profiled_promoter_with_the_champions_segment(
 
 def test_retrain_is_reproducible_stable_and_gated(first, settings, profiles) -> None:  # noqa: ANN001
     before = mlflow.pyfunc.load_model(champion_uri("segments")).predict(profiles)
-    again = segments.train(settings, profiles, k_range=range(3, 6))
-    assert again.metrics == first.metrics  # same data + seed -> same metrics
-    assert again.decision.alias == "challenger"  # a tie is not strictly better
-    assert str(current_champion("segments").version) == first.decision.version
-    challenger = mlflow.pyfunc.load_model("models:/fenrun-segments@challenger")
-    pd.testing.assert_frame_equal(challenger.predict(profiles), before)  # same ids, same names
+    same = segments.train(settings, profiles, k_range=range(3, 6))
+    assert same.metrics == first.metrics  # same data + seed -> same metrics
+    assert not same.decision.registered  # ... and the same model: no new version
+    assert same.decision.version == first.decision.version
+    # one promoter fewer: new data, so a new version, which must win the gate to take over
+    again = segments.train(settings, profiles.iloc[1:], k_range=range(3, 6))
+    assert again.decision.registered and again.decision.version != first.decision.version
+    if not again.decision.promoted:
+        assert again.decision.alias == "challenger"
+        assert str(current_champion("segments").version) == first.decision.version
+    moved = mlflow.pyfunc.load_model(f"models:/fenrun-segments/{again.decision.version}")
+    pd.testing.assert_frame_equal(moved.predict(profiles), before)  # same ids, same names
 
 
 def test_hungarian_keeps_ids_when_clusters_come_back_permuted(profiles: pd.DataFrame) -> None:
