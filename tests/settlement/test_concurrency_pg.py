@@ -12,7 +12,6 @@ import random
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-
 from sqlalchemy import func, select
 
 from settlement import tables as t
