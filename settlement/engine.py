@@ -50,7 +50,8 @@ WAITING = "waiting"  # only with defer_missing: nothing recorded, retry once the
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
-    """What became of one event: applied now, already seen, rejected (now or before), conflict."""
+    """What became of one event: applied now, already applied, rejected now (a rejected event
+    offered again is decided again), or conflict (its id was used for other content)."""
 
     event_id: str
     status: str
