@@ -6,7 +6,7 @@ A version stored while writers run reaches them deterministically:
 - on PostgreSQL those transactions take a shared advisory lock, and storing a version takes it
   exclusively, so a version is never stored in the middle of a transaction that applies events
   (SQLite serialises every writing transaction anyway: fenrun begins them IMMEDIATE);
-- a new version must start after every stored payment and touch (`settled_through`): an order
+- a new version must start after every applied payment and touch (`settled_through`): an order
   is settled by the version in force when it was paid, and a version reaching back over settled
   events would make re-settling the same events disagree with the books.
 """
@@ -24,12 +24,13 @@ from settlement.plan import PlanBook, PlanVersion, build_version
 
 PLAN_LOCK_ID = 0x66656E706C616E  # "fenplan": writers share it, storing a version takes it alone
 PLAN_READING_TYPES = ("order_paid", "touch")  # the events whose outcome reads the version at ts
+APPLIED_STATUS = "applied"
 
 
 def store_versions(conn: Connection, versions: list[PlanVersion]) -> list[str]:
     """Store new versions; a known version must have the same content. Returns the new ids.
 
-    A new version whose `effective_from` is not after the last stored payment or touch is
+    A new version whose `effective_from` is not after the last applied payment or touch is
     refused: it would change how already-settled events should have been settled.
     """
     _lock_plans(conn, exclusive=True)
@@ -61,9 +62,14 @@ def store_versions(conn: Connection, versions: list[PlanVersion]) -> list[str]:
 
 
 def settled_through(conn: Connection) -> datetime | None:
-    """The instant of the latest stored event whose outcome depended on the plan in force."""
+    """The instant of the latest applied event whose effect depended on the plan in force.
+
+    Rejected events do not count: they changed nothing, and one offered again is decided by the
+    versions stored then, as re-settling the same events would decide it.
+    """
     e = t.events.c
-    return conn.execute(select(func.max(e.ts)).where(e.type.in_(PLAN_READING_TYPES))).scalar()
+    return conn.execute(select(func.max(e.ts)).where(
+        e.type.in_(PLAN_READING_TYPES), e.status == APPLIED_STATUS)).scalar()
 
 
 def load_plan_book(conn: Connection) -> PlanBook:

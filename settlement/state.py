@@ -162,7 +162,7 @@ class Changes:
         if stored is not None:
             self.stored_attempts.setdefault(event_id, stored.attempts)
         self.events[event_id] = decision
-        if decision.reason is not None:
+        if decision.reason is not None:  # only rejections carry a reason
             self.rejections.append((event_id, decision.attempt, decision.reason))
 
     def add_entry(self, entry: JournalEntry) -> None:

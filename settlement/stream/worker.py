@@ -319,7 +319,12 @@ class StreamWorker:
     # Schedules ----------------------------------------------------------------------------
 
     def release(self) -> int:
-        """Release holds up to the group's release instant (booked at each hold's due time)."""
+        """Release holds up to the group's release instant (booked at each hold's due time).
+
+        Not `Ingest.release` (by the last instant applied): another partition may still hold an
+        earlier refund or confirmation, so the stream releases only up to what every partition
+        has applied, one worker at a time, staging the entries in the outbox.
+        """
         total = 0
         while True:
             released, done = in_transaction(self.engine, self._release_batch)

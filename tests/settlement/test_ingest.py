@@ -152,6 +152,8 @@ def test_a_version_that_would_change_settled_history_is_refused(stored, plans, e
     with pytest.raises(PlanError, match="effective_from: 2026-03-02T10:05:00"):
         with stored.begin() as conn:
             store_versions(conn, [backdated])
+    rejected, = Ingest(stored, 500).apply([ev.touch("2026-03-09T00:00:00Z", "y", "nobody")])
+    assert rejected.status == REJECTED  # changed nothing: it does not hold new versions back
     later = build_version(base | {"effective_from": "2026-03-02T10:05:01Z"})
     with stored.begin() as conn:
         assert store_versions(conn, [later]) == [later.version_id]
