@@ -25,9 +25,9 @@ from api.common import (
 )
 from settlement import db
 from settlement.config import SettlementSettings
-from settlement.engine import APPLIED, CONFLICT, DUPLICATE, REJECTED
 from settlement.errors import SettlementError
-from settlement.event_file import index_file, read_in_order
+from settlement.event_file import index_file
+from settlement.ingest import settle_file
 from settlement.money import format_amount
 from settlement.payouts import (
     AWAITING_APPROVAL,
@@ -38,7 +38,7 @@ from settlement.payouts import (
     run_payouts,
 )
 from settlement.reports import balances_document, verify_ledger
-from settlement.service import apply_events, release_due
+from settlement.service import release_due
 
 app = typer.Typer(help="fenrun: promoter commission settlement.", no_args_is_help=True,
                   pretty_exceptions_enable=False)
@@ -78,26 +78,16 @@ def settle(
     engine = open_books(settings)
     if plan is not None:
         apply_plan_file(engine, plan)
-    plans = stored_plans(engine)
-    rejects = list(index.rejects)
-    counts = {APPLIED: 0, DUPLICATE: 0, REJECTED: 0, CONFLICT: 0}
-    last_ts = None
-    for batch, bad in read_in_order(events, index, settings.batch_size):
-        rejects += bad
-        ordered = [event for _, event in batch]
-        outcomes = apply_events(engine, plans, ordered, settings.batch_size)
-        for (number, event), outcome in zip(batch, outcomes, strict=True):
-            counts[outcome.status] += 1
-            if outcome.status in (REJECTED, CONFLICT):
-                rejects.append((number, outcome.reason or outcome.status))
-            last_ts = event.ts
-    release_at = release_at or last_ts
-    released = release_due(engine, plans, release_at) if release_at else 0
-    for number, reason in sorted(rejects):
+    try:
+        settled = settle_file(engine, events, settings.batch_size, release_at, index)
+    except SettlementError as error:
+        fail(str(error))
+    for number, reason in settled.rejects:
         typer.echo(f"{events}:{number}: {reason}", err=True)
-    typer.echo(f"applied {counts[APPLIED]}, already applied {counts[DUPLICATE]}, "
-               f"rejected {len(rejects)}, holds released {released}")
-    if rejects:
+    tally = settled.tally
+    typer.echo(f"applied {tally.applied}, already applied {tally.duplicate}, "
+               f"rejected {len(settled.rejects)}, holds released {tally.released}")
+    if settled.rejects:
         raise typer.Exit(1)
 
 

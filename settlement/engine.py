@@ -50,7 +50,8 @@ WAITING = "waiting"  # only with defer_missing: nothing recorded, retry once the
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
-    """What became of one event: applied now, already seen, rejected (now or before), conflict."""
+    """What became of one event: applied now, already applied, rejected now (a rejected event
+    offered again is decided again), or conflict (its id was used for other content)."""
 
     event_id: str
     status: str
@@ -80,9 +81,11 @@ class Settler:
             if known.payload_hash != event.payload_hash:
                 return Outcome(event.event_id, CONFLICT,
                                "event_id was already used for a different payload")
-            if known.status == REJECTED:
-                return Outcome(event.event_id, REJECTED, known.reason)
-            return Outcome(event.event_id, DUPLICATE)
+            if known.status != REJECTED:
+                return Outcome(event.event_id, DUPLICATE)
+            # A rejected event delivered again is decided again: what it named may exist now
+            # (a touch that arrived before its promoter's join). The rules' time checks keep a
+            # reference that exists only later in time a rejection.
         try:
             self._handlers[type(event.body)](event, event.body)
         except MissingReference as error:
@@ -97,8 +100,11 @@ class Settler:
         return Outcome(event.event_id, APPLIED)
 
     def _record(self, event: Event, status: str, reason: str | None) -> None:
-        self.ws.remember_event(event, status, reason)
-        self.ws.changes.events.append(RecordedEvent(event, status, reason))
+        known = self.ws.known_event(event.event_id)
+        attempt = known.attempts + 1 if known is not None else 1
+        stored = self.ws.stored_event(event.event_id)
+        self.ws.remember_event(event, status, reason, attempt)
+        self.ws.changes.record_event(RecordedEvent(event, status, reason, attempt), stored)
 
     # Referral tree ----------------------------------------------------------------------------
 

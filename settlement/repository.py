@@ -133,10 +133,10 @@ class DatabaseSource:
     def load_events(self, event_ids: list[str]) -> dict[str, KnownEvent]:
         found: dict[str, KnownEvent] = {}
         for part in chunks(event_ids):
-            for event_id, digest, status, reason in self.lookup.rows(
-                    "SELECT event_id, payload_hash, status, reason FROM events "
+            for event_id, digest, status, reason, attempts in self.lookup.rows(
+                    "SELECT event_id, payload_hash, status, reason, attempts FROM events "
                     "WHERE event_id {ids}", part):
-                found[event_id] = KnownEvent(digest, status, reason)
+                found[event_id] = KnownEvent(digest, status, reason, attempts)
         return found
 
     def load_promoters(self, promoter_ids: list[str]) -> dict[str, PromoterState]:
@@ -191,7 +191,9 @@ class DatabaseSource:
         return {row[0]: _order_from_tuple(self.lookup, row) for row in rows}
 
 
-EVENT_COLUMNS = ("event_id", "type", "ts", "payload_hash", "status", "reason", "payload")
+EVENT_COLUMNS = ("event_id", "type", "ts", "payload_hash", "status", "reason", "payload",
+                 "attempts")
+REJECTION_COLUMNS = ("event_id", "attempt", "reason", "rejected_at")
 PROMOTER_COLUMNS = ("promoter_id", "parent_id", "grade", "joined_at", "suspended", "version")
 TOUCH_COLUMNS = ("event_id", "customer_id", "promoter_id", "ts", "kind", "channel")
 BINDING_COLUMNS = ("customer_id", "promoter_id", "bound_at", "event_id")
@@ -202,11 +204,7 @@ POSTING_COLUMNS = ("entry_id", "account_kind", "owner_id", "currency", "amount_m
 
 def flush(conn: Connection, changes: Changes) -> None:
     """Write one batch's changes; raise `StaleState` if a row it read was changed meanwhile."""
-    bulk_insert(conn, t.events, EVENT_COLUMNS, [
-        (item.event.event_id, item.event.type, item.event.ts, item.event.payload_hash,
-         item.status, item.reason, item.event.raw or _dumps(item.event.payload))
-        for item in changes.events
-    ])
+    write_events(conn, changes)
     bulk_insert(conn, t.promoters, PROMOTER_COLUMNS, [
         (p.promoter_id, p.parent_id, p.grade, p.joined_at, p.suspended, 1)
         for p in changes.new_promoters.values()
@@ -228,6 +226,29 @@ def flush(conn: Connection, changes: Changes) -> None:
     for rows in by_columns.values():
         _update_versioned(conn, t.orders, "order_id", rows)
     write_entries(conn, changes)
+
+
+def write_events(conn: Connection, changes: Changes) -> None:
+    """Insert new events, rewrite re-decided ones at the attempt count read, log rejections."""
+    stored = changes.stored_attempts
+    bulk_insert(conn, t.events, EVENT_COLUMNS, [
+        (item.event.event_id, item.event.type, item.event.ts, item.event.payload_hash,
+         item.status, item.reason, item.event.raw or _dumps(item.event.payload), item.attempt)
+        for event_id, item in changes.events.items() if event_id not in stored
+    ])
+    e = t.events.c
+    for event_id in sorted(stored):  # rare (redeliveries of rejected events): one UPDATE each
+        item = changes.events[event_id]
+        updated = conn.execute(
+            update(t.events)
+            .where(and_(e.event_id == event_id, e.attempts == stored[event_id]))
+            .values(status=item.status, reason=item.reason, attempts=item.attempt)).rowcount
+        if updated != 1:
+            raise StaleState(f"events: {event_id} was decided by someone else meanwhile")
+    now = datetime.now(UTC)
+    bulk_insert(conn, t.event_rejections, REJECTION_COLUMNS,
+                [(event_id, attempt, reason, now) for event_id, attempt, reason
+                 in changes.rejections])
 
 
 def _update_versioned(conn: Connection, table: Any, key: str, rows: list[dict[str, Any]]) -> None:

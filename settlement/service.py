@@ -127,6 +127,17 @@ def release_batch(conn: Connection, plans: PlanBook, as_of: datetime, limit: int
     return released
 
 
+def release_all(conn: Connection, plans: PlanBook, as_of: datetime,
+                batch_size: int = RELEASE_BATCH) -> int:
+    """Release every hold that ended by `as_of` inside the caller's transaction (an import)."""
+    total = 0
+    while True:
+        released = release_batch(conn, plans, as_of, batch_size)
+        total += released
+        if released < batch_size:
+            return total
+
+
 def release_due(engine: Engine, plans: PlanBook, as_of: datetime,
                 batch_size: int = RELEASE_BATCH) -> int:
     """Release every hold that ended by `as_of`: the one function the CLI, worker and API share."""

@@ -110,9 +110,12 @@ MONEY_COLUMNS = ("lines", "allocation", "refunded_minor")
 
 @dataclass(frozen=True, slots=True)
 class KnownEvent:
+    """A stored event as the rules see it; `attempts` counts the decisions recorded for it."""
+
     payload_hash: str
     status: str
     reason: str | None
+    attempts: int = 1
 
 
 class StateSource(Protocol):
@@ -129,16 +132,23 @@ class StateSource(Protocol):
 
 
 class RecordedEvent(NamedTuple):
+    """One decision about an event; `attempt` numbers the decisions (1 = first delivery)."""
+
     event: Event
     status: str
     reason: str | None
+    attempt: int = 1
 
 
 @dataclass(slots=True)
 class Changes:
     """Everything a batch wrote, in the shape the repository flushes."""
 
-    events: list[RecordedEvent] = field(default_factory=list)
+    # The newest decision per event id; ids stored before the batch, with the attempts read then
+    # (the row is only rewritten at that count), and every rejection for the audit trail.
+    events: dict[str, RecordedEvent] = field(default_factory=dict)
+    stored_attempts: dict[str, int] = field(default_factory=dict)
+    rejections: list[tuple[str, int, str]] = field(default_factory=list)
     new_promoters: dict[str, PromoterState] = field(default_factory=dict)
     changed_promoters: dict[str, PromoterState] = field(default_factory=dict)
     touches: list[tuple[object, ...]] = field(default_factory=list)  # touches table column order
@@ -148,6 +158,15 @@ class Changes:
     changed_order_columns: dict[str, set[str]] = field(default_factory=dict)
     entries: list[JournalEntry] = field(default_factory=list)
     balance_deltas: dict[AccountKey, int] = field(default_factory=dict)
+
+    def record_event(self, decision: RecordedEvent, stored: KnownEvent | None) -> None:
+        """Note a decision; `stored` is the event's row as read before this batch, if any."""
+        event_id = decision.event.event_id
+        if stored is not None:
+            self.stored_attempts.setdefault(event_id, stored.attempts)
+        self.events[event_id] = decision
+        if decision.reason is not None:  # only rejections carry a reason
+            self.rejections.append((event_id, decision.attempt, decision.reason))
 
     def add_entry(self, entry: JournalEntry) -> None:
         self.entries.append(entry)
@@ -177,6 +196,7 @@ class Workspace:
         self._source = source
         self._lookback = timedelta(days=max_lookback_days)
         self._events: dict[str, KnownEvent | None] = {}
+        self._stored_events: dict[str, KnownEvent | None] = {}  # as read, before any decision
         self._promoters: dict[str, PromoterState | None] = {}
         self._orders: dict[str, OrderState | None] = {}
         self._touches: dict[str, list[TouchRecord]] = {}
@@ -312,8 +332,18 @@ class Workspace:
 
     # Writes -----------------------------------------------------------------------------------
 
-    def remember_event(self, event: Event, status: str, reason: str | None) -> None:
-        self._events[event.event_id] = KnownEvent(event.payload_hash, status, reason)
+    def stored_event(self, event_id: str) -> KnownEvent | None:
+        """The event's row as stored before this batch (None if new), whatever the batch did."""
+        if event_id in self._stored_events:
+            return self._stored_events[event_id]
+        return self.known_event(event_id)
+
+    def remember_event(self, event: Event, status: str, reason: str | None,
+                       attempt: int = 1) -> None:
+        event_id = event.event_id
+        if event_id not in self._stored_events:
+            self._stored_events[event_id] = self._events.get(event_id)
+        self._events[event_id] = KnownEvent(event.payload_hash, status, reason, attempt)
 
     def add_promoter(self, promoter: PromoterState) -> None:
         self._promoters[promoter.promoter_id] = promoter

@@ -77,9 +77,24 @@ events = Table(
     Column("ts", UTCDateTime(), nullable=False),
     Column("payload_hash", String(64), nullable=False),
     Column("status", String(16), nullable=False),  # applied | rejected
-    Column("reason", Text),
+    Column("reason", Text),  # why it is rejected now (the newest decision); NULL once applied
     Column("payload", Text, nullable=False),
+    # Decisions recorded so far: a rejected event delivered again is decided again. Doubles as
+    # the row's version, so two writers never both turn the same rejection into an application.
+    Column("attempts", Integer, nullable=False, server_default=text("1")),
     Index(None, "type", "ts"),
+)
+
+# Every rejection of every attempt, kept when the event is later applied: the audit trail of
+# what the books refused and why. `rejected_at` is the wall clock of the decision (NULL for
+# rejections recorded before migration 0005 kept them).
+event_rejections = Table(
+    "event_rejections",
+    metadata,
+    Column("event_id", Id, primary_key=True),
+    Column("attempt", Integer, primary_key=True),
+    Column("reason", Text, nullable=False),
+    Column("rejected_at", UTCDateTime()),
 )
 
 promoters = Table(

@@ -15,19 +15,23 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, Engine, func, select
 
 from api.commands.drift import drift_command
 from api.commands.ltv import promoters_command
 from api.commands.risk import flag_command
 from api.commands.train import train_command
+from api.common import fail, open_books
 from features.simulator import SimulationConfig, simulate
 from settlement import tables as t
 from settlement.config import SettlementSettings
 from settlement.db import create_db_engine, upgrade
+from settlement.errors import SettlementError
+from settlement.ingest import settle_file
 from settlement.money import format_amount
 from settlement.payouts import AWAITING_APPROVAL, run_payouts
-from settlement.plan_store import load_plan_book
+from settlement.plan import parse_plan_text
+from settlement.plan_store import load_plan_book, store_versions
 from settlement.reports import promoter_balances, verify_ledger
 from training.config import TrainingSettings
 
@@ -40,8 +44,6 @@ def demo_command(
         ".fenrun/demo"),
 ) -> None:
     """Simulate a mall, settle it, pay out, verify the ledger and summarise."""
-    from api.cli import open_books, settle  # the CLI's own commands, reused as functions
-
     settings = SettlementSettings()
     started = time.perf_counter()
     # The demo writes simulated books anyway; books left by an older checkout are migrated
@@ -52,12 +54,8 @@ def demo_command(
     summary = simulate(out, SimulationConfig(promoters=promoters, days=days, seed=seed))
     typer.echo(f"1/8 simulated {summary.total_events:,} events ({promoters:,} promoters, "
                f"{days} days) into {out}")
-    try:
-        settle(events=out / "events.jsonl", plan=out / "plan.yaml", as_of=None)
-    except typer.Exit as exit_:
-        if exit_.exit_code not in (0, None):
-            raise
     engine = open_books(settings)
+    _settle(engine, out, settings.batch_size)
     with engine.connect() as conn:
         plans_as_of = conn.execute(select(func.max(t.events.c.ts))).scalar_one()
         plans = load_plan_book(conn)
@@ -86,6 +84,24 @@ def demo_command(
                f"{TrainingSettings().mlflow_tracking_uri}")
     typer.echo("see model health, promoter value and risk triage: `make dashboard` (Streamlit),"
                " or `.venv/bin/fenrun serve` then GET /models")
+
+
+MAX_REJECTS_SHOWN = 20
+
+
+def _settle(engine: Engine, out: Path, batch_size: int) -> None:
+    """Store the simulated plan and settle the events: the use case `fenrun settle` calls."""
+    try:
+        with engine.begin() as conn:
+            store_versions(conn, parse_plan_text((out / "plan.yaml").read_text(encoding="utf-8")))
+        settled = settle_file(engine, out / "events.jsonl", batch_size)
+    except SettlementError as error:
+        fail(str(error))
+    for number, reason in settled.rejects[:MAX_REJECTS_SHOWN]:
+        typer.echo(f"{out / 'events.jsonl'}:{number}: {reason}", err=True)
+    tally = settled.tally
+    typer.echo(f"    applied {tally.applied}, already applied {tally.duplicate}, rejected "
+               f"{len(settled.rejects)}, holds released {tally.released}")
 
 
 def _train(out: Path, days: int) -> None:

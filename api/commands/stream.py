@@ -48,9 +48,10 @@ def consume(
     except ValueError as error:
         typer.echo(f"fenrun: {error}", err=True)
         raise typer.Exit(2) from None
-    typer.echo(f"applied {stats.applied}, already applied {stats.duplicate}, rejected "
-               f"{stats.rejected}, dead-lettered {stats.dead_lettered}, holds released "
-               f"{stats.released}, entries relayed {stats.relayed}")
+    tally = stats.tally
+    typer.echo(f"applied {tally.applied}, already applied {tally.duplicate}, rejected "
+               f"{tally.refused}, dead-lettered {stats.dead_lettered}, holds released "
+               f"{tally.released}, entries relayed {stats.relayed}")
 
 
 def produce(

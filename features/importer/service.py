@@ -22,11 +22,12 @@ from features.importer.errors import ImportFileError, ImportRejected, Reject
 from features.importer.orders import group_orders
 from features.importer.reader import read_rows
 from features.importer.rows import parse_row
-from settlement.engine import CONFLICT, DUPLICATE, REJECTED, Outcome
+from settlement.engine import CONFLICT, REJECTED, Outcome
 from settlement.events import Event
+from settlement.ingest import apply_history
 from settlement.plan import PlanBook
 from settlement.repository import DatabaseSource
-from settlement.service import RELEASE_BATCH, apply_batch, in_transaction, release_batch
+from settlement.service import in_transaction
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,31 +112,20 @@ def _engine_rejects(events: list[Event], outcomes: list[Outcome],
     return rejects
 
 
-def _release_all(conn: Connection, plans: PlanBook, as_of: datetime) -> int:
-    total = 0
-    while True:
-        released = release_batch(conn, plans, as_of, RELEASE_BATCH)
-        total += released
-        if released < RELEASE_BATCH:
-            return total
-
-
-def _import(conn: Connection, plans: PlanBook, parsed: ParsedFile, dry_run: bool) -> ImportSummary:
+def _import(conn: Connection, parsed: ParsedFile, dry_run: bool) -> ImportSummary:
     promoter_ids = sorted({o.promoter_id for o in parsed.orders if o.promoter_id is not None})
     known = set(DatabaseSource(conn).load_promoters(promoter_ids))
     events, row_of, rejects = build_events(parsed.orders, known)
     if rejects:
         raise ImportRejected(rejects)
-    outcomes = apply_batch(conn, plans, events)
+    outcomes, tally = apply_history(conn, events)
     rejects = _engine_rejects(events, outcomes, row_of)
     if rejects:
         raise ImportRejected(rejects)
     last_at = events[-1].ts if events else None
-    released = _release_all(conn, plans, last_at) if last_at is not None else 0
-    already = sum(outcome.status == DUPLICATE for outcome in outcomes)
     summary = replace(summarize(parsed, len(promoter_ids) - len(known), last_at),
-                      events_applied=len(events) - already, events_already_present=already,
-                      holds_released=released, dry_run=dry_run)
+                      events_applied=tally.applied, events_already_present=tally.duplicate,
+                      holds_released=tally.released, dry_run=dry_run)
     if dry_run:
         raise _DryRun(summary)
     return summary
@@ -143,8 +133,12 @@ def _import(conn: Connection, plans: PlanBook, parsed: ParsedFile, dry_run: bool
 
 def import_orders(engine: Engine, plans: PlanBook, parsed: ParsedFile,
                   dry_run: bool = False) -> ImportSummary:
-    """Apply a validated file in one transaction (rolled back on any engine reject or dry run)."""
+    """Apply a validated file in one transaction (rolled back on any engine reject or dry run).
+
+    `plans` validated the rows; the events are settled by the versions stored when the
+    transaction runs, through settlement's one way in (`settlement.ingest.apply_history`).
+    """
     try:
-        return in_transaction(engine, lambda conn: _import(conn, plans, parsed, dry_run))
+        return in_transaction(engine, lambda conn: _import(conn, parsed, dry_run))
     except _DryRun as done:
         return done.summary

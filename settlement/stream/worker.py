@@ -22,9 +22,11 @@ from kafka import ConsumerRebalanceListener, KafkaConsumer, KafkaProducer, Topic
 from kafka.structs import OffsetAndMetadata
 from sqlalchemy import Connection, Engine, func, select
 
-from settlement.engine import APPLIED, CONFLICT, DUPLICATE, REJECTED, Outcome
+from settlement.engine import APPLIED, CONFLICT, REJECTED, Outcome
+from settlement.errors import PlanError
 from settlement.events import OrderRefunded
-from settlement.plan import PlanBook
+from settlement.ingest import Tally
+from settlement.plan_store import PlanWatch
 from settlement.service import apply_batch, in_transaction, release_batch
 from settlement.stream.buffer import Item, PartitionState, choose, decode
 from settlement.stream.config import StreamSettings
@@ -48,15 +50,16 @@ MAX_LAGS_KEPT = 1_000_000
 class WorkerStats:
     """Counts since start; `lags_ms` = DB commit time minus the message's produce timestamp."""
 
-    applied: int = 0
-    duplicate: int = 0
-    rejected: int = 0
+    tally: Tally = field(default_factory=Tally)  # the outcomes, counted as every writer counts
     dead_lettered: int = 0
-    released: int = 0
     relayed: int = 0
     transactions: int = 0
     lags_ms: list[float] = field(default_factory=list)
     commit_times: list[float] = field(default_factory=list)  # epoch ms, parallel to lags_ms
+
+    @property
+    def applied(self) -> int:
+        return self.tally.applied
 
 
 class _Rebalance(ConsumerRebalanceListener):
@@ -73,11 +76,14 @@ class _Rebalance(ConsumerRebalanceListener):
 class StreamWorker:
     """A member of the settlement consumer group; `run` until `should_stop` or idle."""
 
-    def __init__(self, settings: StreamSettings, engine: Engine, plans: PlanBook) -> None:
+    def __init__(self, settings: StreamSettings, engine: Engine,
+                 plans: PlanWatch | None = None) -> None:
         bootstrap = settings.require_bootstrap()
         self.s = settings
         self.engine = engine
-        self.plans = plans
+        # Read inside every step's transaction: a version stored while the worker runs is used
+        # from the next step on (settlement/plan_store.py says why that is deterministic).
+        self.plans = plans or PlanWatch()
         self.consumer = self._consumer()
         self._unassigned_since: float | None = None
         self.producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=2)
@@ -155,7 +161,7 @@ class StreamWorker:
                 self._rejoin_if_stuck()
                 now = time.monotonic()
                 if now >= self._next_release:
-                    self.stats.released += self.release()
+                    self.stats.tally.released += self.release()
                     self._next_release = now + self.s.release_interval_s
                 if now >= self._next_relay:
                     self.stats.relayed += self.relay()
@@ -165,7 +171,7 @@ class StreamWorker:
                 idle = applied == 0 and self._idle()
                 idle_since = (idle_since or now) if idle else None
                 if idle_since is not None and now - idle_since >= exit_when_idle_s:
-                    self.stats.released += self.release()
+                    self.stats.tally.released += self.release()
                     self.stats.relayed += self.relay()
                     break
         finally:
@@ -245,7 +251,7 @@ class StreamWorker:
         items = sorted((item for batch in chosen.values() for item in batch),
                        key=lambda item: item.key)
         pairs = [(item, item.event) for item in items if item.event is not None]
-        outcomes = apply_batch(conn, self.plans, [event for _, event in pairs])
+        outcomes = apply_batch(conn, self.plans.current(conn), [event for _, event in pairs])
         entry_ids: list[str] = []
         dead = [(item, "invalid", item.error or "") for item in items if item.event is None]
         for (item, event), outcome in zip(pairs, outcomes, strict=True):
@@ -290,13 +296,7 @@ class StreamWorker:
                     self.stats.commit_times.append(committed_ms)
             offsets[TopicPartition(self.s.orders_topic, pid)] = OffsetAndMetadata(
                 part.next_offset, "", -1)
-        for outcome in outcomes:
-            if outcome.status == APPLIED:
-                self.stats.applied += 1
-            elif outcome.status == DUPLICATE:
-                self.stats.duplicate += 1
-            else:
-                self.stats.rejected += 1
+        self.stats.tally.add(outcomes)
         self.stats.transactions += 1
         self._saved_at = time.monotonic()
         self._saved = {}
@@ -319,7 +319,12 @@ class StreamWorker:
     # Schedules ----------------------------------------------------------------------------
 
     def release(self) -> int:
-        """Release holds up to the group's release instant (booked at each hold's due time)."""
+        """Release holds up to the group's release instant (booked at each hold's due time).
+
+        Not `Ingest.release` (by the last instant applied): another partition may still hold an
+        earlier refund or confirmation, so the stream releases only up to what every partition
+        has applied, one worker at a time, staging the entries in the outbox.
+        """
         total = 0
         while True:
             released, done = in_transaction(self.engine, self._release_batch)
@@ -338,7 +343,7 @@ class StreamWorker:
         through = released_through(conn, group)
         if as_of is None or (through is not None and as_of <= through):
             return 0, True
-        released = release_batch(conn, self.plans, as_of, self.s.release_batch)
+        released = release_batch(conn, self.plans.current(conn), as_of, self.s.release_batch)
         stage_releases(conn, through, as_of, now)
         done = released < self.s.release_batch
         if done:
@@ -360,15 +365,16 @@ def run_worker(settings: StreamSettings, database_url: str,
                should_stop: Callable[[], bool] = lambda: False) -> WorkerStats:
     """Entry point of one worker process: open the books, make sure topics exist, run."""
     from settlement.db import create_db_engine, ensure_schema
-    from settlement.plan_store import load_plan_book
     from settlement.stream.producer import ensure_topics
 
     engine = create_db_engine(database_url)
     ensure_schema(engine)
-    with engine.connect() as conn:
-        plans = load_plan_book(conn)
-    if not plans:
-        raise ValueError("no plan version is stored: run `fenrun plan apply PLAN.yaml` first")
+    plans = PlanWatch()
+    try:
+        with engine.connect() as conn:
+            plans.current(conn)
+    except PlanError as error:
+        raise ValueError(str(error)) from None
     ensure_topics(settings.require_bootstrap(), {
         settings.dlq_topic: 1, settings.commissions_topic: settings.commissions_partitions})
     try:

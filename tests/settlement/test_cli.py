@@ -182,3 +182,19 @@ def test_equal_timestamps_keep_their_file_order(cli):
         {**records[0], "event_id": "x1", "promoter_id": "E"}])
     result = cli("settle", reversed_file)
     assert result.exit_code == 1 and "parent_id: E has not joined" in result.stderr
+
+
+def test_plan_apply_refuses_a_version_reaching_back_over_settled_events(cli):
+    events = write_events(cli.tmp / "e.jsonl", BRIEF)
+    assert cli("settle", events, "--plan", cli.tmp / "plan.yaml").exit_code == 0
+    backdated = cli.tmp / "backdated.yaml"
+    backdated.write_text(DEFAULT_PLAN.replace("2026-01-01T00:00:00Z", "2026-03-02T00:00:00Z")
+                         .replace('"0.10", "0.05"', '"0.20", "0.05"'))
+    result = cli("plan", "apply", backdated)
+    assert result.exit_code == 2
+    assert "not after the last settled payment or touch (2026-03-02T02:05:00+00:00)" in \
+        result.stderr
+    forward = cli.tmp / "forward.yaml"
+    forward.write_text(DEFAULT_PLAN.replace("2026-01-01T00:00:00Z", "2026-03-04T00:00:00Z"))
+    assert "stored 1 new plan version(s): 2026-03-04T00:00:00Z" in cli(
+        "plan", "apply", forward).output

@@ -2,7 +2,8 @@
 
 Four workers each apply the whole stream with different batch sizes, so their transactions collide
 on events, orders and hot balance rows; then four payout runs race at the same instant. The books
-must equal a single worker's result on a separate database, to the fen.
+must equal a single worker's result on a separate database, to the fen. Likewise four writers
+redelivering the same rejected touches at once, after their promoters joined, apply each once.
 """
 
 from __future__ import annotations
@@ -11,9 +12,13 @@ import random
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from sqlalchemy import func, select
 
+from settlement import tables as t
 from settlement.db import create_db_engine, upgrade
+from settlement.ingest import Ingest
 from settlement.payouts import run_payouts
+from settlement.plan_store import store_versions
 from settlement.service import apply_events, release_due, sort_events
 from tests.conftest import EventFactory
 from tests.settlement.helpers import assert_books_verified, at, balances
@@ -68,6 +73,51 @@ def test_parallel_workers_and_payout_runs_match_a_single_worker(postgres_url, sq
     assert expected_payouts and len(made) == len(expected_payouts)
     assert sorted((p.promoter_id, p.amount_minor) for p in made) == sorted(
         (p.promoter_id, p.amount_minor) for p in expected_payouts)
+    assert balances(books) == balances(reference)
+    assert_books_verified(books)
+    books.dispose()
+    reference.dispose()
+
+
+def test_parallel_redeliveries_of_rejected_events_apply_each_once(postgres_url, sqlite_url,
+                                                                  plans):
+    ev = EventFactory()
+    promoters = [f"P{i}" for i in range(8)]
+    joins = [ev.join("2026-02-01T00:00:00Z", p) for p in promoters]
+    touches = [ev.touch(f"2026-03-01T{n // 60:02d}:{n % 60:02d}:00Z", f"c{n}", promoters[n % 8])
+               for n in range(120)]
+    orders = [ev.paid(f"2026-03-02T{n // 60:02d}:{n % 60:02d}:00Z", f"o{n}", f"c{n}",
+                      ("a", "food", f"{100 + n}.00")) for n in range(120)]
+
+    reference = create_db_engine(sqlite_url)
+    upgrade(reference)
+    books = create_db_engine(postgres_url)
+    upgrade(books)
+    for engine in (reference, books):
+        with engine.begin() as conn:
+            store_versions(conn, plans.versions)
+    Ingest(reference, 50).apply(joins + touches + orders)
+
+    early = Ingest(books, 50)
+    early.apply(touches)  # before any promoter joined: all rejected
+    Ingest(books, 50).apply(joins)
+    assert early.tally.rejected == len(touches)
+    writers = [Ingest(books, size) for size in (7, 13, 40, 120)]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        for run in [pool.submit(w.apply, touches) for w in writers]:
+            run.result()
+    assert sum(w.tally.applied for w in writers) == len(touches)
+    assert sum(w.tally.duplicate for w in writers) == 3 * len(touches)
+    Ingest(books, 50).apply(orders)
+
+    with books.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(t.touches)).scalar_one() == 120
+        e = t.events.c
+        attempts = conn.execute(select(e.attempts, func.count()).where(e.type == "touch")
+                                .group_by(e.attempts)).all()
+        assert [tuple(row) for row in attempts] == [(2, 120)]
+        assert conn.execute(select(func.count()).select_from(t.event_rejections)
+                            ).scalar_one() == 120
     assert balances(books) == balances(reference)
     assert_books_verified(books)
     books.dispose()

@@ -28,3 +28,26 @@ def test_commands_create_the_schema_only_on_an_empty_database(sqlite_url):
         conn.exec_driver_sql("UPDATE alembic_version SET version_num = 'old'")
     with pytest.raises(SchemaOutdated, match="fenrun db upgrade"):
         ensure_schema(engine)
+
+
+def test_0005_keeps_the_reason_of_every_event_rejected_before_it(db_url):
+    from alembic import command
+
+    from settlement.db import _alembic_config
+
+    engine = create_db_engine(db_url)
+    command.upgrade(_alembic_config(engine), "0004")
+    with engine.begin() as conn:
+        conn.exec_driver_sql(
+            "INSERT INTO events (event_id, type, ts, payload_hash, status, reason, payload) "
+            "VALUES ('r1', 'touch', '2026-03-01 00:00:00', 'h', 'rejected', 'promoter_id: A has "
+            "not joined', '{}'), ('a1', 'touch', '2026-03-01 00:00:00', 'h', 'applied', NULL, "
+            "'{}')")
+    upgrade(engine)
+    with engine.connect() as conn:
+        attempts = dict(conn.exec_driver_sql("SELECT event_id, attempts FROM events").all())
+        history = conn.exec_driver_sql(
+            "SELECT event_id, attempt, reason, rejected_at FROM event_rejections").all()
+    assert attempts == {"r1": 1, "a1": 1}
+    assert [tuple(row) for row in history] == [("r1", 1, "promoter_id: A has not joined", None)]
+    engine.dispose()

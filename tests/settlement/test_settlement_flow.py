@@ -124,13 +124,15 @@ def test_a_reused_event_id_with_another_payload_is_a_conflict(books, plans, ev):
     assert set(balances(books)["promoters"]) == set()
 
 
-def test_a_rejected_event_stays_rejected_on_retry(books, plans, ev):
+def test_a_rejected_event_is_decided_again_on_redelivery_and_stays_rejected_if_still_wrong(
+        books, plans, ev):
     orphan = ev.join("2026-03-01T08:00:00Z", "B", "A", event_id="orphan")
     first, = settle(books, plans, [orphan])
-    assert first.status == REJECTED and "parent_id" in first.reason
-    settle(books, plans, [ev.join("2026-03-01T09:00:00Z", "A")])
+    assert first.status == REJECTED and first.reason == "parent_id: A has not joined yet"
+    settle(books, plans, [ev.join("2026-03-01T09:00:00Z", "A")])  # A joins, but after B's ts
     again, = settle(books, plans, [orphan])
-    assert again.status == REJECTED and again.reason == first.reason
+    assert again.status == REJECTED and again.reason == "parent_id: A joined after this event"
+    assert set(balances(books)["promoters"]) == set()
 
 
 def test_invalid_transitions_are_rejected_with_reasons(books, plans, ev):
