@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Table
 
-from settlement.tables import UTCDateTime
+from settlement.schema_types import UTCDateTime
 
 
 def sqlite_instant(value: datetime | None) -> str | None:

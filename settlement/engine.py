@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
 from typing import Any
 
 from settlement.attribution import attribute
@@ -30,7 +31,7 @@ from settlement.events import (
     PromoterSuspended,
     Touch,
 )
-from settlement.ledger import JournalEntry, allocation_postings, release_postings
+from settlement.ledger import EntryKind, JournalEntry, allocation_postings, release_postings
 from settlement.money import parse_amount
 from settlement.plan import PlanBook
 from settlement.splits import Allocation, allocate, resolve_beneficiaries
@@ -44,8 +45,20 @@ from settlement.state import (
     Workspace,
 )
 
-APPLIED, DUPLICATE, REJECTED, CONFLICT = "applied", "duplicate", "rejected", "conflict"
-WAITING = "waiting"  # only with defer_missing: nothing recorded, retry once the reference exists
+
+class EventStatus(StrEnum):
+    """What became of an event; `applied` and `rejected` are also stored in `events.status`."""
+
+    APPLIED = "applied"  # booked now
+    DUPLICATE = "duplicate"  # the same payload was seen before: nothing changes
+    REJECTED = "rejected"  # refused now or before, with the reason
+    CONFLICT = "conflict"  # the event_id was used before for another payload
+    WAITING = "waiting"  # defer_missing only: nothing recorded, retry once the reference exists
+
+
+# The names callers (the CLI, the importer, the Kafka worker) already import.
+APPLIED, DUPLICATE, REJECTED = EventStatus.APPLIED, EventStatus.DUPLICATE, EventStatus.REJECTED
+CONFLICT, WAITING = EventStatus.CONFLICT, EventStatus.WAITING
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,7 +67,7 @@ class Outcome:
     offered again is decided again), or conflict (its id was used for other content)."""
 
     event_id: str
-    status: str
+    status: EventStatus
     reason: str | None = None
 
 
@@ -99,7 +112,7 @@ class Settler:
         self._record(event, APPLIED, None)
         return Outcome(event.event_id, APPLIED)
 
-    def _record(self, event: Event, status: str, reason: str | None) -> None:
+    def _record(self, event: Event, status: EventStatus, reason: str | None) -> None:
         known = self.ws.known_event(event.event_id)
         attempt = known.attempts + 1 if known is not None else 1
         stored = self.ws.stored_event(event.event_id)
@@ -182,7 +195,7 @@ class Settler:
         self.ws.check_clearing_headroom(body.currency, allocation.net_minor)
         order = OrderState(body.order_id, body.customer_id, body.merchant_id, body.currency,
                            plan.version_id, event.ts, lines, beneficiaries, allocation)
-        self._post(order, "paid", event, Allocation.empty(), allocation)
+        self._post(order, EntryKind.PAID, event, Allocation.empty(), allocation)
         self.ws.add_order(order)
 
     def _parent_of(self, promoter_id: str) -> str | None:
@@ -231,11 +244,11 @@ class Settler:
         plan = self.plans.by_id(order.plan_version_id)
         remaining = ((line.category, line.remaining_minor) for line in order.lines)
         new_allocation = allocate(remaining, plan, order.beneficiaries)
-        self._post(order, "refunded", event, order.allocation, new_allocation)
+        self._post(order, EntryKind.REFUNDED, event, order.allocation, new_allocation)
         order.allocation = new_allocation
         self.ws.changes.order_changed(order, MONEY_COLUMNS)
 
-    def _post(self, order: OrderState, kind: str, event: Event, old: Allocation,
+    def _post(self, order: OrderState, kind: EntryKind, event: Event, old: Allocation,
               new: Allocation) -> None:
         postings = allocation_postings(old, new, order.merchant_id, order.currency,
                                        released=order.released_at is not None)
@@ -255,8 +268,9 @@ class Settler:
             return False
         postings = release_postings(order.allocation, order.currency)
         if postings:
-            self.ws.changes.add_entry(JournalEntry(f"release:{order.order_id}", "released", due,
-                                                   None, order.plan_version_id, postings))
+            self.ws.changes.add_entry(JournalEntry(f"release:{order.order_id}",
+                                                   EntryKind.RELEASED, due, None,
+                                                   order.plan_version_id, postings))
         order.released_at = due
         self.ws.changes.order_changed(order, STATUS_COLUMNS)
         return True

@@ -33,6 +33,15 @@ class AccountKind(StrEnum):
     CLAWBACK_RECEIVABLE = "clawback_receivable"  # asset: released commission refunded since
 
 
+class EntryKind(StrEnum):
+    """The business fact a journal entry books (stored in `journal_entries.kind`)."""
+
+    PAID = "paid"  # an order was paid: its split is booked
+    REFUNDED = "refunded"  # part of an order was refunded: the difference is booked
+    RELEASED = "released"  # an order's hold ended: pending moves to available
+    PAYOUT = "payout"  # a payout was sent: available (net of clawbacks) moves to paid
+
+
 CREDIT_NORMAL = frozenset(
     {
         AccountKind.MERCHANT_PAYABLE,

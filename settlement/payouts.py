@@ -20,7 +20,7 @@ from sqlalchemy import Connection, Engine, select, text, update
 
 from settlement import tables as t
 from settlement.errors import NotFound, PayoutError
-from settlement.ledger import JournalEntry, payout_postings
+from settlement.ledger import EntryKind, JournalEntry, payout_postings
 from settlement.money import format_amount
 from settlement.plan import PlanBook
 from settlement.reports import promoter_balances
@@ -53,7 +53,7 @@ def _lock(conn: Connection) -> None:
 def _payout_entry(payout_id: int, promoter_id: str, currency: str, amount: int, clawback: int,
                   at: datetime, plan_version_id: str) -> JournalEntry:
     """A payout is booked under the plan version whose minimum and review limit admitted it."""
-    return JournalEntry(f"payout:{payout_id}", "payout", at, None, plan_version_id,
+    return JournalEntry(f"payout:{payout_id}", EntryKind.PAYOUT, at, None, plan_version_id,
                         payout_postings(promoter_id, currency, amount, clawback))
 
 

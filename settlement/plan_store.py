@@ -20,12 +20,12 @@ from datetime import UTC, datetime
 from sqlalchemy import Connection, func, select
 
 from settlement import tables as t
+from settlement.engine import EventStatus
 from settlement.errors import PlanError
 from settlement.plan import PlanBook, PlanVersion, build_version, check_one_currency
 
 PLAN_LOCK_ID = 0x66656E706C616E  # "fenplan": writers share it, storing a version takes it alone
 PLAN_READING_TYPES = ("order_paid", "touch")  # the events whose outcome reads the version at ts
-APPLIED_STATUS = "applied"
 
 
 def store_versions(conn: Connection, versions: list[PlanVersion]) -> list[str]:
@@ -75,7 +75,7 @@ def settled_through(conn: Connection) -> datetime | None:
     """
     e = t.events.c
     return conn.execute(select(func.max(e.ts)).where(
-        e.type.in_(PLAN_READING_TYPES), e.status == APPLIED_STATUS)).scalar()
+        e.type.in_(PLAN_READING_TYPES), e.status == EventStatus.APPLIED)).scalar()
 
 
 def load_plan_book(conn: Connection) -> PlanBook:

@@ -1,10 +1,12 @@
-"""Reading the books: balances per party and the checks finance runs before trusting them."""
+"""Reports on the books: the balances document and the checks finance runs before trusting them.
+
+Balances are read through `settlement.read_model`; `verify_ledger` reads the raw tables on
+purpose: it checks that the journal, the stored balances and the orders agree with each other.
+"""
 
 from __future__ import annotations
 
 import json
-from collections import defaultdict
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, func, select
@@ -12,55 +14,12 @@ from sqlalchemy import Connection, func, select
 from settlement import tables as t
 from settlement.ledger import AccountKind, readable_balance
 from settlement.money import format_amount
-
-
-@dataclass(frozen=True, slots=True)
-class PromoterBalance:
-    """What a promoter is owed, in minor units: `available` is net of clawbacks (may be < 0)."""
-
-    pending_minor: int
-    available_minor: int
-    paid_minor: int
-    clawback_minor: int
-
-
-def raw_balances(conn: Connection) -> dict[tuple[str, str, str], int]:
-    a = t.accounts.c
-    rows = conn.execute(select(a.account_kind, a.owner_id, a.currency, a.balance_minor))
-    return {(r.account_kind, r.owner_id, r.currency): r.balance_minor for r in rows}
-
-
-def promoter_balances(conn: Connection, currency: str,
-                      promoter_ids: list[str] | None = None) -> dict[str, PromoterBalance]:
-    a = t.accounts.c
-    query = select(a.account_kind, a.owner_id, a.balance_minor).where(
-        a.currency == currency,
-        a.account_kind.in_([AccountKind.PROMOTER_PENDING, AccountKind.PROMOTER_AVAILABLE,
-                            AccountKind.PROMOTER_PAID, AccountKind.CLAWBACK_RECEIVABLE]))
-    if promoter_ids is not None:
-        query = query.where(a.owner_id.in_(promoter_ids))
-    parts: dict[str, dict[str, int]] = defaultdict(dict)
-    for row in conn.execute(query):
-        parts[row.owner_id][row.account_kind] = readable_balance(row.account_kind,
-                                                                 row.balance_minor)
-    result = {}
-    for owner, kinds in sorted(parts.items()):
-        clawback = kinds.get(AccountKind.CLAWBACK_RECEIVABLE, 0)
-        result[owner] = PromoterBalance(
-            pending_minor=kinds.get(AccountKind.PROMOTER_PENDING, 0),
-            available_minor=kinds.get(AccountKind.PROMOTER_AVAILABLE, 0) - clawback,
-            paid_minor=kinds.get(AccountKind.PROMOTER_PAID, 0),
-            clawback_minor=clawback,
-        )
-    return result
-
-
-def books_currencies(conn: Connection) -> list[str]:
-    """The currencies the books hold balances in, sorted; reports are printed in the first (an
-    installation settles one currency; a second is listed apart, never added up). ["CNY"] for
-    empty books."""
-    currencies = sorted({currency for (_, _, currency) in raw_balances(conn)})
-    return currencies or ["CNY"]
+from settlement.read_model import (  # noqa: F401 - the names payouts and the CLI import here
+    PromoterBalance,
+    books_currencies,
+    promoter_balances,
+    raw_balances,
+)
 
 
 def balances_document(conn: Connection) -> dict[str, Any]:

@@ -1,15 +1,15 @@
 """Tables of the live (Kafka) path: consumed positions and progress frontiers, the outbox.
 
-Declared on the core's `metadata` (the Alembic migration 0002 mirrors them). Every row here is
-written in the same transaction as the postings it accounts for, which is what makes the worker's
-effect exactly-once and the outbox complete.
+Declared on the core's `metadata` (from `settlement.schema_types`; the Alembic migration 0002
+mirrors them). Every row here is written in the same transaction as the postings it accounts
+for, which is what makes the worker's effect exactly-once and the outbox complete.
 """
 
 from __future__ import annotations
 
 from sqlalchemy import BigInteger, Column, Index, Integer, String, Table, Text
 
-from settlement.tables import BigId, UTCDateTime, metadata
+from settlement.schema_types import BigId, UTCDateTime, metadata
 
 FRONTIER = String(80)  # an ordering key as a fixed-width string, see settlement.stream.keys
 

@@ -7,56 +7,19 @@ id, an entry id (one per event, release or payout) and an order id can each be w
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import Any
-
 from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
-    DateTime,
-    Dialect,
     Index,
     Integer,
-    MetaData,
     String,
     Table,
     Text,
-    TypeDecorator,
     text,
 )
 
-metadata = MetaData(
-    naming_convention={
-        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
-        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
-        "pk": "pk_%(table_name)s",
-    }
-)
-
-Id = String(128)
-BigId = BigInteger().with_variant(Integer, "sqlite")  # SQLite autoincrements only INTEGER keys
-
-
-class UTCDateTime(TypeDecorator[datetime]):
-    """An aware UTC datetime; naive values are refused on the way in."""
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> Any:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError(f"naive datetime {value!r}: instants must be timezone-aware")
-        value = value.astimezone(UTC)
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
-
-    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
+from settlement.schema_types import BigId, Id, UTCDateTime, metadata
 
 plan_versions = Table(
     "plan_versions",
@@ -76,7 +39,7 @@ events = Table(
     Column("type", String(32), nullable=False),
     Column("ts", UTCDateTime(), nullable=False),
     Column("payload_hash", String(64), nullable=False),
-    Column("status", String(16), nullable=False),  # applied | rejected
+    Column("status", String(16), nullable=False),  # EventStatus: applied | rejected
     Column("reason", Text),  # why it is rejected now (the newest decision); NULL once applied
     Column("payload", Text, nullable=False),
     # Decisions recorded so far: a rejected event delivered again is decided again. Doubles as
@@ -161,7 +124,7 @@ journal_entries = Table(
     "journal_entries",
     metadata,
     Column("entry_id", String(160), primary_key=True),
-    Column("kind", String(16), nullable=False),
+    Column("kind", String(16), nullable=False),  # EntryKind
     Column("occurred_at", UTCDateTime(), nullable=False),
     Column("event_id", Id),
     Column("plan_version_id", String(32)),
@@ -173,7 +136,7 @@ postings = Table(
     metadata,
     Column("posting_id", BigId, primary_key=True, autoincrement=True),
     Column("entry_id", String(160), nullable=False),
-    Column("account_kind", String(32), nullable=False),
+    Column("account_kind", String(32), nullable=False),  # AccountKind
     Column("owner_id", Id, nullable=False),
     Column("currency", String(3), nullable=False),
     Column("amount_minor", BigInteger, nullable=False),
@@ -206,4 +169,3 @@ payouts = Table(
     Column("hold_reason", String(24)),
     Index(None, "promoter_id", "status"),
 )
-from settlement import stream_tables as _stream_tables  # noqa: E402,F401

@@ -14,12 +14,11 @@ import tempfile
 import mlflow
 import numpy as np
 import pandas as pd
-from sqlalchemy import func, select
 
 from features.profiles import build_profiles
 from features.profiles.store import read_snapshot, write_snapshot
-from settlement import tables as t
 from settlement.db import create_db_engine
+from settlement.read_model import last_event_at
 from training.config import TrainingSettings
 
 REFERENCE_ARTIFACT = "reference/profiles.parquet"
@@ -27,12 +26,12 @@ REFERENCE_ROWS = 5_000
 
 
 def resolve_as_of(settings: TrainingSettings) -> pd.Timestamp:
-    """`settings.train_as_of`, or the instant of the last applied event in the books."""
+    """`settings.train_as_of`, or the instant of the last event recorded in the books."""
     if settings.train_as_of:
         return pd.Timestamp(settings.train_as_of).tz_convert("UTC")
     engine = create_db_engine(settings.database_url)
     with engine.connect() as conn:
-        last = conn.execute(select(func.max(t.events.c.ts))).scalar_one_or_none()
+        last = last_event_at(conn)
     if last is None:
         raise ValueError(f"no events in {settings.database_url}: settle some or pass --as-of")
     return pd.Timestamp(last).tz_convert("UTC")

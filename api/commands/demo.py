@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from sqlalchemy import Connection, Engine, func, select
+from sqlalchemy import Connection, Engine
 
 from api.commands.drift import drift_command
 from api.commands.ltv import promoters_command
@@ -23,7 +23,6 @@ from api.commands.risk import flag_command
 from api.commands.train import train_command
 from api.common import fail, open_books
 from features.simulator import SimulationConfig, simulate
-from settlement import tables as t
 from settlement.config import SettlementSettings
 from settlement.db import create_db_engine, upgrade
 from settlement.errors import SettlementError
@@ -32,7 +31,8 @@ from settlement.money import format_amount
 from settlement.payouts import AWAITING_APPROVAL, run_payouts
 from settlement.plan import parse_plan_text
 from settlement.plan_store import load_plan_book, store_versions
-from settlement.reports import promoter_balances, verify_ledger
+from settlement.read_model import last_event_at, promoter_balances
+from settlement.reports import verify_ledger
 from training.config import TrainingSettings
 
 
@@ -57,9 +57,12 @@ def demo_command(
     engine = open_books(settings)
     _settle(engine, out, settings.batch_size)
     with engine.connect() as conn:
-        plans_as_of = conn.execute(select(func.max(t.events.c.ts))).scalar_one()
+        last_at = last_event_at(conn)
         plans = load_plan_book(conn)
-    plans_as_of += timedelta(days=1)
+    if last_at is None:
+        typer.echo("the simulated events left no trace in the books", err=True)
+        raise typer.Exit(1)
+    plans_as_of = last_at + timedelta(days=1)
     typer.echo(f"2/8 settled into {settings.database_url}")
     made = run_payouts(engine, plans, plans_as_of)
     waiting = sum(p.status == AWAITING_APPROVAL for p in made)

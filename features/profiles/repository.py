@@ -1,44 +1,29 @@
 """Loads the raw frames of the promoter profiles from the settlement books, as known at `as_of`.
 
-The I/O edge of the profile pipeline. Every query filters on the instant a fact was booked
-(event `ts`, journal `occurred_at`, order `paid_at`), never on current state:
-`orders.refunded_minor` and `allocation` change after payment, so refunds come from refund
-events and their ledger entries.
-Extra event fields (device and IP hashes, channel) live in the JSON payload; they are extracted in
-SQL where the dialect can (SQLite `json_extract`, PostgreSQL `->>`) so large books stay fast.
+The I/O edge of the profile pipeline. Everything is read through `settlement.read_model`, which
+filters on the instant each fact was booked and holds the one definition of a refund amount
+(what left clearing) and of commission (pending and clawback postings of paid and refunded
+entries); this module only shapes its rows into the frames of `SCHEMAS`.
+Extra event fields (device and IP hashes, channel) come from the events' payloads, extracted by
+the database.
 
 Single-currency books are assumed: amounts of different currencies would be summed together.
 """
 
 from __future__ import annotations
 
-import json
+from collections.abc import Sequence
 from datetime import datetime
-from fractions import Fraction
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import JSON, Connection, Engine, and_, cast, func, literal, select
-from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy import Connection, Engine
 
 from features.profiles.domain import SCHEMAS, RawFrames
-from settlement import tables as t
-
-PROMOTER_ACCOUNTS = ("promoter_pending", "promoter_available", "clawback_receivable")
-EARNING_ENTRIES = ("paid", "refunded")
+from settlement import read_model as books
 
 
-def _field(conn: Connection, key: str) -> ColumnElement[Any]:
-    """`payload.key` as text, extracted by the database."""
-    if conn.dialect.name == "sqlite":
-        return func.json_extract(t.events.c.payload, literal(f"$.{key}"))
-    if conn.dialect.name == "postgresql":
-        return cast(t.events.c.payload, JSON)[key].as_string()
-    raise NotImplementedError(f"profiles: dialect {conn.dialect.name!r} is not supported")
-
-
-def _read(conn: Connection, query: Any, columns: tuple[str, ...]) -> pd.DataFrame:
-    rows = conn.execute(query).all()
+def _frame(rows: Sequence[Sequence[Any]], columns: Sequence[str]) -> pd.DataFrame:
     frame = pd.DataFrame.from_records(rows, columns=list(columns))
     for column in frame.columns:
         if column.endswith("_at") or column == "ts":
@@ -48,18 +33,14 @@ def _read(conn: Connection, query: Any, columns: tuple[str, ...]) -> pd.DataFram
 
 def _applied(conn: Connection, kind: str, as_of: datetime, *keys: str) -> pd.DataFrame:
     """Applied events of one type up to `as_of`: ts plus the named payload fields."""
-    query = (select(t.events.c.ts, *(_field(conn, k) for k in keys))
-             .where(t.events.c.type == kind, t.events.c.status == "applied",
-                    t.events.c.ts <= as_of))
-    return _read(conn, query, ("ts", *keys))
+    events = books.applied_events(conn, kind, keys, as_of)
+    return _frame(events.rows, ("ts", *keys))
 
 
 def load_promoters(conn: Connection, as_of: datetime) -> pd.DataFrame:
     """Promoters joined by `as_of`; grade and devices as sent at joining (the table: today's)."""
-    table = t.promoters
-    base = _read(conn, select(table.c.promoter_id, table.c.parent_id, table.c.grade,
-                              table.c.joined_at).where(table.c.joined_at <= as_of),
-                 ("promoter_id", "parent_id", "grade_now", "joined_at"))
+    base = _frame(books.promoters(conn, as_of),
+                  ("promoter_id", "parent_id", "grade_now", "joined_at"))
     joins = _applied(conn, "promoter_joined", as_of, "promoter_id", "grade", "device_hash",
                      "ip_hash").drop(columns="ts")
     frame = base.merge(joins, on="promoter_id", how="left")
@@ -76,49 +57,26 @@ def load_touches(conn: Connection, as_of: datetime) -> pd.DataFrame:
 
 def load_orders(conn: Connection, as_of: datetime) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Orders paid by `as_of` and their level-1 attributions (fixed at payment)."""
-    table = t.orders
-    query = select(table.c.order_id, table.c.customer_id, table.c.paid_at, table.c.gross_minor,
-                   table.c.confirmed_at, table.c.released_at, table.c.beneficiaries
-                   ).where(table.c.paid_at <= as_of)
-    orders = _read(conn, query, ("order_id", "customer_id", "paid_at", "gross_minor",
-                                 "confirmed_at", "released_at", "beneficiaries"))
+    paid = books.read_orders(conn, as_of, shares=True)
+    orders = _frame(paid.orders, books.OrderRow._fields)
     devices = _applied(conn, "order_paid", as_of, "order_id", "device_hash", "ip_hash")
     orders = orders.merge(devices.drop(columns="ts"), on="order_id", how="left")
-    attributions = _level_one(orders["order_id"].tolist(), orders["beneficiaries"].tolist())
+    attributions = pd.DataFrame.from_records(
+        [(s.order_id, s.promoter_id, float(s.share)) for s in paid.shares if s.level == 1],
+        columns=list(SCHEMAS["attributions"]))
     return orders.loc[:, list(SCHEMAS["orders"])], attributions
 
 
-def _level_one(order_ids: list[str], documents: list[str]) -> pd.DataFrame:
-    rows = [(order_id, promoter, float(Fraction(share)))
-            for order_id, text in zip(order_ids, documents, strict=True)
-            for promoter, level, share in json.loads(text) if level == 1]
-    return pd.DataFrame.from_records(rows, columns=list(SCHEMAS["attributions"]))
-
-
 def load_refunds(conn: Connection, as_of: datetime) -> pd.DataFrame:
-    """Refunds booked by `as_of`: the amount is what left clearing in the refund's journal entry."""
-    order_id = _field(conn, "order_id")
-    entries, postings = t.journal_entries, t.postings
-    clearing = and_(postings.c.entry_id == entries.c.entry_id,
-                    postings.c.account_kind == "clearing")
-    query = (select(order_id, t.events.c.ts, -postings.c.amount_minor)
-             .select_from(t.events.join(entries, entries.c.event_id == t.events.c.event_id)
-                          .join(postings, clearing))
-             .where(t.events.c.type == "order_refunded", t.events.c.status == "applied",
-                    t.events.c.ts <= as_of))
-    return _read(conn, query, SCHEMAS["refunds"])
+    """Refunds booked by `as_of`, at their instant (`RefundRow`: what left clearing)."""
+    return _frame(books.refunds(conn, as_of), SCHEMAS["refunds"])
 
 
 def load_commissions(conn: Connection, as_of: datetime) -> pd.DataFrame:
-    """Commission earned (positive) and reversed by refunds (negative), from the journal."""
-    query = (select(t.postings.c.owner_id, t.journal_entries.c.occurred_at,
-                    -t.postings.c.amount_minor)
-             .select_from(t.postings.join(t.journal_entries,
-                                          t.journal_entries.c.entry_id == t.postings.c.entry_id))
-             .where(t.journal_entries.c.kind.in_(EARNING_ENTRIES),
-                    t.postings.c.account_kind.in_(PROMOTER_ACCOUNTS),
-                    t.journal_entries.c.occurred_at <= as_of))
-    return _read(conn, query, SCHEMAS["commissions"])
+    """Commission earned (positive) and reversed by refunds (negative) per promoter and instant."""
+    rows = [(c.promoter_id, c.occurred_at, c.amount_minor)
+            for c in books.commissions(conn, as_of)]
+    return _frame(rows, SCHEMAS["commissions"])
 
 
 def load_raw_frames(source: Connection | Engine, as_of: datetime) -> RawFrames:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine
 
-from settlement.tables import metadata
+from settlement.schema import metadata  # every table, the live path's too
 
 config = context.config
 engine = config.attributes.get("engine")

@@ -7,7 +7,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
 from settlement.db import SchemaOutdated, create_db_engine, ensure_schema, head_revision, upgrade
-from settlement.tables import metadata
+from settlement.schema import metadata
 
 
 def test_upgrade_matches_the_declared_tables(db_url):

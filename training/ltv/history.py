@@ -3,29 +3,29 @@
 Why its own frames: the `orders` table holds the *current* state (`refunded_minor`, `allocation`
 already reflect every later refund), so a feature built from it as of an earlier date would see
 the future. Here each order keeps only what was fixed when it was paid (gross, lines,
-beneficiaries), and refunds and commissions come from the journal of events with their own
-instants. `History.as_of(t)` drops everything after `t`; every feature and label is computed from
-such a cut, which is what makes the point-in-time guarantee structural rather than a convention.
+beneficiaries), and refunds and commissions come from the journal with their own instants, all
+read through `settlement.read_model`. `History.as_of(t)` drops everything after `t`; every
+feature and label is computed from such a cut, which is what makes the point-in-time guarantee
+structural rather than a convention.
 
 Only columns that a live mall, the simulator and `fenrun import-orders` all produce are read:
-orders (customer, merchant, currency, paid_at, lines, level-1 beneficiaries), `order_refunded`
-events, touches, customer bindings and the promoter-pending postings.
+orders (customer, merchant, currency, paid_at, lines, level-1 beneficiaries), refunds, touches,
+customer bindings and commissions.
 """
 
 from __future__ import annotations
 
-import json
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
-from decimal import Decimal
 from fractions import Fraction
 
 import pandas as pd
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection
 
-from settlement import tables as t
-from settlement.money import MINOR_DIGITS
+from settlement import read_model as books
+from settlement.read_model import LevelShareRow, OrderLineRow, Orders
 
 log = logging.getLogger(__name__)
 
@@ -44,10 +44,12 @@ class History:
 
     orders: one row per paid order, with the category holding most of its amount and the level-1
         promoter with the largest share (`promoter_id`, "none" when nobody was attributed).
-    refunds: one row per applied `order_refunded` event, in minor units, at the refund's instant.
+    refunds: one row per applied `order_refunded` event, in minor units (what left clearing), at
+        the refund's instant.
     touches, bindings: as stored by the settlement core.
-    commissions: promoter commission earned per order and journal instant (all levels; refunds
-        come back as negative amounts), for CAC.
+    commissions: promoter commission earned per order and journal instant, one row per promoter
+        (all levels; refunds come back as negative amounts, clawbacks after release included),
+        for CAC.
     """
 
     currency: str
@@ -82,36 +84,44 @@ def _utc(values: pd.Series) -> pd.Series:
     return pd.to_datetime(values, utc=True).astype("datetime64[ns, UTC]")
 
 
-def _frame(rows: list[tuple], columns: list[str]) -> pd.DataFrame:
+def _frame(rows: Sequence[Sequence[object]], columns: list[str]) -> pd.DataFrame:
     return pd.DataFrame.from_records(rows, columns=columns)
 
 
-def _top_beneficiary(beneficiaries_json: str) -> str:
-    """The level-1 promoter with the largest share (ties: smallest id), or NO_PROMOTER."""
-    best: tuple[Fraction, str] | None = None
-    for promoter_id, level, share in json.loads(beneficiaries_json):
-        if level != 1:
+def _top_beneficiaries(shares: list[LevelShareRow]) -> dict[str, str]:
+    """Per order, the level-1 promoter with the largest share (ties: smallest id)."""
+    best: dict[str, tuple[Fraction, str]] = {}
+    for share in shares:
+        if share.level != 1:
             continue
-        key = (Fraction(share), promoter_id)
-        if best is None or key[0] > best[0] or (key[0] == best[0] and key[1] < best[1]):
-            best = key
-    return best[1] if best else NO_PROMOTER
+        known = best.get(share.order_id)
+        if (known is None or share.share > known[0]
+                or (share.share == known[0] and share.promoter_id < known[1])):
+            best[share.order_id] = (share.share, share.promoter_id)
+    return {order_id: promoter_id for order_id, (_, promoter_id) in best.items()}
 
 
-def _order_row(row: object) -> tuple:
-    lines = json.loads(row.lines)  # type: ignore[attr-defined]
-    by_category: dict[str, int] = {}
-    for _sku, category, amount_minor, _refunded in lines:
-        by_category[category] = by_category.get(category, 0) + int(amount_minor)
-    main = max(sorted(by_category), key=lambda c: by_category[c]) if by_category else "unknown"
-    return (row.order_id, row.customer_id, row.merchant_id, row.paid_at,  # type: ignore[attr-defined]
-            int(row.gross_minor), main, len(by_category),  # type: ignore[attr-defined]
-            _top_beneficiary(row.beneficiaries))  # type: ignore[attr-defined]
+def _main_categories(lines: list[OrderLineRow]) -> dict[str, tuple[str, int]]:
+    """Per order, the category holding most of its amount (ties: first by name) and how many."""
+    by_order: dict[str, dict[str, int]] = {}
+    for line in lines:
+        by_category = by_order.setdefault(line.order_id, {})
+        by_category[line.category] = by_category.get(line.category, 0) + line.amount_minor
+    return {order_id: (max(sorted(amounts), key=amounts.__getitem__), len(amounts))
+            for order_id, amounts in by_order.items()}
+
+
+def _order_rows(paid: Orders) -> list[tuple]:
+    top = _top_beneficiaries(paid.shares)
+    main = _main_categories(paid.lines)
+    no_lines = ("unknown", 0)
+    return [(o.order_id, o.customer_id, o.merchant_id, o.paid_at, o.gross_minor,
+             *main.get(o.order_id, no_lines), top.get(o.order_id, NO_PROMOTER))
+            for o in paid.orders]
 
 
 def _pick_currency(conn: Connection, currency: str | None) -> str:
-    seen = {code: int(n) for code, n in conn.execute(
-        select(t.orders.c.currency, func.count()).group_by(t.orders.c.currency))}
+    seen = books.order_currencies(conn)
     if currency is not None:
         return currency
     if not seen:
@@ -122,71 +132,21 @@ def _pick_currency(conn: Connection, currency: str | None) -> str:
     return chosen
 
 
-def _refund_rows(conn: Connection, digits_of: dict[str, int]) -> list[tuple]:
-    """Refunded minor units per applied `order_refunded` event, at the event's instant."""
-    query = select(t.events.c.ts, t.events.c.payload).where(
-        t.events.c.type == "order_refunded", t.events.c.status == "applied")
-    rows = []
-    for ts, payload in conn.execute(query):
-        body = json.loads(payload)
-        order_id = body.get("order_id")
-        digits = digits_of.get(order_id)
-        if digits is None:  # an order of another currency
-            continue
-        total = sum((Decimal(str(line["amount"])) for line in body.get("lines", [])),
-                    Decimal(0))
-        rows.append((order_id, ts, int(total.scaleb(digits))))
-    return rows
-
-
-def _commission_rows(conn: Connection, order_of_event: dict[str, str]) -> list[tuple]:
-    """Commission earned per order and instant: minus the promoter-pending postings of its entries.
-
-    Paid and refunded entries credit (negative) or debit promoter_pending; releases move pending to
-    available and payouts move available to paid, so counting pending on those two kinds only
-    gives what was earned, net of claw-backs, without double counting.
-    """
-    query = (
-        select(t.journal_entries.c.event_id, t.journal_entries.c.occurred_at,
-               t.postings.c.amount_minor)
-        .join(t.postings, t.postings.c.entry_id == t.journal_entries.c.entry_id)
-        .where(t.journal_entries.c.kind.in_(("paid", "refunded")),
-               t.postings.c.account_kind == "promoter_pending")
-    )
-    rows = []
-    for event_id, occurred_at, amount_minor in conn.execute(query):
-        order_id = order_of_event.get(event_id)
-        if order_id is not None:
-            rows.append((order_id, occurred_at, -int(amount_minor)))
-    return rows
-
-
-def _order_of_events(conn: Connection, order_ids: set[str]) -> dict[str, str]:
-    query = select(t.events.c.event_id, t.events.c.payload).where(
-        t.events.c.type.in_(("order_paid", "order_refunded")), t.events.c.status == "applied")
-    found = {}
-    for event_id, payload in conn.execute(query):
-        order_id = json.loads(payload).get("order_id")
-        if order_id in order_ids:
-            found[event_id] = order_id
-    return found
-
-
 def load_history(conn: Connection, currency: str | None = None) -> History:
-    """Read the settled books into a `History` (one currency: the most common unless named)."""
+    """Read the settled books into a `History` (one currency: the most common unless named).
+
+    Everything comes through `settlement.read_model`, with its definitions of a refund (what
+    left clearing) and of commission (earned minus what refunds reversed, before or after the
+    hold was released).
+    """
     currency = _pick_currency(conn, currency)
-    order_rows = [_order_row(r) for r in conn.execute(
-        select(t.orders).where(t.orders.c.currency == currency))]
-    orders = _frame(order_rows, ORDER_COLUMNS)
-    digits_of = dict.fromkeys(orders["order_id"], MINOR_DIGITS.get(currency, 2))
-    refunds = _frame(_refund_rows(conn, digits_of), REFUND_COLUMNS)
-    touches = _frame([tuple(r) for r in conn.execute(select(
-        t.touches.c.customer_id, t.touches.c.promoter_id, t.touches.c.ts, t.touches.c.kind,
-        t.touches.c.channel))], TOUCH_COLUMNS)
-    bindings = _frame([tuple(r) for r in conn.execute(select(
-        t.customer_bindings.c.customer_id, t.customer_bindings.c.promoter_id,
-        t.customer_bindings.c.bound_at))], BINDING_COLUMNS)
-    commissions = _frame(_commission_rows(conn, _order_of_events(conn, set(digits_of))),
+    orders = _frame(_order_rows(books.read_orders(conn, currency=currency, lines=True,
+                                                  shares=True)), ORDER_COLUMNS)
+    refunds = _frame(books.refunds(conn, currency=currency), REFUND_COLUMNS)
+    touches = _frame(books.touches(conn), TOUCH_COLUMNS)
+    bindings = _frame(books.customer_bindings(conn), BINDING_COLUMNS)
+    commissions = _frame([(c.order_id, c.occurred_at, c.amount_minor)
+                          for c in books.commissions(conn, currency=currency)],
                          COMMISSION_COLUMNS)
     return make_history(currency, orders, refunds, touches, bindings, commissions)
 

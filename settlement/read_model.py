@@ -1,0 +1,312 @@
+"""The read side of the books: the one way other packages read settled data, as of any instant.
+
+Every reader filters on the instant a fact was booked (event `ts`, journal `occurred_at`, order
+`paid_at`), never on current state: `orders.refunded_minor` and `allocation` change with every
+later refund, and `confirmed_at` / `released_at` are masked to NULL when they lie after `as_of`.
+`as_of=None` reads everything booked so far. Definitions that are easy to get subtly wrong live
+here once:
+
+- a **refund**'s amount is what left clearing in the refund's journal entry (an applied
+  `order_refunded` event books exactly one), at the event's instant;
+- **commission** is the promoter-pending and clawback-receivable postings of `paid` and `refunded`
+  entries, negated: earned is positive, a refund's reversal negative (pending before release,
+  clawback after it). Releases and payouts only move money between a promoter's own accounts, so
+  they are not counted: the sum per promoter is what they earned net of refunds.
+
+Readers return plain typed rows (NamedTuples: a frame is `pd.DataFrame.from_records(rows)` away
+at tuple speed), not pandas frames: settlement stays free of pandas, and its other readers (the
+CLI, payouts, reports) want rows. JSON payload fields are extracted by the database (SQLite
+`json_extract`, PostgreSQL `->>`) so large books stay fast; stored order JSON is decoded only
+through `order_codec`. Balances and holds are in `settlement.read_accounts`, re-exported here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from fractions import Fraction
+from typing import Any, NamedTuple
+
+from sqlalchemy import JSON, Connection, and_, case, cast, func, literal, select
+from sqlalchemy.sql.elements import ColumnElement
+
+from settlement import order_codec
+from settlement import tables as t
+from settlement.engine import EventStatus
+from settlement.ledger import AccountKind, EntryKind
+from settlement.read_accounts import (
+    BalanceRow,
+    HoldRow,
+    PromoterBalance,
+    account_balances,
+    books_currencies,
+    holds,
+    promoter_balances,
+    raw_balances,
+)
+
+__all__ = [
+    "COMMISSION_ACCOUNTS", "COMMISSION_ENTRIES", "AppliedEvents", "BalanceRow", "BindingRow",
+    "CommissionRow", "HoldRow", "LevelShareRow", "OrderLineRow", "OrderRow", "Orders",
+    "PromoterBalance", "PromoterRow", "RefundRow", "TouchRow", "account_balances",
+    "applied_events", "books_currencies", "commissions", "customer_bindings", "holds",
+    "last_event_at", "order_currencies", "promoter_balances", "promoters", "raw_balances",
+    "read_orders", "refunds", "touches",
+]
+
+COMMISSION_ENTRIES = (EntryKind.PAID.value, EntryKind.REFUNDED.value)
+COMMISSION_ACCOUNTS = (AccountKind.PROMOTER_PENDING.value, AccountKind.CLAWBACK_RECEIVABLE.value)
+_APPLIED = EventStatus.APPLIED.value
+
+
+class OrderRow(NamedTuple):
+    """A paid order as known at `as_of`; the status instants are None until they happen."""
+
+    order_id: str
+    customer_id: str
+    merchant_id: str
+    currency: str
+    plan_version_id: str
+    paid_at: datetime
+    gross_minor: int
+    confirmed_at: datetime | None
+    release_due_at: datetime | None  # known once confirmed
+    released_at: datetime | None
+
+
+class OrderLineRow(NamedTuple):
+    """One line of an order as paid (refunds are `RefundRow`s, at their own instants)."""
+
+    order_id: str
+    sku: str
+    category: str
+    amount_minor: int
+
+
+class LevelShareRow(NamedTuple):
+    """A beneficiary of an order, fixed at payment: `level` 1 is the attributed promoter."""
+
+    order_id: str
+    promoter_id: str
+    level: int
+    share: Fraction  # exact: the attribution share the level's rate is multiplied by
+
+
+class RefundRow(NamedTuple):
+    order_id: str
+    refunded_at: datetime
+    amount_minor: int  # what left clearing in the refund's entry (> 0)
+
+
+class CommissionRow(NamedTuple):
+    promoter_id: str
+    order_id: str
+    level: int | None  # None unless asked for, or when the promoter holds several levels
+    occurred_at: datetime
+    amount_minor: int  # earned > 0, reversed by a refund < 0
+
+
+class PromoterRow(NamedTuple):
+    promoter_id: str
+    parent_id: str | None
+    grade: str | None  # today's grade; the grade sent at joining is in the event's payload
+    joined_at: datetime
+
+
+class TouchRow(NamedTuple):
+    customer_id: str
+    promoter_id: str
+    ts: datetime
+    kind: str
+    channel: str | None
+
+
+class BindingRow(NamedTuple):
+    customer_id: str
+    promoter_id: str
+    bound_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Orders:
+    """Orders paid by `as_of`, with their decoded lines and level shares when asked for."""
+
+    orders: list[OrderRow]
+    lines: list[OrderLineRow]
+    shares: list[LevelShareRow]
+
+
+@dataclass(frozen=True, slots=True)
+class AppliedEvents:
+    """Applied events of one type: each row is (ts, *fields), payload fields as text or None."""
+
+    event_type: str
+    fields: tuple[str, ...]
+    rows: list[tuple[Any, ...]]
+
+
+def _known_at(column: ColumnElement[Any], as_of: datetime | None,
+              instant: ColumnElement[Any] | None = None) -> ColumnElement[Any]:
+    """`column`, or NULL when the fact it records (`instant`, itself by default) is after as_of."""
+    if as_of is None:
+        return column
+    return case(((instant if instant is not None else column) <= as_of, column)).label(
+        column.key)
+
+
+def payload_field(conn: Connection, key: str) -> ColumnElement[Any]:
+    """`events.payload.key` as text, extracted by the database."""
+    if conn.dialect.name == "sqlite":
+        return func.json_extract(t.events.c.payload, literal(f"$.{key}"))
+    if conn.dialect.name == "postgresql":
+        return cast(t.events.c.payload, JSON)[key].as_string()
+    raise NotImplementedError(f"read model: dialect {conn.dialect.name!r} is not supported")
+
+
+def read_orders(conn: Connection, as_of: datetime | None = None, *, currency: str | None = None,
+                lines: bool = False, shares: bool = False) -> Orders:
+    """Orders paid by `as_of` (of one currency if named), in one pass over the table."""
+    o = t.orders.c
+    columns = [o.order_id, o.customer_id, o.merchant_id, o.currency, o.plan_version_id,
+               o.paid_at, o.gross_minor, _known_at(o.confirmed_at, as_of),
+               _known_at(o.release_due_at, as_of, o.confirmed_at), _known_at(o.released_at, as_of)]
+    extra = ([o.lines] if lines else []) + ([o.beneficiaries] if shares else [])
+    query = select(*columns, *extra)
+    if as_of is not None:
+        query = query.where(o.paid_at <= as_of)
+    if currency is not None:
+        query = query.where(o.currency == currency)
+    result = conn.execute(query)
+    if not extra:
+        return Orders([OrderRow._make(row) for row in result], [], [])
+    orders: list[OrderRow] = []
+    line_rows: list[OrderLineRow] = []
+    share_rows: list[LevelShareRow] = []
+    width = len(columns)
+    for row in result:
+        order = OrderRow._make(row[:width])
+        orders.append(order)
+        if lines:
+            line_rows.extend(OrderLineRow(order.order_id, sku, category, int(amount))
+                             for sku, category, amount, _refunded
+                             in order_codec.decode_lines_raw(row[width]))
+        if shares:
+            share_rows.extend(LevelShareRow(order.order_id, b.promoter_id, b.level, b.share)
+                              for b in order_codec.decode_beneficiaries(row[-1]))
+    return Orders(orders, line_rows, share_rows)
+
+
+def refunds(conn: Connection, as_of: datetime | None = None, *,
+            currency: str | None = None) -> list[RefundRow]:
+    """Refunds booked by `as_of`: what left clearing in each applied refund's entry."""
+    e, j, p = t.events.c, t.journal_entries.c, t.postings.c
+    clearing = and_(p.entry_id == j.entry_id, p.account_kind == AccountKind.CLEARING.value)
+    query = (select(payload_field(conn, "order_id"), e.ts, -p.amount_minor)
+             .select_from(t.events.join(t.journal_entries, j.event_id == e.event_id)
+                          .join(t.postings, clearing))
+             .where(e.type == "order_refunded", e.status == _APPLIED,
+                    j.kind == EntryKind.REFUNDED.value))
+    if as_of is not None:
+        query = query.where(e.ts <= as_of)
+    if currency is not None:
+        query = query.where(p.currency == currency)
+    return [RefundRow._make(row) for row in conn.execute(query)]
+
+
+def commissions(conn: Connection, as_of: datetime | None = None, *, currency: str | None = None,
+                levels: bool = False) -> list[CommissionRow]:
+    """Commission earned and reversed per promoter, order and instant (see the module docstring).
+
+    With `levels`, each row carries the promoter's level on the order (decoding the orders'
+    beneficiaries); None when they hold several levels there: their commission on an order is
+    rounded once across levels, so it cannot be split without inventing fen.
+    """
+    e, j, p = t.events.c, t.journal_entries.c, t.postings.c
+    query = (select(p.owner_id, payload_field(conn, "order_id"), j.occurred_at, -p.amount_minor)
+             .select_from(t.postings.join(t.journal_entries, j.entry_id == p.entry_id)
+                          .join(t.events, e.event_id == j.event_id))
+             .where(j.kind.in_(COMMISSION_ENTRIES), p.account_kind.in_(COMMISSION_ACCOUNTS)))
+    if as_of is not None:
+        query = query.where(j.occurred_at <= as_of)
+    if currency is not None:
+        query = query.where(p.currency == currency)
+    rows = [CommissionRow(promoter, order, None, at, amount)
+            for promoter, order, at, amount in conn.execute(query)]
+    if not levels:
+        return rows
+    level_of = _levels(conn, {row.order_id for row in rows})
+    return [row._replace(level=level_of.get((row.order_id, row.promoter_id))) for row in rows]
+
+
+def _levels(conn: Connection, order_ids: set[str]) -> dict[tuple[str, str], int | None]:
+    """(order, promoter) -> the promoter's one level on the order, or None if several."""
+    found: dict[tuple[str, str], int | None] = {}
+    o = t.orders.c
+    for batch in _batches(sorted(order_ids)):
+        for order_id, text in conn.execute(select(o.order_id, o.beneficiaries)
+                                           .where(o.order_id.in_(batch))):
+            for b in order_codec.decode_beneficiaries(text):
+                key = (order_id, b.promoter_id)
+                found[key] = None if key in found else b.level
+    return found
+
+
+def _batches(items: Sequence[str], size: int = 5_000) -> Iterable[Sequence[str]]:
+    """Bounded IN lists: SQLite caps bound parameters (32,766) and PostgreSQL plans degrade."""
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+def applied_events(conn: Connection, event_type: str, fields: Sequence[str],
+                   as_of: datetime | None = None) -> AppliedEvents:
+    """Applied events of `event_type` up to `as_of`: ts plus the named payload fields."""
+    e = t.events.c
+    query = (select(e.ts, *(payload_field(conn, key) for key in fields))
+             .where(e.type == event_type, e.status == _APPLIED))
+    if as_of is not None:
+        query = query.where(e.ts <= as_of)
+    return AppliedEvents(event_type, tuple(fields), [tuple(row) for row in conn.execute(query)])
+
+
+def promoters(conn: Connection, as_of: datetime | None = None) -> list[PromoterRow]:
+    """Promoters joined by `as_of` (suspension is current state and deliberately left out)."""
+    c = t.promoters.c
+    query = select(c.promoter_id, c.parent_id, c.grade, c.joined_at)
+    if as_of is not None:
+        query = query.where(c.joined_at <= as_of)
+    return [PromoterRow._make(row) for row in conn.execute(query)]
+
+
+def touches(conn: Connection, as_of: datetime | None = None) -> list[TouchRow]:
+    c = t.touches.c
+    query = select(c.customer_id, c.promoter_id, c.ts, c.kind, c.channel)
+    if as_of is not None:
+        query = query.where(c.ts <= as_of)
+    return [TouchRow._make(row) for row in conn.execute(query)]
+
+
+def customer_bindings(conn: Connection, as_of: datetime | None = None) -> list[BindingRow]:
+    c = t.customer_bindings.c
+    query = select(c.customer_id, c.promoter_id, c.bound_at)
+    if as_of is not None:
+        query = query.where(c.bound_at <= as_of)
+    return [BindingRow._make(row) for row in conn.execute(query)]
+
+
+def order_currencies(conn: Connection, as_of: datetime | None = None) -> dict[str, int]:
+    """How many orders were paid in each currency by `as_of`."""
+    o = t.orders.c
+    query = select(o.currency, func.count()).group_by(o.currency)
+    if as_of is not None:
+        query = query.where(o.paid_at <= as_of)
+    return {currency: int(count) for currency, count in conn.execute(query)}
+
+
+def last_event_at(conn: Connection, status: EventStatus | None = None) -> datetime | None:
+    """The instant of the latest recorded event (of `status` if named); None for empty books."""
+    query = select(func.max(t.events.c.ts))
+    if status is not None:
+        query = query.where(t.events.c.status == status.value)
+    value: datetime | None = conn.execute(query).scalar_one_or_none()
+    return value

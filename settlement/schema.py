@@ -1,0 +1,11 @@
+"""Every table of the settlement database on one `metadata`: what Alembic compares against.
+
+Importing the two table modules is what declares their tables; nothing else needs this module.
+"""
+
+from __future__ import annotations
+
+from settlement import stream_tables, tables
+from settlement.schema_types import metadata
+
+__all__ = ["metadata", "stream_tables", "tables"]
