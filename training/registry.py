@@ -163,7 +163,7 @@ def register_and_gate(
     client = MlflowClient()
     twin = same_as_registered(client, name, run_id)
     if twin is not None:
-        return _unchanged(client, run_id, name, metric, float(candidate_score), *twin)
+        return unchanged_decision(client, run_id, name, metric, float(candidate_score), *twin)
     incumbent = current_champion(name, client)
     champion_score: float | None = None
     if incumbent is not None and score_champion is not None:
@@ -212,8 +212,8 @@ def same_as_registered(client: MlflowClient, name: str, run_id: str
     return None
 
 
-def _unchanged(client: MlflowClient, run_id: str, name: str, metric: str, candidate: float,
-               alias: str, twin: ModelVersion) -> GateDecision:
+def unchanged_decision(client: MlflowClient, run_id: str, name: str, metric: str,
+                       candidate: float, alias: str, twin: ModelVersion) -> GateDecision:
     """The decision for a run identical to an existing version: nothing registered, said so."""
     rule = (f"same data fingerprint and parameters as v{twin.version} ({alias}): "
             "no new version registered")

@@ -50,6 +50,8 @@ from training.registry import (
     log_model_card,
     register_and_gate,
     registered_name,
+    same_as_registered,
+    unchanged_decision,
 )
 from training.trainers import TrainOutcome
 
@@ -96,6 +98,9 @@ def _register_as_challenger(run_id: str, rule: str, score: float) -> GateDecisio
     """Register the version without ever considering it for champion (it lost to BG/NBD)."""
     name = registered_name(MODEL_NAME)
     client = MlflowClient()
+    twin = same_as_registered(client, name, run_id)
+    if twin is not None:  # the same data and parameters: the same model, registered once
+        return unchanged_decision(client, run_id, name, GATE_METRIC, score, *twin)
     version = mlflow.register_model(f"runs:/{run_id}/{ARTIFACT_PATH}", name)
     client.set_registered_model_alias(name, CHALLENGER, version.version)
     client.set_model_version_tag(name, version.version, "gate.rule", rule)
