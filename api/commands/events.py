@@ -39,7 +39,7 @@ def rejected_command(
 ) -> None:
     """List rejected events, oldest first, with their attempts and newest reason."""
     _limit(limit)
-    with open_books().connect() as conn:
+    with open_books(create=False).connect() as conn:
         try:
             records = list_rejected(conn, type_, limit)
         except ValueError as error:
@@ -68,7 +68,7 @@ def retry_command(
         fail(f"EVENT_ID: {len(event_ids)} ids, at most {MAX_LISTED} per run")
     settings = SettlementSettings()
     try:
-        retried = retry_rejected(open_books(settings), settings.batch_size,
+        retried = retry_rejected(open_books(settings, create=False), settings.batch_size,
                                  event_ids or None, _limit(limit))
     except SettlementError as error:
         fail(str(error))

@@ -22,6 +22,8 @@ READ_ONLY = [
     ["payouts", "run", "--as-of", "2026-03-01T00:00:00Z", "--no-hold-flagged"],
     ["plan", "list"],
     ["plan", "show"],
+    ["events", "rejected"],
+    ["events", "retry", "--all"],
 ]
 
 
