@@ -7,7 +7,9 @@ Stripe Radar evaluates its rule types, and every verdict is recorded, so a decis
 replays to its final rate (`replay`) and can be audited rule by rule (EU AI Act Art. 12/14).
 The order matters: the kill switch and the risk flag decide before any arithmetic; the budget is
 charged only for what survived the step and ceiling clips; approval is asked for last, on the
-change that would actually be served.
+change that would actually be served. A current rate outside the floor/ceiling (say, the
+compliance cap was lowered) is clipped even when an earlier rule held it: the cap is law, the kill
+switch stops the model.
 """
 
 from __future__ import annotations
@@ -101,22 +103,28 @@ class Decision:
 Rule = Callable[[Proposal, float, GuardrailSettings, float], tuple[Verdict, float]]
 
 
-def _hold(name: str, outcome: Outcome, p: Proposal, rate: float,
-          detail: str) -> Verdict:
-    return Verdict(name, outcome, rate, p.current_rate, detail)
+def held_rate(p: Proposal, s: GuardrailSettings) -> float:
+    """The rate a promoter keeps when a change is refused: its current one, made compliant."""
+    low, high = s.bounds(p.category)
+    return float(min(max(p.current_rate, low), high))
+
+
+def _hold(name: str, outcome: Outcome, p: Proposal, rate: float, detail: str,
+          s: GuardrailSettings) -> Verdict:
+    return Verdict(name, outcome, rate, held_rate(p, s), detail)
 
 
 def kill_switch(p: Proposal, rate: float, s: GuardrailSettings, allowance: float
                 ) -> tuple[Verdict, float]:
     if s.kill_switch and abs(rate - p.current_rate) > EPS:
-        return _hold("kill_switch", Outcome.BLOCK, p, rate, "kill switch is on"), allowance
+        return _hold("kill_switch", Outcome.BLOCK, p, rate, "kill switch is on", s), allowance
     return Verdict("kill_switch", Outcome.PASS, rate, rate), allowance
 
 
 def risk_flag(p: Proposal, rate: float, s: GuardrailSettings, allowance: float
               ) -> tuple[Verdict, float]:
     if p.flagged and rate > p.current_rate + EPS:
-        return _hold("risk_flag", Outcome.BLOCK, p, rate, "no raise on the risk list"), allowance
+        return _hold("risk_flag", Outcome.BLOCK, p, rate, "no raise on the risk list", s), allowance
     return Verdict("risk_flag", Outcome.PASS, rate, rate), allowance
 
 
@@ -126,10 +134,10 @@ def min_evidence(p: Proposal, rate: float, s: GuardrailSettings, allowance: floa
         return Verdict("min_evidence", Outcome.PASS, rate, rate), allowance
     if p.orders < s.min_orders:
         detail = f"orders {p.orders} < {s.min_orders}"
-        return _hold("min_evidence", Outcome.BLOCK, p, rate, detail), allowance
+        return _hold("min_evidence", Outcome.BLOCK, p, rate, detail, s), allowance
     if p.relative_width is not None and p.relative_width > s.max_relative_width:
         detail = f"interval width {p.relative_width:.3f} > {s.max_relative_width}"
-        return _hold("min_evidence", Outcome.BLOCK, p, rate, detail), allowance
+        return _hold("min_evidence", Outcome.BLOCK, p, rate, detail, s), allowance
     return Verdict("min_evidence", Outcome.PASS, rate, rate), allowance
 
 
@@ -137,7 +145,7 @@ def cooldown(p: Proposal, rate: float, s: GuardrailSettings, allowance: float
              ) -> tuple[Verdict, float]:
     if abs(rate - p.current_rate) > EPS and p.cycles_since_change < s.cooldown_cycles:
         detail = f"changed {p.cycles_since_change} cycles ago < {s.cooldown_cycles}"
-        return _hold("cooldown", Outcome.BLOCK, p, rate, detail), allowance
+        return _hold("cooldown", Outcome.BLOCK, p, rate, detail, s), allowance
     return Verdict("cooldown", Outcome.PASS, rate, rate), allowance
 
 
@@ -168,7 +176,7 @@ def budget(p: Proposal, rate: float, s: GuardrailSettings, allowance: float
     extra = (p.cost_proposed - p.cost_current) * share
     if extra > allowance + EPS:
         detail = f"extra {extra:.2f} > allowance {allowance:.2f}"
-        return _hold("budget", Outcome.BLOCK, p, rate, detail), allowance
+        return _hold("budget", Outcome.BLOCK, p, rate, detail, s), allowance
     return Verdict("budget", Outcome.PASS, rate, rate), allowance - extra
 
 
@@ -176,7 +184,7 @@ def approval(p: Proposal, rate: float, s: GuardrailSettings, allowance: float
              ) -> tuple[Verdict, float]:
     if abs(rate - p.current_rate) > s.approval_above + EPS:
         detail = f"change {rate - p.current_rate:+.3f} > {s.approval_above}"
-        return _hold("approval", Outcome.NEEDS_APPROVAL, p, rate, detail), allowance
+        return _hold("approval", Outcome.NEEDS_APPROVAL, p, rate, detail, s), allowance
     return Verdict("approval", Outcome.PASS, rate, rate), allowance
 
 
