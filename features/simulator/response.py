@@ -163,7 +163,7 @@ def response(mall: ResponseMall, rate: np.ndarray, cadence: np.ndarray) -> np.nd
 
 
 def refund_share(mall: ResponseMall, rate: np.ndarray) -> np.ndarray:
-    """Expected refunded share of GMV; a fraud agent's jumps with its rate (and escapes the hold)."""
+    """Expected refunded share of GMV; a fraud agent's jumps with its rate and escapes the hold."""
     fraud = mall.fraud if np.ndim(rate) == 1 else mall.fraud[:, None]
     honest = mall.config.refund_rate * REFUND_FACTOR[mall.category]
     honest = honest if np.ndim(rate) == 1 else honest[:, None]

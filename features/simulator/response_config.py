@@ -1,4 +1,4 @@
-"""How simulated promoters respond to their commission rate: the knobs, bounded and written to metadata.
+"""How simulated promoters respond to their commission rate: bounded knobs, written to metadata.
 
 These numbers steer a random generator; they are never money. The response distribution (mean and
 spread of the elasticity, the churn threshold) is configuration that goes into a run's metadata
@@ -14,7 +14,7 @@ MAX_CYCLES = 60
 MAX_RESPONSE_PROMOTERS = 200_000  # 10k x 12 is the benchmark; this keeps a typo off the machine
 DEFAULT_LADDER = (0.04, 0.06, 0.08, 0.10, 0.12, 0.14, 0.16)
 # Gross margin of each category (order of features.simulator.catalog.CATEGORIES): the mall knows
-# these, so the policy may use them; they make a 10 % rate cheap on beauty and ruinous on electronics.
+# these, so the policy may use them; a 10 % rate is cheap on beauty and ruinous on electronics.
 DEFAULT_CATEGORY_MARGINS = (0.38, 0.50, 0.25, 0.35, 0.18, 0.33, 0.45)
 
 

@@ -1,4 +1,4 @@
-"""Run a response mall forward one cycle at a time, and write the logged history a policy learns from.
+"""Run a response mall forward a cycle at a time; write the logged history a policy learns from.
 
 Common random numbers: every draw of cycle c comes from `default_rng([seed, 9000 + c])` in a fixed
 order and shape (one uniform or normal per promoter per use), and every draw enters monotonically
@@ -111,7 +111,7 @@ class LoggedHistory:
 
 def log_history(mall: ResponseMall, cycles: int, exploration: float,
                 cadence: np.ndarray) -> LoggedHistory:
-    """Serve the plan rate, except a stated share of promoter-cycles drawn uniformly from the ladder.
+    """Serve the plan rate, but a stated share of promoter-cycles get a rate drawn from the ladder.
 
     The propensity of the served rate under this logging policy is written beside it, so the log
     can later judge any other policy (IPS, self-normalised IPS, doubly robust).

@@ -128,7 +128,7 @@ def _fraud_raises(mall: ResponseMall, final_rate: np.ndarray, plan_rate: float) 
 
 
 def _one_step_margin(model: ResponseModel, frame: pd.DataFrame, rate: np.ndarray) -> np.ndarray:
-    """The model's margin for each logged row if its served rate had been `rate` (lags as logged)."""
+    """The model's margin for each logged row had its served rate been `rate` (lags as logged)."""
     kept = model.one_step("kept", frame, rate)
     base = model.one_step("commissionable", frame, rate)
     upline = model.upline_rate * frame["has_parent"].to_numpy()

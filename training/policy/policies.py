@@ -32,7 +32,8 @@ def threshold_policy(ladder: np.ndarray, margin_rate: np.ndarray, upline: np.nda
         kept = history_kept if ctx.cycle == 0 else ctx.last_kept
         spend = history_commission if ctx.cycle == 0 else ctx.last_commission
         ratio = np.where(spend > 0, margin_rate * kept / np.maximum(spend, 1e-9), 0.0)
-        step = np.where(ratio > raise_above, 1, np.where((ratio < lower_below) & (spend > 0), -1, 0))
+        lower = (ratio < lower_below) & (spend > 0)
+        step = np.where(ratio > raise_above, 1, np.where(lower, -1, 0))
         arm = np.clip(ctx.current_arm + step, 0, arms - 1)
         arm = np.where(ctx.allowed[np.arange(len(arm)), arm], arm, ctx.current_arm)
         base = kept[:, None] * np.ones(arms)[None, :]

@@ -31,9 +31,9 @@ from training.policy.config import PolicyConfig
 from training.policy.data import DYNAMIC, STATIC, TARGETS
 
 LEVEL_FEATURES = STATIC + DYNAMIC
-MAX_RATIO = 20.0
+MAX_RATIO = 20.0  # clip on outcome / level, so one lucky promoter cannot steer a leaf
 MIN_LEVEL_YUAN = 5.0  # promoters expected to sell less per cycle tell nothing about a ratio
-LEVEL_HALF_YUAN = 300.0  # a promoter at this level counts half as much as a very big one  # clip on outcome / level, so one lucky promoter cannot steer a leaf
+LEVEL_HALF_YUAN = 300.0  # a promoter at this level counts half as much as a big one
 MAX_ELASTICITY = 3.0
 RHO_GRID = np.linspace(0.0, 0.9, 19)
 FOLDS = 2
@@ -247,7 +247,8 @@ def fit_response(frame: pd.DataFrame, ladder: np.ndarray, upline_rate: float,
     moved = (rows["rate"] != plan) | (rows["prev_rate"] != plan)
     clean_lag = rows["prev2_rate"] == plan
     fits: dict[str, TargetFit] = {}
-    shell = ResponseModel({}, np.asarray(ladder), plan, upline_rate, explored_rows(frame, len(ladder)))
+    shell = ResponseModel({}, np.asarray(ladder), plan, upline_rate,
+                          explored_rows(frame, len(ladder)))
     for target in TARGETS:
         levels = _fit_levels(rows, target, config)
         shell.fits[target] = TargetFit(levels, [], 0.0, 0.0)
@@ -267,5 +268,6 @@ def fit_response(frame: pd.DataFrame, ladder: np.ndarray, upline_rate: float,
             shell.fits[target] = fits[target]
             rho = _carry_over(changed, level, target, plan, shell.elasticity(target, changed)
                               .mean(0))
-    shell.metrics = {f"{t}_{k}": getattr(f, k) for t, f in fits.items() for k in ("rho", "base_e", "calibration")}
+    shell.metrics = {f"{t}_{k}": float(getattr(f, k)) for t, f in fits.items()
+                     for k in ("rho", "base_e", "calibration")}
     return shell

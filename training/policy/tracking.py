@@ -1,4 +1,4 @@
-"""Log a policy evaluation to MLflow: the request as params, the summary as metrics, JSON as artifact."""
+"""Log a policy evaluation to MLflow: request as params, summary as metrics, JSON as artifact."""
 
 from __future__ import annotations
 
