@@ -8,6 +8,7 @@ FENRUN_BENCH_SCALE shrinks the mall; the quality figures come from `fenrun polic
 from __future__ import annotations
 
 import os
+import resource
 import time
 import tracemalloc
 
@@ -34,7 +35,8 @@ def run(promoters: int = PROMOTERS, cycles: int = CYCLES) -> dict[str, float]:
     tracemalloc.stop()
     print(format_table(result))
     print(f"policy evaluate {promoters} promoters x {cycles} cycles: {seconds:.1f} s, "
-          f"peak traced memory {peak / 1e6:.0f} MB")
+          f"peak traced memory {peak / 1e6:.0f} MB, peak RSS of the process "
+          f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
     if os.environ.get("FENRUN_BENCH_MLFLOW", "1") == "1":
         print(f"mlflow run {log_evaluation(TrainingSettings(), result)}")
     return {"seconds": seconds, "peak_mb": peak / 1e6}
