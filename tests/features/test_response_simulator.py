@@ -1,0 +1,95 @@
+"""The response simulator: common random numbers, a hidden truth apart from what policies see,
+responses that rise with the rate, churn on sharp cuts, fraud that jumps with its rate, and a log
+whose propensities are those of the logging policy."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from features.simulator.response import arm_expectations, build_mall, initial_state
+from features.simulator.response_config import ResponseConfig
+from features.simulator.response_run import log_history, step
+
+CFG = ResponseConfig()
+
+
+def _mall(n: int = 400, seed: int = 3, **kw: float):
+    return build_mall(ResponseConfig(**kw), n, seed)
+
+
+def test_same_rates_same_seed_same_outcome() -> None:
+    mall = _mall()
+    rate = np.full(len(mall), CFG.plan_rate)
+    cad = np.zeros(len(mall), dtype=np.int64)
+    a, _ = step(mall, initial_state(mall), rate, cad)
+    b, _ = step(mall, initial_state(mall), rate, cad)
+    assert (a.gmv_minor == b.gmv_minor).all() and (a.margin_minor == b.margin_minor).all()
+
+
+def test_common_random_numbers_a_raise_never_loses_orders_by_luck() -> None:
+    mall = _mall(fraud_share=0.0)
+    cad = np.zeros(len(mall), dtype=np.int64)
+    low, _ = step(mall, initial_state(mall), np.full(len(mall), 0.08), cad)
+    high, _ = step(mall, initial_state(mall), np.full(len(mall), 0.14), cad)
+    assert (high.orders >= low.orders).all()
+    assert high.orders.sum() > low.orders.sum()
+
+
+def test_policies_never_see_the_hidden_response() -> None:
+    mall = _mall()
+    seen = set(mall.observable().columns)
+    assert not seen & {"elasticity", "fraud", "base_orders"}
+    assert {"elasticity", "fraud"} <= set(mall.labels().columns)
+    assert "response_mean" in CFG.as_metadata()
+
+
+def test_expected_sales_rise_with_the_rate_and_response_mean_shapes_them() -> None:
+    flat = _mall(response_mean=0.05, response_spread=0.05, fraud_share=0.0)
+    steep = _mall(response_mean=1.2, response_spread=0.3, fraud_share=0.0)
+    cad = np.zeros(len(flat), dtype=np.int64)
+    for mall in (flat, steep):
+        gmv = arm_expectations(mall, initial_state(mall), cad)["gmv"]
+        assert (np.diff(gmv, axis=1) >= -1e-9).all()
+    lift = [arm_expectations(m, initial_state(m), cad)["gmv"].sum(0) for m in (flat, steep)]
+    assert lift[1][-1] / lift[1][3] > lift[0][-1] / lift[0][3] + 0.3
+
+
+def test_a_sharp_cut_makes_promoters_leave_and_a_small_one_does_not() -> None:
+    mall = _mall(n=2000, base_churn_per_cycle=0.0, churn_cut_prob=0.5)
+    cad = np.zeros(len(mall), dtype=np.int64)
+    _, gentle = step(mall, initial_state(mall), np.full(len(mall), 0.08), cad)
+    _, sharp = step(mall, initial_state(mall), np.full(len(mall), 0.04), cad)
+    assert gentle.active.all()
+    assert 0.4 < 1 - sharp.active.mean() < 0.6
+
+
+def test_fraud_agents_refund_more_when_their_rate_rises() -> None:
+    mall = _mall(n=2000, fraud_share=0.1)
+    cad = np.zeros(len(mall), dtype=np.int64)
+    low = arm_expectations(mall, initial_state(mall), cad)
+    fraud = mall.fraud
+    refund_share = 1 - low["kept"][fraud].sum(0) / low["gmv"][fraud].sum(0)
+    assert refund_share[-1] > refund_share[0] + 0.3
+    assert low["margin"][fraud, -1].sum() < low["margin"][fraud, 3].sum()
+
+
+def test_history_logs_the_propensity_of_every_served_rate() -> None:
+    mall = _mall(n=1000)
+    history = log_history(mall, 4, 0.2, np.zeros(len(mall), dtype=np.int64))
+    log = history.log
+    explored = (log["reason"] == "explore").mean()
+    assert 0.15 < explored < 0.25
+    plan = log["arm"] == CFG.plan_arm
+    assert np.allclose(log.loc[plan, "propensity"], 0.8 + 0.2 / 7)
+    assert np.allclose(log.loc[~plan, "propensity"], 0.2 / 7)
+    assert len(history.states) == 4
+
+
+def test_bad_configuration_names_the_field() -> None:
+    with pytest.raises(ValueError, match="response_spread"):
+        ResponseConfig(response_spread=-1)
+    with pytest.raises(ValueError, match="plan_rate"):
+        ResponseConfig(plan_rate=0.11)
+    with pytest.raises(ValueError, match="promoters"):
+        build_mall(CFG, 5, 1)

@@ -1,0 +1,202 @@
+"""`fenrun policy evaluate`: simulate a logged history, learn from it, run every policy forward.
+
+Per seed: a response mall; a logged history under the plan rate with an exploration share and
+its propensities; the response model fitted on that log (or, without enough exploration, the
+cold-start answer: plan rate plus a small randomised exploration, never a confident guess); then
+fixed, threshold, learned and oracle run forward for the same cycles from the same state with the
+same luck, all through the same guard and budget. OPE (IPS, SNIPS, DR) of the learned policy is
+computed from the log and compared with the simulator's one-cycle truth; the learned policy is
+champion only if its DR estimate beats the current (plan) policy's on the same logs.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from features.simulator.response import ResponseMall, arm_expectations, build_mall
+from features.simulator.response_config import ResponseConfig
+from features.simulator.response_run import LoggedHistory, log_history
+from training.policy import ope
+from training.policy.allocate import allocate
+from training.policy.config import PolicyConfig
+from training.policy.data import decision_frame, training_frame
+from training.policy.forward import Guard, Setting, run_forward
+from training.policy.policies import fixed_policy, optimised_policy, threshold_policy
+from training.policy.response_model import ResponseModel, fit_response, has_evidence
+
+HISTORY_CYCLES = 8
+
+
+@dataclass(frozen=True)
+class EvaluationRequest:
+    promoters: int
+    seeds: tuple[int, ...]
+    cycles: int
+    exploration: float
+    response: ResponseConfig
+    policy: PolicyConfig
+    history_cycles: int = HISTORY_CYCLES
+
+
+def cadence_rule(mall: ResponseMall, config: PolicyConfig) -> np.ndarray:
+    """Immediate settlement for trusted performers (grade, tenure, not flagged); standard else."""
+    return ((mall.grade >= config.immediate_min_grade)
+            & (mall.tenure0 >= config.immediate_min_tenure) & ~mall.flagged).astype(np.int64)
+
+
+def _since_change(log: pd.DataFrame) -> np.ndarray:
+    ordered = log.sort_values(["promoter", "cycle"])
+    changed = ordered["rate"].ne(ordered.groupby("promoter")["rate"].shift(1).fillna(
+        ordered["rate"]))
+    last = ordered["cycle"].where(changed).groupby(ordered["promoter"]).max()
+    end = int(log["cycle"].max())
+    return np.where(last.isna(), 10**6, end - last.fillna(0)).astype(np.int64)
+
+
+def evaluate_seed(request: EvaluationRequest, seed: int, guard: Guard) -> dict[str, object]:
+    cfg, pcfg = request.response, request.policy
+    mall = build_mall(cfg, request.promoters, seed)
+    cadence = cadence_rule(mall, pcfg)
+    started = time.perf_counter()
+    history = log_history(mall, request.history_cycles, request.exploration, cadence)
+    observable = mall.observable()
+    frame = training_frame(history.log, observable, cfg.plan_rate)
+    ladder = np.asarray(cfg.ladder)
+    model = fit_response(frame, ladder, cfg.upline_rate, pcfg) if has_evidence(
+        _explored(frame, len(ladder)), cfg.plan_arm, pcfg) else None
+    fit_s = time.perf_counter() - started
+    decision = decision_frame(history.log, observable, history.state.active)
+    truth = arm_expectations(mall, history.state, cadence, "steady")
+    upline = cfg.upline_rate * (mall.parent >= 0)
+    orders_seen = history.log.groupby("promoter")["orders"].sum().to_numpy()
+    setting = Setting(mall, cadence, guard, pcfg.budget_share, pcfg.budget_safety, orders_seen,
+                      _since_change(history.log))
+    kept_hist = history.log.groupby("promoter")["kept_minor"].mean().to_numpy() / 100
+    comm_hist = (history.log.groupby("promoter")[["commission_minor", "upline_minor"]].sum()
+                 .sum(axis=1).to_numpy() / 100 / request.history_cycles)
+    policies = {
+        "fixed": fixed_policy(cfg.plan_arm, len(ladder)),
+        "threshold": threshold_policy(ladder, mall.margin_rate, upline, pcfg.threshold_raise,
+                                      pcfg.threshold_lower, kept_hist, comm_hist),
+        "oracle": optimised_policy(truth["margin"], truth["commission"], truth["kept"],
+                                   np.zeros(truth["margin"].shape), 0.0, seed),
+    }
+    status = "learned"
+    if model is not None:
+        preds = model.predict_arms(decision)
+        width = 2 * 1.96 * preds.kept_sd / np.maximum(preds.kept, 1.0)
+        policies["learned"] = optimised_policy(preds.margin, preds.commission, preds.kept, width,
+                                               pcfg.exploration_keep, seed)
+    else:
+        status = "cold_start: no explored arms; serving the plan rate with exploration"
+        zeros = np.zeros((len(mall), len(ladder)))
+        plan_pref = zeros.copy()
+        plan_pref[:, cfg.plan_arm] = 1.0
+        policies["learned"] = optimised_policy(plan_pref, zeros, zeros, zeros,
+                                               pcfg.cold_start_exploration, seed)
+    results = {name: run_forward(setting, history.state, request.cycles, fn)
+               for name, fn in policies.items()}
+    fixed, learned, oracle = (results[k].margin for k in ("fixed", "learned", "oracle"))
+    denominator = oracle - fixed
+    out: dict[str, object] = {
+        "seed": seed, "status": status, "fit_s": fit_s,
+        "policies": {k: r.as_dict(pcfg.budget_share) for k, r in results.items()},
+        "oracle_share": (learned - fixed) / denominator if abs(denominator) > 1e-9 else None,
+        "budget_ok": results["learned"].as_dict(pcfg.budget_share)["budget_ok"],
+        "guardrail_violations": sum(r.violations for r in results.values()),
+        "fraud": _fraud_raises(mall, results["learned"].final_rate, cfg.plan_rate),
+    }
+    if model is not None:
+        out["ope"] = _ope(frame, history, mall, cadence, pcfg)
+    return out
+
+
+def _explored(frame: pd.DataFrame, arms: int) -> dict[int, int]:
+    counts = frame.loc[frame["propensity"] < 0.5].groupby("arm").size()
+    return {a: int(counts.get(a, 0)) for a in range(arms)}
+
+
+def _fraud_raises(mall: ResponseMall, final_rate: np.ndarray, plan_rate: float) -> dict[str, float]:
+    raised = final_rate > plan_rate + 1e-9
+    share = float(mall.fraud[raised].mean()) if raised.any() else 0.0
+    return {"raised": int(raised.sum()), "fraud_share_of_raises": share,
+            "fraud_base_rate": float(mall.fraud.mean())}
+
+
+def _one_step_margin(model: ResponseModel, frame: pd.DataFrame, rate: np.ndarray) -> np.ndarray:
+    """The model's margin for each logged row had its served rate been `rate` (lags as logged)."""
+    kept = model.one_step("kept", frame, rate)
+    base = model.one_step("commissionable", frame, rate)
+    upline = model.upline_rate * frame["has_parent"].to_numpy()
+    return frame["margin_rate"].to_numpy() * kept - (rate + upline) * base
+
+
+def _ope(frame: pd.DataFrame, history: LoggedHistory, mall: ResponseMall, cadence: np.ndarray,
+         pcfg: PolicyConfig) -> dict[str, object]:
+    """Judge the learned policy and the plan off the logs, cross-fitted by promoter halves.
+
+    The model that picks a promoter's arm and predicts its reward never saw that promoter's rows,
+    so the estimate is not flattered by the noise it was fitted on (the winner's curse).
+    """
+    cfg = mall.config
+    ladder = np.asarray(cfg.ladder)
+    fold = frame["promoter"].to_numpy() % 2
+    target = np.full(len(frame), cfg.plan_arm)
+    q_logged, q_target = np.zeros(len(frame)), np.zeros(len(frame))
+    q_plan = np.zeros(len(frame))
+    observable = mall.observable()
+    for k in (0, 1):
+        train, held = frame.loc[fold != k], frame.loc[fold == k]
+        model = fit_response(train, ladder, cfg.upline_rate, pcfg)
+        last = history.log.loc[history.log["promoter"] % 2 == k]
+        decision = decision_frame(last, observable.loc[observable["promoter"] % 2 == k],
+                                  history.state.active[observable["promoter"] % 2 == k])
+        preds = model.predict_arms(decision)
+        share = pcfg.budget_share - pcfg.budget_safety
+        chosen = allocate(preds.margin, preds.commission - share * preds.kept, 0.0).arm
+        arm_of = pd.Series(chosen, index=decision["promoter"].to_numpy())
+        rows = fold == k
+        target[rows] = arm_of.reindex(held["promoter"]).to_numpy()
+        q_logged[rows] = _one_step_margin(model, held, held["rate"].to_numpy())
+        q_target[rows] = _one_step_margin(model, held, ladder[target[rows]])
+        q_plan[rows] = _one_step_margin(model, held, np.full(len(held), cfg.plan_rate))
+    promoter = frame["promoter"].to_numpy()
+    cycle = frame["cycle"].to_numpy()
+    logged = frame["arm"].to_numpy()
+    reward = frame["margin"].to_numpy()
+    propensity = frame["propensity"].to_numpy()
+    truths = [arm_expectations(mall, s, cadence, "next")["margin"] for s in history.states]
+    result: dict[str, object] = {}
+    plans = {"learned": (target, q_target),
+             "fixed": (np.full(len(frame), cfg.plan_arm), q_plan)}
+    for name, (arm, q_arm) in plans.items():
+        truth = float(np.mean([truths[c][p, a] for p, c, a in zip(promoter, cycle, arm,
+                                                                     strict=True)]))
+        result[name] = {
+            **ope.doubly_robust(reward, logged, arm, propensity, q_logged, q_arm,
+                                promoter).as_dict(),
+            "ips": ope.ips(reward, logged, arm, propensity, promoter).as_dict(),
+            "snips": ope.snips(reward, logged, arm, propensity, promoter).as_dict(),
+            "truth": truth,
+        }
+    learned_dr = result["learned"]["estimate"]  # type: ignore[index]
+    fixed_dr = result["fixed"]["estimate"]  # type: ignore[index]
+    result["champion"] = {"rule": "learned DR estimate > plan DR estimate on the same logs",
+                          "promoted": bool(learned_dr > fixed_dr)}
+    return result
+
+
+def evaluate_policies(request: EvaluationRequest, guard: Guard) -> dict[str, object]:
+    started = time.perf_counter()
+    seeds = [evaluate_seed(request, seed, guard) for seed in request.seeds]
+    return {"seeds": seeds, "seconds": time.perf_counter() - started,
+            "request": {"promoters": request.promoters, "cycles": request.cycles,
+                        "exploration": request.exploration,
+                        "history_cycles": request.history_cycles,
+                        "response": request.response.as_metadata(),
+                        "policy": {"budget_share": request.policy.budget_share,
+                                   "exploration_keep": request.policy.exploration_keep}}}
