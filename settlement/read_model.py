@@ -291,7 +291,7 @@ def _order_of_events(conn: Connection, as_of: datetime | None) -> dict[str, str]
         e.type.in_(("order_paid", "order_refunded")), e.status == _APPLIED)
     if as_of is not None:
         query = query.where(e.ts <= as_of)
-    return dict(conn.execute(query).tuples().all())
+    return {event_id: order_id for event_id, order_id in conn.execute(query)}
 
 
 def _levels(conn: Connection, order_ids: set[str]) -> dict[tuple[str, str], int | None]:
