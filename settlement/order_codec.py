@@ -22,7 +22,8 @@ def dumps(value: object) -> str:
 
 
 @lru_cache(maxsize=4096)
-def _share(text: str) -> Fraction:
+def share_fraction(text: str) -> Fraction:
+    """A stored "n/d" share as a Fraction (cached: a mall has few distinct shares)."""
     return Fraction(text)
 
 
@@ -39,8 +40,14 @@ def encode_beneficiaries(beneficiaries: tuple[Beneficiary, ...]) -> str:
                   for b in beneficiaries])
 
 
+def decode_beneficiaries_raw(text: str) -> list[list[Any]]:
+    """[[promoter_id, level, "n/d"], ...] without building `Beneficiary` objects."""
+    return json.loads(text)
+
+
 def decode_beneficiaries(text: str) -> tuple[Beneficiary, ...]:
-    return tuple(Beneficiary(pid, level, _share(share)) for pid, level, share in json.loads(text))
+    return tuple(Beneficiary(pid, level, share_fraction(share))
+                 for pid, level, share in json.loads(text))
 
 
 def encode_allocation(allocation: Allocation) -> str:

@@ -17,16 +17,17 @@ Readers return plain typed rows (NamedTuples: a frame is `pd.DataFrame.from_reco
 at tuple speed), not pandas frames: settlement stays free of pandas, and its other readers (the
 CLI, payouts, reports) want rows. JSON payload fields are extracted by the database (SQLite
 `json_extract`, PostgreSQL `->>`) so large books stay fast; stored order JSON is decoded only
-through `order_codec`. Balances and holds are in `settlement.read_accounts`, re-exported here.
+through `order_codec`. Rows are in `read_rows`, balances and holds in `read_accounts`; both
+are re-exported here.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+import gc
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime
-from fractions import Fraction
-from typing import Any, NamedTuple
+from typing import Any
 
 from sqlalchemy import JSON, Connection, and_, case, cast, func, literal, select
 from sqlalchemy.sql.elements import ColumnElement
@@ -34,6 +35,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from settlement import order_codec
 from settlement import tables as t
 from settlement.engine import EventStatus
+from settlement.errors import LedgerInvariantBroken
 from settlement.ledger import AccountKind, EntryKind
 from settlement.read_accounts import (
     BalanceRow,
@@ -44,6 +46,18 @@ from settlement.read_accounts import (
     holds,
     promoter_balances,
     raw_balances,
+)
+from settlement.read_rows import (
+    AppliedEvents,
+    BindingRow,
+    CommissionRow,
+    LevelShareRow,
+    OrderLineRow,
+    OrderRow,
+    Orders,
+    PromoterRow,
+    RefundRow,
+    TouchRow,
 )
 
 __all__ = [
@@ -58,92 +72,25 @@ __all__ = [
 COMMISSION_ENTRIES = (EntryKind.PAID.value, EntryKind.REFUNDED.value)
 COMMISSION_ACCOUNTS = (AccountKind.PROMOTER_PENDING.value, AccountKind.CLAWBACK_RECEIVABLE.value)
 _APPLIED = EventStatus.APPLIED.value
+# tuple.__new__ skips a NamedTuple's Python-level __new__: millions of rows are built per read.
+_new = tuple.__new__
 
 
-class OrderRow(NamedTuple):
-    """A paid order as known at `as_of`; the status instants are None until they happen."""
+@contextmanager
+def _bulk_read() -> Iterator[None]:
+    """Pause the cyclic garbage collector while millions of rows are built.
 
-    order_id: str
-    customer_id: str
-    merchant_id: str
-    currency: str
-    plan_version_id: str
-    paid_at: datetime
-    gross_minor: int
-    confirmed_at: datetime | None
-    release_due_at: datetime | None  # known once confirmed
-    released_at: datetime | None
-
-
-class OrderLineRow(NamedTuple):
-    """One line of an order as paid (refunds are `RefundRow`s, at their own instants)."""
-
-    order_id: str
-    sku: str
-    category: str
-    amount_minor: int
-
-
-class LevelShareRow(NamedTuple):
-    """A beneficiary of an order, fixed at payment: `level` 1 is the attributed promoter."""
-
-    order_id: str
-    promoter_id: str
-    level: int
-    share: Fraction  # exact: the attribution share the level's rate is multiplied by
-
-
-class RefundRow(NamedTuple):
-    order_id: str
-    refunded_at: datetime
-    amount_minor: int  # what left clearing in the refund's entry (> 0)
-
-
-class CommissionRow(NamedTuple):
-    promoter_id: str
-    order_id: str
-    level: int | None  # None unless asked for, or when the promoter holds several levels
-    occurred_at: datetime
-    amount_minor: int  # earned > 0, reversed by a refund < 0
-
-
-class PromoterRow(NamedTuple):
-    promoter_id: str
-    parent_id: str | None
-    grade: str | None  # today's grade; the grade sent at joining is in the event's payload
-    joined_at: datetime
-
-
-class TouchRow(NamedTuple):
-    customer_id: str
-    promoter_id: str
-    ts: datetime
-    kind: str
-    channel: str | None
-
-
-class BindingRow(NamedTuple):
-    customer_id: str
-    promoter_id: str
-    bound_at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class Orders:
-    """Orders paid by `as_of`, with their decoded lines and level shares when asked for."""
-
-    orders: list[OrderRow]
-    lines: list[OrderLineRow]
-    shares: list[LevelShareRow]
-
-
-@dataclass(frozen=True, slots=True)
-class AppliedEvents:
-    """Applied events of one type: each row is (ts, *fields), payload fields as text or None."""
-
-    event_type: str
-    fields: tuple[str, ...]
-    rows: list[tuple[Any, ...]]
+    The rows are tuples of strings, numbers and datetimes: they cannot form cycles, yet each
+    allocation counts toward a full collection that walks every row built so far, which made a
+    large read a third slower. Collection resumes (if it was on) when the read ends.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _known_at(column: ColumnElement[Any], as_of: datetime | None,
@@ -165,8 +112,13 @@ def payload_field(conn: Connection, key: str) -> ColumnElement[Any]:
 
 
 def read_orders(conn: Connection, as_of: datetime | None = None, *, currency: str | None = None,
-                lines: bool = False, shares: bool = False) -> Orders:
-    """Orders paid by `as_of` (of one currency if named), in one pass over the table."""
+                lines: bool = False, shares: bool = False,
+                share_levels: tuple[int, ...] | None = None) -> Orders:
+    """Orders paid by `as_of` (of one currency if named), in one pass over the table.
+
+    `lines` and `shares` decode the stored JSON (the dearest part of a large read: ask only for
+    what is used); `share_levels` keeps the shares of those levels only, (1,) for attribution.
+    """
     o = t.orders.c
     columns = [o.order_id, o.customer_id, o.merchant_id, o.currency, o.plan_version_id,
                o.paid_at, o.gross_minor, _known_at(o.confirmed_at, as_of),
@@ -177,23 +129,32 @@ def read_orders(conn: Connection, as_of: datetime | None = None, *, currency: st
         query = query.where(o.paid_at <= as_of)
     if currency is not None:
         query = query.where(o.currency == currency)
-    result = conn.execute(query)
-    if not extra:
-        return Orders([OrderRow._make(row) for row in result], [], [])
+    with _bulk_read():
+        result = conn.execute(query)
+        if not extra:
+            return Orders([_new(OrderRow, row) for row in result], [], [])
+        return _decode_orders(result, len(columns), lines, shares, share_levels)
+
+
+def _decode_orders(result: Iterable[Any], width: int, lines: bool, shares: bool,
+                   share_levels: tuple[int, ...] | None) -> Orders:
+    """Order rows plus their JSON lines and beneficiaries, decoded in one pass."""
     orders: list[OrderRow] = []
     line_rows: list[OrderLineRow] = []
     share_rows: list[LevelShareRow] = []
-    width = len(columns)
+    decode_lines, decode_shares = order_codec.decode_lines_raw, order_codec.decode_beneficiaries_raw
+    fraction = order_codec.share_fraction
     for row in result:
-        order = OrderRow._make(row[:width])
-        orders.append(order)
+        order_id = row[0]
+        orders.append(_new(OrderRow, row[:width]))
         if lines:
-            line_rows.extend(OrderLineRow(order.order_id, sku, category, int(amount))
-                             for sku, category, amount, _refunded
-                             in order_codec.decode_lines_raw(row[width]))
+            for sku, category, amount_minor, _refunded in decode_lines(row[width]):
+                line_rows.append(_new(OrderLineRow, (order_id, sku, category, amount_minor)))
         if shares:
-            share_rows.extend(LevelShareRow(order.order_id, b.promoter_id, b.level, b.share)
-                              for b in order_codec.decode_beneficiaries(row[-1]))
+            for promoter_id, level, share in decode_shares(row[-1]):
+                if share_levels is None or level in share_levels:
+                    share_rows.append(_new(LevelShareRow,
+                                           (order_id, promoter_id, level, fraction(share))))
     return Orders(orders, line_rows, share_rows)
 
 
@@ -211,7 +172,8 @@ def refunds(conn: Connection, as_of: datetime | None = None, *,
         query = query.where(e.ts <= as_of)
     if currency is not None:
         query = query.where(p.currency == currency)
-    return [RefundRow._make(row) for row in conn.execute(query)]
+    with _bulk_read():
+        return [_new(RefundRow, row) for row in conn.execute(query)]
 
 
 def commissions(conn: Connection, as_of: datetime | None = None, *, currency: str | None = None,
@@ -222,21 +184,37 @@ def commissions(conn: Connection, as_of: datetime | None = None, *, currency: st
     beneficiaries); None when they hold several levels there: their commission on an order is
     rounded once across levels, so it cannot be split without inventing fen.
     """
-    e, j, p = t.events.c, t.journal_entries.c, t.postings.c
-    query = (select(p.owner_id, payload_field(conn, "order_id"), j.occurred_at, -p.amount_minor)
-             .select_from(t.postings.join(t.journal_entries, j.entry_id == p.entry_id)
-                          .join(t.events, e.event_id == j.event_id))
+    j, p = t.journal_entries.c, t.postings.c
+    query = (select(p.owner_id, j.event_id, j.occurred_at, -p.amount_minor)
+             .select_from(t.postings.join(t.journal_entries, j.entry_id == p.entry_id))
              .where(j.kind.in_(COMMISSION_ENTRIES), p.account_kind.in_(COMMISSION_ACCOUNTS)))
     if as_of is not None:
         query = query.where(j.occurred_at <= as_of)
     if currency is not None:
         query = query.where(p.currency == currency)
-    rows = [CommissionRow(promoter, order, None, at, amount)
-            for promoter, order, at, amount in conn.execute(query)]
+    # Order ids are looked up once per event, not once per posting (three postings per event).
+    try:
+        with _bulk_read():
+            order_of = _order_of_events(conn, as_of)
+            rows = [_new(CommissionRow, (promoter, order_of[event_id], None, at, amount))
+                    for promoter, event_id, at, amount in conn.execute(query)]
+    except KeyError as error:
+        raise LedgerInvariantBroken(f"journal entry of event {error.args[0]} has no applied "
+                                    "order event") from None
     if not levels:
         return rows
     level_of = _levels(conn, {row.order_id for row in rows})
     return [row._replace(level=level_of.get((row.order_id, row.promoter_id))) for row in rows]
+
+
+def _order_of_events(conn: Connection, as_of: datetime | None) -> dict[str, str]:
+    """event_id -> order_id of every applied payment and refund booked by `as_of`."""
+    e = t.events.c
+    query = select(e.event_id, payload_field(conn, "order_id")).where(
+        e.type.in_(("order_paid", "order_refunded")), e.status == _APPLIED)
+    if as_of is not None:
+        query = query.where(e.ts <= as_of)
+    return {event_id: order_id for event_id, order_id in conn.execute(query)}
 
 
 def _levels(conn: Connection, order_ids: set[str]) -> dict[tuple[str, str], int | None]:
@@ -266,7 +244,9 @@ def applied_events(conn: Connection, event_type: str, fields: Sequence[str],
              .where(e.type == event_type, e.status == _APPLIED))
     if as_of is not None:
         query = query.where(e.ts <= as_of)
-    return AppliedEvents(event_type, tuple(fields), [tuple(row) for row in conn.execute(query)])
+    with _bulk_read():
+        return AppliedEvents(event_type, tuple(fields),
+                             [tuple(row) for row in conn.execute(query)])
 
 
 def promoters(conn: Connection, as_of: datetime | None = None) -> list[PromoterRow]:
@@ -275,7 +255,8 @@ def promoters(conn: Connection, as_of: datetime | None = None) -> list[PromoterR
     query = select(c.promoter_id, c.parent_id, c.grade, c.joined_at)
     if as_of is not None:
         query = query.where(c.joined_at <= as_of)
-    return [PromoterRow._make(row) for row in conn.execute(query)]
+    with _bulk_read():
+        return [_new(PromoterRow, row) for row in conn.execute(query)]
 
 
 def touches(conn: Connection, as_of: datetime | None = None) -> list[TouchRow]:
@@ -283,7 +264,8 @@ def touches(conn: Connection, as_of: datetime | None = None) -> list[TouchRow]:
     query = select(c.customer_id, c.promoter_id, c.ts, c.kind, c.channel)
     if as_of is not None:
         query = query.where(c.ts <= as_of)
-    return [TouchRow._make(row) for row in conn.execute(query)]
+    with _bulk_read():
+        return [_new(TouchRow, row) for row in conn.execute(query)]
 
 
 def customer_bindings(conn: Connection, as_of: datetime | None = None) -> list[BindingRow]:
@@ -291,7 +273,8 @@ def customer_bindings(conn: Connection, as_of: datetime | None = None) -> list[B
     query = select(c.customer_id, c.promoter_id, c.bound_at)
     if as_of is not None:
         query = query.where(c.bound_at <= as_of)
-    return [BindingRow._make(row) for row in conn.execute(query)]
+    with _bulk_read():
+        return [_new(BindingRow, row) for row in conn.execute(query)]
 
 
 def order_currencies(conn: Connection, as_of: datetime | None = None) -> dict[str, int]:

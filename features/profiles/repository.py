@@ -57,12 +57,12 @@ def load_touches(conn: Connection, as_of: datetime) -> pd.DataFrame:
 
 def load_orders(conn: Connection, as_of: datetime) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Orders paid by `as_of` and their level-1 attributions (fixed at payment)."""
-    paid = books.read_orders(conn, as_of, shares=True)
+    paid = books.read_orders(conn, as_of, shares=True, share_levels=(1,))
     orders = _frame(paid.orders, books.OrderRow._fields)
     devices = _applied(conn, "order_paid", as_of, "order_id", "device_hash", "ip_hash")
     orders = orders.merge(devices.drop(columns="ts"), on="order_id", how="left")
     attributions = pd.DataFrame.from_records(
-        [(s.order_id, s.promoter_id, float(s.share)) for s in paid.shares if s.level == 1],
+        [(s.order_id, s.promoter_id, float(s.share)) for s in paid.shares],
         columns=list(SCHEMAS["attributions"]))
     return orders.loc[:, list(SCHEMAS["orders"])], attributions
 

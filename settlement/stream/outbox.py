@@ -17,6 +17,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from settlement import tables as t
+from settlement.ledger import EntryKind
 from settlement.repository import chunks
 from settlement.stream_tables import stream_outbox
 
@@ -86,7 +87,7 @@ def stage_releases(conn: Connection, after: datetime | None, upto: datetime,
                    now: datetime) -> int:
     """Stage release entries booked in (after, upto] that are not staged yet."""
     j, o = t.journal_entries.c, stream_outbox.c
-    window = [j.kind == "released", j.occurred_at <= upto]
+    window = [j.kind == EntryKind.RELEASED.value, j.occurred_at <= upto]
     if after is not None:
         window.append(j.occurred_at > after)
     staged = select(o.entry_id).where(o.entry_id == j.entry_id).exists()
