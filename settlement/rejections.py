@@ -11,12 +11,12 @@ from datetime import datetime
 from sqlalchemy import Connection, select
 
 from settlement import tables as t
+from settlement.engine import EventStatus
 from settlement.errors import InvalidEvent
 from settlement.events import EVENT_TYPES, Event, parse_json_line
 from settlement.repository import chunks
 
 MAX_LISTED = 10_000  # rejected events listed or retried by one call
-REJECTED_STATUS = "rejected"
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +53,7 @@ def list_rejected(conn: Connection, event_type: str | None = None,
         raise ValueError(f"--type: {event_type!r} must be one of {', '.join(EVENT_TYPES)}")
     e = t.events.c
     query = (select(e.event_id, e.type, e.ts, e.attempts, e.reason)
-             .where(e.status == REJECTED_STATUS).order_by(e.ts, e.event_id).limit(limit))
+             .where(e.status == EventStatus.REJECTED).order_by(e.ts, e.event_id).limit(limit))
     if event_type is not None:
         query = query.where(e.type == event_type)
     return [RejectionRecord(row.event_id, row.type, row.ts, row.attempts, row.reason or "")
