@@ -159,8 +159,8 @@ def load_history(conn: Connection, currency: str | None = None) -> History:
     refunds = _frame(books.refunds(conn, currency=currency), REFUND_COLUMNS)
     touches = _frame(books.touches(conn), TOUCH_COLUMNS)
     bindings = _frame(books.customer_bindings(conn), BINDING_COLUMNS)
-    commissions = _frame([(c.order_id, c.occurred_at, c.amount_minor)
-                          for c in books.commissions(conn, currency=currency)],
+    commissions = _frame([(order_id, occurred_at, amount_minor) for _promoter, order_id, _level,
+                          occurred_at, amount_minor in books.commissions(conn, currency=currency)],
                          COMMISSION_COLUMNS)
     return make_history(currency, orders, refunds, touches, bindings, commissions)
 
