@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from fastapi import FastAPI
+from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.config import ApiSettings
@@ -52,3 +54,9 @@ def books_app(books: KeyedBooks, serving: ServingSettings | None = None,
     store = serving or ServingSettings(feature_store_dir=str(Path(books.url.split("///")[-1])
                                                              .parent / "features"))
     return create_app(store, SettlementSettings(database_url=books.url), settings)
+
+
+def admin_client(serving: ServingSettings, role: str = "admin") -> TestClient:
+    """A client of an app over `serving`'s snapshots and fresh books, sending `role`'s key."""
+    books = keyed_books(f"sqlite:///{Path(tempfile.mkdtemp(prefix='fenrun-api-')) / 'b.db'}")
+    return TestClient(books_app(books, serving), headers=books.headers(role))
