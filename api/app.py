@@ -85,7 +85,8 @@ def api_routes(app: FastAPI) -> list[tuple[str, str, tuple[str, ...] | None]]:
     for context in routing.iter_route_contexts(app.routes):
         if isinstance(context.original_route, routing.APIRoute) and context.include_in_schema:
             roles = route_roles(context.dependant)
-            found += [(method, context.path_format, roles) for method in sorted(context.methods)]
+            path = str(context.path_format)
+            found += [(method, path, roles) for method in sorted(context.methods or ())]
     return found
 
 

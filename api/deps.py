@@ -11,7 +11,6 @@ from sqlalchemy import Engine
 
 from api.config import ApiSettings
 from api.metrics import ApiMetrics
-
 from serving.champions import ChampionRegistry
 from serving.model_health import ModelHealthService
 from serving.promoter_value import PromoterValueService

@@ -15,14 +15,6 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from api.schemas import ErrorOut
-from settlement.api_keys import InvalidKeyRequest
-from settlement.errors import (
-    InvalidEvent,
-    NotFound,
-    PayoutError,
-    PlanError,
-    SettlementError,
-)
 from serving.errors import (
     NoAcquiredCustomers,
     NoChampion,
@@ -32,6 +24,14 @@ from serving.errors import (
     TrackingUnavailable,
     UnknownModel,
     UnknownPromoter,
+)
+from settlement.api_keys import InvalidKeyRequest
+from settlement.errors import (
+    InvalidEvent,
+    NotFound,
+    PayoutError,
+    PlanError,
+    SettlementError,
 )
 
 STATUS: dict[type[ServingError], int] = {
@@ -145,7 +145,7 @@ def install_error_handlers(app: FastAPI) -> None:
 def _status(kind: type[Exception]) -> int:
     if issubclass(kind, ServingError):
         return STATUS[kind]
-    return SETTLEMENT_STATUS.get(kind, 409)  # type: ignore[call-overload]
+    return SETTLEMENT_STATUS.get(kind, 409)  # type: ignore[call-overload,arg-type]
 
 
 # Every route with roles may answer these (api.auth); the app adds them to each route's document.

@@ -64,7 +64,8 @@ def promoter_ledger(
     kind: EntryKind | None = None,
     since: Annotated[AwareDatetime | None, Query(description="entries at or after (with offset)")
                      ] = None,
-    until: Annotated[AwareDatetime | None, Query(description="entries before (with offset)")] = None,
+    until: Annotated[AwareDatetime | None, Query(description="entries before (with offset)")
+                     ] = None,
 ) -> LedgerLinesOut:
     """The promoter's postings (pending, available, paid, clawback accounts) with their
     entries, oldest first, paged by posting id."""

@@ -60,7 +60,7 @@ def post_events(body: EventsIn, books: BooksDep, api: ApiSettingsDep,
         raise Refused(409, "no_plan", str(error)) from None
     outcomes = ingest.apply([event for _, event in parsed])
     for (index, _), outcome in zip(parsed, outcomes, strict=True):
-        results[index] = EventResult(event_id=outcome.event_id, status=outcome.status.value,
+        results[index] = EventResult(event_id=outcome.event_id, status=outcome.status.value,  # type: ignore[arg-type]
                                      reason=outcome.reason)
     released = ingest.release()
     done = [result for result in results if result is not None]
