@@ -125,6 +125,9 @@ HTTP_CODES: dict[int, str] = {404: "not_found", 405: "method_not_allowed",
 async def _handle_http(request: Request, error: Exception) -> JSONResponse:
     if not isinstance(error, HTTPException):  # registered for it only
         raise error
+    if error.status_code == 400:  # a body FastAPI could not decode (bad UTF-8 or JSON)
+        body = ErrorOut(code=INVALID_REQUEST, detail=f"body: {error.detail}")
+        return JSONResponse(status_code=422, content=body.model_dump())
     code = HTTP_CODES.get(error.status_code, "http_error")
     detail = error.detail if isinstance(error.detail, str) and error.detail else code
     if error.status_code == 404:
