@@ -16,6 +16,7 @@ BENCHMARKS = [
     ("streaming", "benchmarks.stream_bench", {}),
     ("training", "benchmarks.train_bench", {}),
     ("ltv", "benchmarks.ltv_bench", {"promoters": 10_000}),
+    ("api", "benchmarks.api_bench", {"promoters": 20_000}),
 ]
 
 
