@@ -51,8 +51,9 @@ def books_app(books: KeyedBooks, serving: ServingSettings | None = None,
               **api: object) -> FastAPI:
     """The app over `books`; `api` overrides ApiSettings (key cache off unless given)."""
     settings = ApiSettings(**{"key_cache_s": 0.0, **api})  # type: ignore[arg-type]
-    store = serving or ServingSettings(feature_store_dir=str(Path(books.url.split("///")[-1])
-                                                             .parent / "features"))
+    store = serving or ServingSettings(
+        feature_store_dir=tempfile.mkdtemp(prefix="fenrun-snapshots-"),
+        mlflow_tracking_uri=f"sqlite:///{tempfile.mkdtemp(prefix='fenrun-mlflow-')}/mlflow.db")
     return create_app(store, SettlementSettings(database_url=books.url), settings)
 
 

@@ -32,8 +32,9 @@ PAID = {"event_id": "o1", "type": "order_paid", "ts": "2026-03-01T02:00:00Z", "o
 
 
 @pytest.fixture
-def books(tmp_path: Path):
-    return keyed_books(f"sqlite:///{tmp_path / 'books.db'}")
+def books(db_url: str):
+    """On SQLite and PostgreSQL (the `db_url` fixture)."""
+    return keyed_books(db_url)
 
 
 @pytest.fixture
