@@ -32,16 +32,18 @@ from serving.promoter_value import PromoterValueService
 from serving.risk import RiskService
 from settlement import db
 from settlement.config import SettlementSettings
+from settlement.stream.config import StreamSettings
 
 ROUTERS = (health, events, balances, payouts, plans, keys, models, promoters)
 
 
 def create_app(settings: ServingSettings | None = None, books: SettlementSettings | None = None,
-               api: ApiSettings | None = None) -> FastAPI:
+               api: ApiSettings | None = None, stream: StreamSettings | None = None) -> FastAPI:
     """The app; settings default to the `FENRUN_` environment, read here, once."""
     resolved = settings or ServingSettings()
     books_settings = books or SettlementSettings()
     api_settings = api or ApiSettings()
+    stream_settings = stream or StreamSettings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -55,10 +57,18 @@ def create_app(settings: ServingSettings | None = None, books: SettlementSetting
         app.state.promoter_value = PromoterValueService(resolved)
         app.state.risk = RiskService(resolved)
         app.state.champions = ChampionRegistry(resolved)  # loads on first use, kept hot
+        app.state.publisher = None
+        if stream_settings.kafka_bootstrap:  # events go to the worker through the broker
+            from api.publish import OrdersPublisher
+
+            app.state.publisher = OrdersPublisher(stream_settings.kafka_bootstrap,
+                                                  stream_settings.orders_topic)
         try:
             yield
         finally:
             app.state.champions.close()
+            if app.state.publisher is not None:
+                app.state.publisher.close()
             engine.dispose()
 
     app = FastAPI(title="fenrun", version="1", lifespan=lifespan,

@@ -35,6 +35,14 @@ class EventsOut(BaseModel):
     holds_released: int
 
 
+class EventsPublishedOut(BaseModel):
+    """Kafka configured: the ids published to the orders topic (time order) for the worker to
+    settle, and the elements that did not parse (not published)."""
+
+    published: list[str]
+    rejected: list[EventResult]
+
+
 class PromoterBalanceOut(BaseModel):
     promoter_id: str
     currency: str

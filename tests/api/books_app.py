@@ -17,6 +17,7 @@ from settlement.config import SettlementSettings
 from settlement.db import create_db_engine, upgrade
 from settlement.plan import parse_plan_text
 from settlement.plan_store import store_versions
+from settlement.stream.config import StreamSettings
 from tests.conftest import DEFAULT_PLAN
 
 REVOKED = "revoked"
@@ -48,13 +49,14 @@ def keyed_books(url: str, plan: str | None = DEFAULT_PLAN) -> KeyedBooks:
 
 
 def books_app(books: KeyedBooks, serving: ServingSettings | None = None,
-              **api: object) -> FastAPI:
+              bootstrap: str | None = None, **api: object) -> FastAPI:
     """The app over `books`; `api` overrides ApiSettings (key cache off unless given)."""
     settings = ApiSettings(**{"key_cache_s": 0.0, **api})  # type: ignore[arg-type]
     store = serving or ServingSettings(
         feature_store_dir=tempfile.mkdtemp(prefix="fenrun-snapshots-"),
         mlflow_tracking_uri=f"sqlite:///{tempfile.mkdtemp(prefix='fenrun-mlflow-')}/mlflow.db")
-    return create_app(store, SettlementSettings(database_url=books.url), settings)
+    return create_app(store, SettlementSettings(database_url=books.url), settings,
+                      StreamSettings(kafka_bootstrap=bootstrap))
 
 
 def admin_client(serving: ServingSettings, role: str = "admin") -> TestClient:
