@@ -189,23 +189,32 @@ def payouts_run(
     typer.echo(f"{len(made) - waiting} paid, {waiting} awaiting approval")
 
 
+Note = Annotated[str | None, typer.Option(help="why, recorded with the decision")]
+
+
+def _decider() -> str:
+    import getpass
+
+    return f"cli:{getpass.getuser()}"
+
+
 @payouts_app.command("approve")
-def payouts_approve(payout_id: int) -> None:
+def payouts_approve(payout_id: int, note: Note = None) -> None:
     """Approve a payout above the review limit; it is paid if the balance still covers it."""
     try:
         engine = open_books(create=False)
-        payout = approve_payout(engine, stored_plans(engine), payout_id)
+        payout = approve_payout(engine, stored_plans(engine), payout_id, _decider(), note)
     except SettlementError as error:
         fail(str(error), code=1)
     _print_payouts([payout], None)
 
 
 @payouts_app.command("reject")
-def payouts_reject(payout_id: int) -> None:
+def payouts_reject(payout_id: int, note: Note = None) -> None:
     """Reject a payout awaiting approval; the balance stays available."""
     try:
         engine = open_books(create=False)
-        payout = reject_payout(engine, stored_plans(engine), payout_id)
+        payout = reject_payout(engine, stored_plans(engine), payout_id, _decider(), note)
     except SettlementError as error:
         fail(str(error), code=1)
     _print_payouts([payout], None)

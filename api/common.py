@@ -83,9 +83,18 @@ def money_as_of(value: str, allow_future: bool, field: str = "--as-of") -> datet
     """The instant a command moves money at: parsed, and refused when it lies beyond now plus
     `AS_OF_TOLERANCE` unless the caller passed `--allow-future`."""
     at = parse_as_of(value, field)
-    now = datetime.now(UTC)
-    if not allow_future and at > now + AS_OF_TOLERANCE:
-        fail(f"{field}: {at.isoformat()} is in the future (now {now:%Y-%m-%dT%H:%M:%SZ}, "
-             f"tolerance {AS_OF_TOLERANCE.total_seconds() / 60:.0f} min); money moves as of "
-             "now or the past; pass --allow-future to replay a simulated mall")
+    problem = future_as_of(at, allow_future, field, "--allow-future")
+    if problem:
+        fail(problem)
     return at
+
+
+def future_as_of(at: datetime, allow_future: bool, field: str, override: str) -> str | None:
+    """Why moving money as of `at` is refused (later than now plus `AS_OF_TOLERANCE` without
+    `override`), or None; the CLI and the HTTP API share this rule."""
+    now = datetime.now(UTC)
+    if allow_future or at <= now + AS_OF_TOLERANCE:
+        return None
+    return (f"{field}: {at.isoformat()} is in the future (now {now:%Y-%m-%dT%H:%M:%SZ}, "
+            f"tolerance {AS_OF_TOLERANCE.total_seconds() / 60:.0f} min); money moves as of "
+            f"now or the past; pass {override} to replay a simulated mall")

@@ -7,11 +7,15 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends, Request
+from sqlalchemy import Engine
 
+from api.config import ApiSettings
+from api.metrics import ApiMetrics
 from serving.champions import ChampionRegistry
 from serving.model_health import ModelHealthService
 from serving.promoter_value import PromoterValueService
 from serving.risk import RiskService
+from settlement.config import SettlementSettings
 
 
 def get_model_health(request: Request) -> ModelHealthService:
@@ -44,3 +48,36 @@ def get_champions(request: Request) -> ChampionRegistry:
 
 
 ChampionsDep = Annotated[ChampionRegistry, Depends(get_champions)]
+
+
+def get_books(request: Request) -> Engine:
+    """The settlement books, opened once in the lifespan."""
+    engine: Engine = request.app.state.books
+    return engine
+
+
+BooksDep = Annotated[Engine, Depends(get_books)]
+
+
+def get_api_settings(request: Request) -> ApiSettings:
+    settings: ApiSettings = request.app.state.api_settings
+    return settings
+
+
+ApiSettingsDep = Annotated[ApiSettings, Depends(get_api_settings)]
+
+
+def get_settlement_settings(request: Request) -> SettlementSettings:
+    settings: SettlementSettings = request.app.state.settlement_settings
+    return settings
+
+
+SettlementSettingsDep = Annotated[SettlementSettings, Depends(get_settlement_settings)]
+
+
+def get_metrics(request: Request) -> ApiMetrics:
+    metrics: ApiMetrics = request.app.state.metrics
+    return metrics
+
+
+MetricsDep = Annotated[ApiMetrics, Depends(get_metrics)]

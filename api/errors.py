@@ -25,6 +25,14 @@ from serving.errors import (
     UnknownModel,
     UnknownPromoter,
 )
+from settlement.api_keys import InvalidKeyRequest
+from settlement.errors import (
+    InvalidEvent,
+    NotFound,
+    PayoutError,
+    PlanError,
+    SettlementError,
+)
 
 STATUS: dict[type[ServingError], int] = {
     UnknownModel: 404,
@@ -35,6 +43,46 @@ STATUS: dict[type[ServingError], int] = {
     NoAcquiredCustomers: 404,
     TrackingUnavailable: 503,
 }
+
+
+# The settlement core's errors a route may raise (a payout that is not awaiting approval...).
+SETTLEMENT_STATUS: dict[type[SettlementError], int] = {
+    NotFound: 404,
+    PayoutError: 409,
+    PlanError: 422,
+    InvalidEvent: 422,
+    InvalidKeyRequest: 422,
+}
+
+
+class Refused(Exception):
+    """The API's own refusals (no key, wrong role, too many requests, too large a body)."""
+
+    def __init__(self, status: int, code: str, detail: str,
+                 headers: dict[str, str] | None = None) -> None:
+        super().__init__(detail)
+        self.status, self.code, self.detail, self.headers = status, code, detail, headers
+
+
+async def _handle_refused(request: Request, error: Exception) -> JSONResponse:
+    if not isinstance(error, Refused):  # registered for it only
+        raise error
+    return JSONResponse(status_code=error.status, headers=error.headers,
+                        content=ErrorOut(code=error.code, detail=error.detail).model_dump())
+
+
+def settlement_status(error: SettlementError) -> int:
+    for kind in type(error).__mro__:
+        if kind in SETTLEMENT_STATUS:
+            return SETTLEMENT_STATUS[kind]
+    return 409  # a settlement rule refused the request as asked
+
+
+async def _handle_settlement(request: Request, error: Exception) -> JSONResponse:
+    if not isinstance(error, SettlementError):  # registered for it only
+        raise error
+    body = ErrorOut(code=error.code, detail=str(error))
+    return JSONResponse(status_code=settlement_status(error), content=body.model_dump())
 
 
 def status_of(error: ServingError) -> int:
@@ -70,12 +118,16 @@ async def _handle_invalid(request: Request, error: Exception) -> JSONResponse:
 
 
 # Starlette's own errors (no route, method not allowed...) by status, in the same envelope.
-HTTP_CODES: dict[int, str] = {404: "not_found", 405: "method_not_allowed"}
+HTTP_CODES: dict[int, str] = {404: "not_found", 405: "method_not_allowed",
+                              413: "too_large"}
 
 
 async def _handle_http(request: Request, error: Exception) -> JSONResponse:
     if not isinstance(error, HTTPException):  # registered for it only
         raise error
+    if error.status_code == 400:  # a body FastAPI could not decode (bad UTF-8 or JSON)
+        body = ErrorOut(code=INVALID_REQUEST, detail=f"body: {error.detail}")
+        return JSONResponse(status_code=422, content=body.model_dump())
     code = HTTP_CODES.get(error.status_code, "http_error")
     detail = error.detail if isinstance(error.detail, str) and error.detail else code
     if error.status_code == 404:
@@ -89,15 +141,36 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ServingError, _handle)
     app.add_exception_handler(RequestValidationError, _handle_invalid)
     app.add_exception_handler(HTTPException, _handle_http)
+    app.add_exception_handler(Refused, _handle_refused)
+    app.add_exception_handler(SettlementError, _handle_settlement)
 
 
-def error_responses(*kinds: type[ServingError],
+def _status(kind: type[Exception]) -> int:
+    if issubclass(kind, ServingError):
+        return STATUS[kind]
+    return SETTLEMENT_STATUS.get(kind, 409)  # type: ignore[call-overload,arg-type]
+
+
+# Every route with roles may answer these (api.auth); the app adds them to each route's document.
+AUTH_RESPONSES: dict[int | str, dict[str, object]] = {
+    401: {"model": ErrorOut, "description": "unauthorized: no key, an unknown or revoked one"},
+    403: {"model": ErrorOut, "description": "forbidden: the key's role may not call the route"},
+    429: {"model": ErrorOut, "description": "rate_limited: retry after `Retry-After` seconds"},
+}
+
+
+def error_responses(*kinds: type[Exception],
                     validated: bool = False) -> dict[int | str, dict[str, object]]:
     """OpenAPI `responses=` for a route that may raise `kinds` (and, if `validated`, reject a
     malformed parameter with 422 `invalid_request`, replacing FastAPI's own 422 schema)."""
+    codes: dict[int, list[str]] = {}
+    for kind in kinds:
+        codes.setdefault(_status(kind), []).append(str(getattr(kind, "code", kind.__name__)))
     responses: dict[int | str, dict[str, object]] = {
-        STATUS[k]: {"model": ErrorOut, "description": ", ".join(
-            c.code for c in kinds if STATUS[c] == STATUS[k])} for k in kinds}
+        status: {"model": ErrorOut, "description": ", ".join(names)}
+        for status, names in codes.items()}
     if validated:
-        responses[422] = {"model": ErrorOut, "description": INVALID_REQUEST}
+        previous = responses.get(422, {}).get("description")
+        responses[422] = {"model": ErrorOut, "description": ", ".join(
+            str(d) for d in (previous, INVALID_REQUEST) if d)}
     return responses

@@ -24,6 +24,13 @@ class HealthOut(BaseModel):
     status: Literal["ok"] = "ok"
 
 
+class ReadyOut(BaseModel):
+    """`ok` when every dependency answered; each check is `ok` or `unavailable: <error kind>`."""
+
+    status: Literal["ok", "unavailable"]
+    checks: dict[str, str]
+
+
 class DriftOut(BaseModel):
     """A model's latest drift check: `drifted` is true when a critical feature alerted."""
 

@@ -17,6 +17,7 @@ BENCHMARKS = [
     ("training", "benchmarks.train_bench", {}),
     ("ltv", "benchmarks.ltv_bench", {"promoters": 10_000}),
     ("policy", "benchmarks.policy_bench", {"promoters": 10_000}),
+    ("api", "benchmarks.api_bench", {"promoters": 20_000}),
 ]
 
 

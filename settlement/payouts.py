@@ -11,12 +11,14 @@ balance twice.
 from __future__ import annotations
 
 import csv
+import io
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import Connection, Engine, select, text, update
+from sqlalchemy import Connection, Engine, Row, select, text, update
 
 from settlement import tables as t
 from settlement.errors import NotFound, PayoutError
@@ -42,6 +44,8 @@ class Payout:
     status: str
     as_of: datetime
     hold_reason: str | None = None  # REVIEW_LIMIT or RISK_REVIEW while it awaits a person
+    decided_by: str | None = None  # who approved or rejected it (an API key's name, "cli")
+    note: str | None = None  # why, as they said it
 
 
 def _lock(conn: Connection) -> None:
@@ -108,18 +112,29 @@ def _load(conn: Connection, payout_id: int) -> Payout:
     row = conn.execute(select(t.payouts).where(t.payouts.c.payout_id == payout_id)).first()
     if row is None:
         raise NotFound(f"payout_id: no payout {payout_id}")
+    return _payout(row)
+
+
+def _payout(row: Row[Any]) -> Payout:
     return Payout(row.payout_id, row.promoter_id, row.currency, row.amount_minor, row.status,
-                  row.as_of, row.hold_reason)
+                  row.as_of, row.hold_reason, row.decided_by, row.note)
 
 
-def _decide(conn: Connection, plans: PlanBook, payout_id: int, approve: bool) -> Payout:
+MAX_NOTE_LENGTH = 2000
+
+
+def _decide(conn: Connection, plans: PlanBook, payout_id: int, approve: bool,
+            decided_by: str, note: str | None) -> Payout:
     _lock(conn)
     payout = _load(conn, payout_id)
     if payout.status != AWAITING_APPROVAL:
         raise PayoutError(
             f"payout_id: payout {payout_id} is {payout.status}, not awaiting approval")
     now = datetime.now(UTC)
-    values: dict[str, object] = {"status": PAID if approve else REJECTED, "decided_at": now}
+    if note is not None and len(note) > MAX_NOTE_LENGTH:
+        raise PayoutError(f"note: {len(note)} characters, at most {MAX_NOTE_LENGTH}")
+    values: dict[str, object] = {"status": PAID if approve else REJECTED, "decided_at": now,
+                                 "decided_by": decided_by, "note": note}
     if approve:
         balance = promoter_balances(conn, payout.currency, [payout.promoter_id]).get(
             payout.promoter_id)
@@ -141,28 +156,39 @@ def _decide(conn: Connection, plans: PlanBook, payout_id: int, approve: bool) ->
     return _load(conn, payout_id)
 
 
-def approve_payout(engine: Engine, plans: PlanBook, payout_id: int) -> Payout:
-    return in_transaction(engine, lambda conn: _decide(conn, plans, payout_id, approve=True))
+def approve_payout(engine: Engine, plans: PlanBook, payout_id: int, decided_by: str = "cli",
+                   note: str | None = None) -> Payout:
+    """Pay a payout awaiting approval, recording who decided and why."""
+    return in_transaction(engine, lambda conn: _decide(conn, plans, payout_id, True,
+                                                       decided_by, note))
 
 
-def reject_payout(engine: Engine, plans: PlanBook, payout_id: int) -> Payout:
-    return in_transaction(engine, lambda conn: _decide(conn, plans, payout_id, approve=False))
+def reject_payout(engine: Engine, plans: PlanBook, payout_id: int, decided_by: str = "cli",
+                  note: str | None = None) -> Payout:
+    """Reject a payout awaiting approval (the balance stays available), recording who and why."""
+    return in_transaction(engine, lambda conn: _decide(conn, plans, payout_id, False,
+                                                       decided_by, note))
 
 
 def list_payouts(conn: Connection, status: str | None = None) -> list[Payout]:
     query = select(t.payouts).order_by(t.payouts.c.payout_id)
     if status is not None:
         query = query.where(t.payouts.c.status == status)
-    return [Payout(r.payout_id, r.promoter_id, r.currency, r.amount_minor, r.status, r.as_of,
-                   r.hold_reason) for r in conn.execute(query)]
+    return [_payout(r) for r in conn.execute(query)]
+
+
+def payouts_csv(payouts: list[Payout]) -> str:
+    """The file finance uploads to the bank: one row per payout, amounts as decimal strings."""
+    handle = io.StringIO(newline="")
+    writer = csv.writer(handle)
+    writer.writerow(["payout_id", "promoter_id", "currency", "amount", "status", "as_of"])
+    for p in payouts:
+        writer.writerow([p.payout_id, p.promoter_id, p.currency,
+                         format_amount(p.amount_minor, p.currency), p.status,
+                         p.as_of.strftime("%Y-%m-%dT%H:%M:%SZ")])
+    return handle.getvalue()
 
 
 def export_csv(payouts: list[Payout], path: Path) -> None:
-    """The file finance uploads to the bank: one row per payout, amounts as decimal strings."""
-    with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["payout_id", "promoter_id", "currency", "amount", "status", "as_of"])
-        for p in payouts:
-            writer.writerow([p.payout_id, p.promoter_id, p.currency,
-                             format_amount(p.amount_minor, p.currency), p.status,
-                             p.as_of.strftime("%Y-%m-%dT%H:%M:%SZ")])
+    """`payouts_csv` written to `path`."""
+    path.write_text(payouts_csv(payouts), encoding="utf-8", newline="")

@@ -167,5 +167,21 @@ payouts = Table(
     Column("entry_id", String(160)),
     # Why it awaits approval: review_limit | risk_review; NULL for a payout paid at once.
     Column("hold_reason", String(24)),
+    # Who decided an awaiting payout (an API key's name or "cli") and why, as they said it.
+    Column("decided_by", String(100)),
+    Column("note", Text),
     Index(None, "promoter_id", "status"),
+)
+
+# HTTP API keys: the secret is never stored, only its SHA-256 (see api/auth.py for why).
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("key_id", String(32), primary_key=True),
+    Column("name", String(100), nullable=False),
+    Column("role", String(16), nullable=False),  # mall | growth | risk | finance | admin
+    Column("secret_sha256", String(64), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("revoked_at", UTCDateTime()),
+    Column("created_by", String(100), nullable=False),
 )

@@ -6,12 +6,14 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path
 
+from api.auth import allow
 from api.deps import ModelHealthDep
 from api.errors import error_responses
 from api.schemas import DriftOut, ModelOut, ModelsOut
 from serving.errors import NoDriftCheck, TrackingUnavailable, UnknownModel
 
-router = APIRouter(prefix="/models", tags=["models"])
+router = APIRouter(prefix="/v1/models", tags=["models"],
+                   dependencies=[allow("growth", "risk")])
 # A model name as the registry spells it (`segments` or `fenrun-segments`); bounded and plain.
 ModelName = Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=100)]
 

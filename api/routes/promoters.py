@@ -7,13 +7,14 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query
 from pydantic import AwareDatetime
 
+from api.auth import allow
 from api.deps import PromoterValueDep, RiskDep
 from api.errors import error_responses
 from api.schemas import PromoterRiskOut, PromoterValueOut
 from serving.errors import NoAcquiredCustomers, NoSnapshot, UnknownPromoter
 from settlement.events import MAX_ID_LENGTH
 
-router = APIRouter(prefix="/promoters", tags=["promoters"])
+router = APIRouter(prefix="/v1/promoters", tags=["promoters"])
 # Every id the books accept (settlement.events): any script, up to MAX_ID_LENGTH characters, not
 # blank. The routes take the id as a `path` parameter so that one holding "/" (sent as %2F) works.
 PromoterId = Annotated[str, Path(pattern=r"^[\s\S]*\S", min_length=1, max_length=MAX_ID_LENGTH,
@@ -23,7 +24,7 @@ AsOf = Annotated[AwareDatetime | None, Query(
                 "(default: the newest snapshot)")]
 
 
-@router.get("/{promoter_id:path}/value",
+@router.get("/{promoter_id:path}/value", dependencies=[allow("growth")],
             responses=error_responses(NoSnapshot, UnknownPromoter, NoAcquiredCustomers,
                                       validated=True))
 def promoter_value(promoter_id: PromoterId, service: PromoterValueDep,
@@ -34,7 +35,7 @@ def promoter_value(promoter_id: PromoterId, service: PromoterValueDep,
     return PromoterValueOut.of(service.promoter(promoter_id, as_of))
 
 
-@router.get("/{promoter_id:path}/risk",
+@router.get("/{promoter_id:path}/risk", dependencies=[allow("risk", "finance")],
             responses=error_responses(NoSnapshot, UnknownPromoter, validated=True))
 def promoter_risk(promoter_id: PromoterId, service: RiskDep,
                   as_of: AsOf = None) -> PromoterRiskOut:

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import create_app
 from serving.config import ServingSettings
+from tests.api.books_app import admin_client
 from tests.drift_store import THRESHOLD, DriftStore, build_drift_store
 
 
@@ -20,20 +20,20 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> DriftStore:
 
 @pytest.fixture(scope="module")
 def client(store: DriftStore) -> Iterator[TestClient]:
-    with TestClient(create_app(store.serving)) as client:  # runs the lifespan
+    with admin_client(store.serving) as client:  # runs the lifespan
         yield client
 
 
 def test_health_needs_no_store(tmp_path: Path) -> None:
     settings = ServingSettings(mlflow_tracking_uri=f"sqlite:///{tmp_path}/none/mlflow.db")
-    with TestClient(create_app(settings)) as client:
+    with admin_client(settings) as client:
         assert client.get("/health").json() == {"status": "ok"}
-        assert client.get("/models").json() == {"models": []}
+        assert client.get("/v1/models").json() == {"models": []}
 
 
 @pytest.mark.integration
 def test_drifted_model_names_its_columns(store: DriftStore, client: TestClient) -> None:
-    response = client.get("/models/segments/drift")
+    response = client.get("/v1/models/segments/drift")
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["drifted"] is True and body["alerts"] == ["refund_rate"]
@@ -42,12 +42,12 @@ def test_drifted_model_names_its_columns(store: DriftStore, client: TestClient) 
     assert list(body["scores"]) == ["refund_rate", "aov_90d", "gmv_90d"]
     assert body["scores"]["refund_rate"] > THRESHOLD > body["scores"]["gmv_90d"]
     assert body["as_of"].startswith("2026-03-01T00:00:00")
-    assert client.get("/models/fenrun-segments/drift").json() == body
+    assert client.get("/v1/models/fenrun-segments/drift").json() == body
 
 
 @pytest.mark.integration
 def test_calm_model_is_not_drifted(store: DriftStore, client: TestClient) -> None:
-    body = client.get("/models/steady/drift").json()
+    body = client.get("/v1/models/steady/drift").json()
     assert body["drifted"] is False and body["alerts"] == []
     assert body["run_id"] == store.steady_run_id
 
@@ -56,14 +56,14 @@ def test_calm_model_is_not_drifted(store: DriftStore, client: TestClient) -> Non
 @pytest.mark.parametrize(("name", "code"), [("nope", "unknown_model"),
                                             ("unchecked", "no_drift_check")])
 def test_404_with_a_stable_code(client: TestClient, name: str, code: str) -> None:
-    response = client.get(f"/models/{name}/drift")
+    response = client.get(f"/v1/models/{name}/drift")
     assert response.status_code == 404
     assert response.json()["code"] == code and f"fenrun-{name}" in response.json()["detail"]
 
 
 @pytest.mark.integration
 def test_models_lists_champions_and_drift_status(client: TestClient) -> None:
-    models = {m["name"]: m for m in client.get("/models").json()["models"]}
+    models = {m["name"]: m for m in client.get("/v1/models").json()["models"]}
     assert {n: (m["champion_version"], m["drift_status"]) for n, m in models.items()} == {
         "fenrun-segments": ("1", "drifted"), "fenrun-steady": ("1", "no_drift"),
         "fenrun-unchecked": ("1", "no_check")}
@@ -73,7 +73,7 @@ def test_models_lists_champions_and_drift_status(client: TestClient) -> None:
 
 @pytest.mark.parametrize("name", ["bad name!", "x" * 101, "-leading-dash"])
 def test_a_malformed_model_name_is_422_naming_the_field(client: TestClient, name: str) -> None:
-    response = client.get(f"/models/{name}/drift")
+    response = client.get(f"/v1/models/{name}/drift")
     assert response.status_code == 422
     body = response.json()
     assert body["code"] == "invalid_request"
@@ -81,8 +81,8 @@ def test_a_malformed_model_name_is_422_naming_the_field(client: TestClient, name
 
 
 def test_the_openapi_document_shows_the_422_body_actually_sent(client: TestClient) -> None:
-    responses = client.get("/openapi.json").json()["paths"]["/models/{name}/drift"]["get"][
+    responses = client.get("/openapi.json").json()["paths"]["/v1/models/{name}/drift"]["get"][
         "responses"]
     assert responses["422"]["content"]["application/json"]["schema"] == {
         "$ref": "#/components/schemas/ErrorOut"}
-    assert set(responses) == {"200", "404", "422", "503"}
+    assert set(responses) == {"200", "401", "403", "404", "422", "429", "503"}

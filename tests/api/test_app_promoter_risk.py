@@ -9,19 +9,19 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import create_app
 from serving.config import ServingSettings
+from tests.api.books_app import admin_client
 from tests.risk_store import write_flags
 
 
 @pytest.fixture(scope="module")
 def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
-    with TestClient(create_app(write_flags(tmp_path_factory.mktemp("flags")))) as client:
+    with admin_client(write_flags(tmp_path_factory.mktemp("flags"))) as client:
         yield client
 
 
 def test_a_flagged_promoter_with_money_to_hold(client: TestClient) -> None:
-    response = client.get("/promoters/R4/risk")
+    response = client.get("/v1/promoters/R4/risk")
     assert response.status_code == 200, response.text
     body = response.json()
     assert (body["flagged"], body["rank"], body["model_version"]) == (True, 4, "3")
@@ -32,23 +32,23 @@ def test_a_flagged_promoter_with_money_to_hold(client: TestClient) -> None:
 
 
 def test_a_claw_back_owed_shows_as_negative_unpaid(client: TestClient) -> None:
-    body = client.get("/promoters/R3/risk").json()
+    body = client.get("/v1/promoters/R3/risk").json()
     assert (body["unpaid"], body["clawback_owed"]) == ("-50.00", "50.00")
 
 
 def test_an_unflagged_promoter_has_no_reasons(client: TestClient) -> None:
-    body = client.get("/promoters/R5/risk").json()
+    body = client.get("/v1/promoters/R5/risk").json()
     assert body["flagged"] is False and body["reasons"] == []
 
 
 def test_unknown_promoter_and_missing_list_are_404_by_code(client: TestClient,
                                                            tmp_path: Path) -> None:
-    response = client.get("/promoters/NOBODY/risk")
+    response = client.get("/v1/promoters/NOBODY/risk")
     assert response.status_code == 404 and response.json()["code"] == "unknown_promoter"
     assert "anomaly flag list" in response.json()["detail"]
     empty = ServingSettings(feature_store_dir=str(tmp_path),
                             mlflow_tracking_uri=f"sqlite:///{tmp_path}/mlflow.db")
-    with TestClient(create_app(empty)) as bare:
-        missing = bare.get("/promoters/R1/risk")
+    with admin_client(empty) as bare:
+        missing = bare.get("/v1/promoters/R1/risk")
     assert missing.status_code == 404 and missing.json()["code"] == "no_snapshot"
     assert "fenrun risk flag" in missing.json()["detail"]

@@ -10,20 +10,20 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import create_app
 from serving.config import ServingSettings
+from tests.api.books_app import admin_client
 from tests.promoter_value_store import build_value_store
 
 
 @pytest.fixture(scope="module")
 def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
     settings = build_value_store(tmp_path_factory.mktemp("value"))
-    with TestClient(create_app(settings)) as client:
+    with admin_client(settings) as client:
         yield client
 
 
 def test_a_losing_promoter_from_the_newest_snapshot(client: TestClient) -> None:
-    response = client.get("/promoters/P-LOSS/value")
+    response = client.get("/v1/promoters/P-LOSS/value")
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["as_of"].startswith("2026-04-01T00:00:00")
@@ -37,7 +37,7 @@ def test_a_losing_promoter_from_the_newest_snapshot(client: TestClient) -> None:
 
 
 def test_an_older_snapshot_by_its_instant(client: TestClient) -> None:
-    body = client.get("/promoters/P-STAR/value",
+    body = client.get("/v1/promoters/P-STAR/value",
                       params={"as_of": "2026-03-01T08:00:00+08:00"}).json()
     assert body["as_of"].startswith("2026-03-01T00:00:00")
     assert body["segment_id"] is None and body["confidently_losing"] is False
@@ -45,10 +45,10 @@ def test_an_older_snapshot_by_its_instant(client: TestClient) -> None:
 
 
 @pytest.mark.parametrize(("path", "params", "status", "code"), [
-    ("/promoters/P-NOBODY/value", {}, 404, "unknown_promoter"),
-    ("/promoters/P-LOSS/value", {"as_of": "2026-02-01T00:00:00Z"}, 404, "no_snapshot"),
-    ("/promoters/P-LOSS/value", {"as_of": "2026-04-01T00:00:00"}, 422, "invalid_request"),
-    ("/promoters/" + "x" * 129 + "/value", {}, 422, "invalid_request"),
+    ("/v1/promoters/P-NOBODY/value", {}, 404, "unknown_promoter"),
+    ("/v1/promoters/P-LOSS/value", {"as_of": "2026-02-01T00:00:00Z"}, 404, "no_snapshot"),
+    ("/v1/promoters/P-LOSS/value", {"as_of": "2026-04-01T00:00:00"}, 422, "invalid_request"),
+    ("/v1/promoters/" + "x" * 129 + "/value", {}, 422, "invalid_request"),
 ])
 def test_refusals_carry_a_stable_code(client: TestClient, path: str, params: dict[str, str],
                                       status: int, code: str) -> None:
@@ -58,7 +58,7 @@ def test_refusals_carry_a_stable_code(client: TestClient, path: str, params: dic
 
 
 def test_a_naive_instant_names_the_field(client: TestClient) -> None:
-    detail = client.get("/promoters/P-LOSS/value",
+    detail = client.get("/v1/promoters/P-LOSS/value",
                         params={"as_of": "2026-04-01T00:00:00"}).json()["detail"]
     assert detail.startswith("query.as_of: ")
 
@@ -66,8 +66,8 @@ def test_a_naive_instant_names_the_field(client: TestClient) -> None:
 def test_no_snapshot_at_all_is_404(tmp_path: Path) -> None:
     settings = ServingSettings(feature_store_dir=str(tmp_path),
                                mlflow_tracking_uri=f"sqlite:///{tmp_path}/mlflow.db")
-    with TestClient(create_app(settings)) as client:
-        response = client.get("/promoters/P-LOSS/value")
+    with admin_client(settings) as client:
+        response = client.get("/v1/promoters/P-LOSS/value")
     assert response.status_code == 404
     assert response.json()["code"] == "no_snapshot"
     assert "fenrun ltv promoters" in response.json()["detail"]

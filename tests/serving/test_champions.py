@@ -23,6 +23,7 @@ from api.app import create_app
 from serving.champions import ChampionRegistry, load_model
 from serving.config import ServingSettings
 from serving.errors import NoChampion
+from settlement.config import SettlementSettings
 from tests.drift_store import _empty_store, tiny_profiles
 from training import segments
 from training.config import TrainingSettings
@@ -201,7 +202,8 @@ def test_the_app_keeps_one_registry_for_its_lifetime(champion_at_first: Store,
                                                      tmp_path: Path) -> None:
     settings = ServingSettings(mlflow_tracking_uri=champion_at_first.uri,
                                feature_store_dir=str(tmp_path))
-    app = create_app(settings)
+    books = SettlementSettings(database_url=f"sqlite:///{tmp_path / 'books.db'}")
+    app = create_app(settings, books)
     with TestClient(app):
         registry = app.state.champions
         assert isinstance(registry, ChampionRegistry)

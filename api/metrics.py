@@ -1,0 +1,59 @@
+"""Prometheus metrics of one app (prometheus-client), in a registry of its own so several apps
+in one process (tests) never clash: requests by route template and status, latency, events by
+outcome, and, read at each scrape, payouts waiting for approval and the stream worker's backlog.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from sqlalchemy import Engine, func, select
+from starlette.requests import Request
+from starlette.responses import Response
+
+from settlement import tables as t
+from settlement.payouts import AWAITING_APPROVAL
+from settlement.stream_tables import stream_outbox
+
+LATENCY_BUCKETS_S = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+
+class ApiMetrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter("fenrun_http_requests", "HTTP requests by route and status",
+                                ["method", "route", "status"], registry=self.registry)
+        self.latency = Histogram("fenrun_http_request_seconds", "HTTP latency by route",
+                                 ["method", "route"], buckets=LATENCY_BUCKETS_S,
+                                 registry=self.registry)
+        self.events = Counter("fenrun_events", "events offered over HTTP, by outcome",
+                              ["status"], registry=self.registry)
+        self.payouts_waiting = Gauge("fenrun_payouts_awaiting_approval",
+                                     "payouts waiting for a person", registry=self.registry)
+        self.outbox_backlog = Gauge(
+            "fenrun_stream_outbox_unpublished",
+            "commission messages the stream worker has booked but not yet published",
+            registry=self.registry)
+
+    async def middleware(self, request: Request,
+                         call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        started = time.perf_counter()
+        response = await call_next(request)
+        route = request.scope.get("route")
+        template = getattr(route, "path", None) or "unmatched"
+        self.requests.labels(request.method, template, str(response.status_code)).inc()
+        self.latency.labels(request.method, template).observe(time.perf_counter() - started)
+        return response
+
+    def scrape(self, books: Engine) -> bytes:
+        """The text exposition, with the gauges read from the books now."""
+        with books.connect() as conn:
+            self.payouts_waiting.set(conn.execute(
+                select(func.count()).select_from(t.payouts)
+                .where(t.payouts.c.status == AWAITING_APPROVAL)).scalar_one())
+            self.outbox_backlog.set(conn.execute(
+                select(func.count()).select_from(stream_outbox)
+                .where(stream_outbox.c.published_at.is_(None))).scalar_one())
+        return generate_latest(self.registry)
