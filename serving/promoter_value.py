@@ -198,7 +198,8 @@ class PromoterValueReport:
             contribution_ltv_minor=_minor(row["contribution_ltv_minor"]),
             cac_minor=int(row["cac_minor"]),
             commission_later_minor=int(row["commission_later_minor"]),
-            gmv_ltv_cac=_ratio(row["gmv_ltv_cac"]), ltv_cac=_ratio(row["ltv_cac"]), ltv_cac_shrunk=_ratio(row["ltv_cac_shrunk"]),
+            gmv_ltv_cac=_ratio(row["gmv_ltv_cac"]), ltv_cac=_ratio(row["ltv_cac"]),
+            ltv_cac_shrunk=_ratio(row["ltv_cac_shrunk"]),
             ltv_cac_low=_ratio(row["ltv_cac_low"]), ltv_cac_high=_ratio(row["ltv_cac_high"]))
 
     def confidently_losing(self) -> pd.DataFrame:

@@ -19,9 +19,8 @@ basis wrote it (GMV only: `realised_minor`, `predicted_minor`, `ltv_minor`, no `
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from fractions import Fraction
+from pathlib import Path
 
 import pandas as pd
 
