@@ -177,6 +177,8 @@ def promoters_command(
         margins = MarginSettings().rates()
     except MarginError as error:
         fail(str(error))
+    except ValueError as error:  # pydantic-settings: e.g. FENRUN_MARGIN_CATEGORIES is not JSON
+        fail(f"FENRUN_MARGIN_*: {error}")
     horizon = horizon_days or ltv.horizon_days
     history = load_books(settings.database_url, ltv.currency)
     if history.as_of(at).orders.empty:

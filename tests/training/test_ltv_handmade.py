@@ -156,13 +156,18 @@ def test_cli_promoters_stores_the_snapshot_the_dashboard_reads(books: str, tmp_p
     assert service.snapshots() == [pd.Timestamp("2025-06-01T00:00:00Z")]
 
 
-def test_cli_promoters_refuses_a_bad_margin_by_name(books: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize(("categories", "named"), [
+    ('{"beauty": "1.5"}', "FENRUN_MARGIN_CATEGORIES['beauty']"),
+    ('{"beauty": ', "FENRUN_MARGIN_*"),  # not JSON
+])
+def test_cli_promoters_refuses_a_bad_margin_by_name(books: str, tmp_path: Path,
+                                                    categories: str, named: str) -> None:
     result = CliRunner().invoke(
         app, ["ltv", "promoters", "--as-of", "2025-06-01", "--no-use-champion"],
         env={"FENRUN_DATABASE_URL": books, "FENRUN_FEATURE_STORE_DIR": str(tmp_path),
-             "FENRUN_MARGIN_CATEGORIES": '{"beauty": "1.5"}'})
+             "FENRUN_MARGIN_CATEGORIES": categories})
     assert result.exit_code == 2
-    assert "FENRUN_MARGIN_CATEGORIES['beauty']" in result.output
+    assert named in result.output
     assert not list(tmp_path.iterdir())  # nothing stored
 
 

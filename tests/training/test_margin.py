@@ -108,6 +108,9 @@ def test_margin_settings_parse_exactly_and_name_a_bad_value(
     monkeypatch.setenv("FENRUN_MARGIN_DEFAULT_RATE", "1.2")
     with pytest.raises(MarginError, match="FENRUN_MARGIN_DEFAULT_RATE"):
         MarginSettings().rates()
+    monkeypatch.setenv("FENRUN_MARGIN_DEFAULT_RATE", "0.1234567")  # int64 bound: 6 places
+    with pytest.raises(MarginError, match="FENRUN_MARGIN_DEFAULT_RATE.*six decimal places"):
+        MarginSettings().rates()
     monkeypatch.setenv("FENRUN_MARGIN_DEFAULT_RATE", "0.25")
     monkeypatch.setenv("FENRUN_MARGIN_CATEGORIES", '{"beauty": "forty"}')
     with pytest.raises(MarginError, match=r"FENRUN_MARGIN_CATEGORIES\['beauty'\]"):

@@ -11,7 +11,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from settlement.errors import PlanError
 from settlement.money import parse_rate
-from training.ltv.margin import MAX_CATEGORIES, MarginError, MarginRates
+from training.ltv.margin import MAX_CATEGORIES, MAX_RATE_DENOMINATOR, MarginError, MarginRates
 
 DEFAULT_MARGIN_RATE = "0.25"
 
@@ -49,7 +49,11 @@ class MarginSettings(BaseSettings):
 
 
 def _rate(text: str, field: str) -> Fraction:
+    """One rate, exact; at most six decimal places (`margin.MAX_RATE_DENOMINATOR`)."""
     try:
-        return parse_rate(text, field)
+        rate = parse_rate(text, field)
     except PlanError as error:
         raise MarginError(str(error)) from None
+    if rate.denominator > MAX_RATE_DENOMINATOR:
+        raise MarginError(f"{field}: {text!r} has more than six decimal places")
+    return rate

@@ -43,6 +43,9 @@ if TYPE_CHECKING:  # pandas and numpy are imported where used: the CLI reads the
     import pandas as pd
 
 MAX_CATEGORIES = 1_000  # a configuration, not a catalogue
+# Rates have at most six decimal places, so net × rate × common denominator stays within int64
+# for any customer with less than 9 × 10^12 minor units of orders.
+MAX_RATE_DENOMINATOR = 10**6
 
 
 class MarginError(ValueError):
@@ -60,6 +63,9 @@ class MarginRates:
         for name, rate in {"default": self.default, **self.by_category}.items():
             if not 0 <= rate <= 1:
                 raise MarginError(f"margin of {name}: {rate} must lie between 0 and 1")
+        if self.denominator > MAX_RATE_DENOMINATOR:
+            raise MarginError(f"margins: at most six decimal places (common denominator "
+                              f"{self.denominator} > {MAX_RATE_DENOMINATOR})")
 
     def rate_for(self, category: str) -> Fraction:
         return self.by_category.get(category, self.default)
