@@ -9,13 +9,11 @@ import time
 from collections.abc import Awaitable, Callable
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine
 from starlette.requests import Request
 from starlette.responses import Response
 
-from settlement import tables as t
-from settlement.payouts import AWAITING_APPROVAL
-from settlement.stream_tables import stream_outbox
+from settlement import read_model
 
 LATENCY_BUCKETS_S = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
@@ -50,10 +48,6 @@ class ApiMetrics:
     def scrape(self, books: Engine) -> bytes:
         """The text exposition, with the gauges read from the books now."""
         with books.connect() as conn:
-            self.payouts_waiting.set(conn.execute(
-                select(func.count()).select_from(t.payouts)
-                .where(t.payouts.c.status == AWAITING_APPROVAL)).scalar_one())
-            self.outbox_backlog.set(conn.execute(
-                select(func.count()).select_from(stream_outbox)
-                .where(stream_outbox.c.published_at.is_(None))).scalar_one())
+            self.payouts_waiting.set(read_model.payouts_awaiting_approval(conn))
+            self.outbox_backlog.set(read_model.outbox_unpublished(conn))
         return generate_latest(self.registry)

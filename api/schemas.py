@@ -79,38 +79,57 @@ class ModelsOut(BaseModel):
 
 class PromoterValueOut(BaseModel):
     """A promoter's LTV/CAC as of a snapshot. Amounts are decimal strings in `currency` (exact,
-    from whole minor units); ratios are null where undefined (no CAC)."""
+    from whole minor units); ratios are null where undefined (no CAC).
+
+    `basis` says what `ltv_cac`, its shrunk value, band and `confidently_losing` measure:
+    "margin" — the customers' contribution to the mall (gross margin per category minus
+    commission on later orders; `contribution_*`) — or "gmv" for a snapshot stored before
+    contribution existed (then `contribution_*` are null). The GMV figures (net revenue,
+    `gmv_*`, `gmv_ltv_cac`) are always there beside it."""
 
     promoter_id: str
     as_of: datetime
     horizon_days: int
     currency: str
+    basis: Literal["margin", "gmv"]
     channel: str
     segment_id: int | None
     segment_name: str | None
     customers: int
-    realised: str
-    predicted: str
-    ltv: str
+    gmv_realised: str
+    gmv_predicted: str
+    gmv_ltv: str
+    contribution_realised: str | None
+    contribution_predicted: str | None
+    contribution_ltv: str | None
     cac: str
     commission_later: str
-    ltv_cac: float | None
+    gmv_ltv_cac: float | None
+    ltv_cac: float | None  # on `basis`
     ltv_cac_shrunk: float | None
     ltv_cac_band: tuple[float | None, float | None]  # 5th and 95th percentile
     confidently_losing: bool  # the whole band below 1
 
     @classmethod
     def of(cls, row: PromoterValueRow) -> PromoterValueOut:
-        def amount(minor: int) -> str:
-            return format_amount(minor, row.currency)
+        def amount(minor: int | None) -> str | None:
+            return None if minor is None else format_amount(minor, row.currency)
 
         return cls(promoter_id=row.promoter_id, as_of=row.as_of.to_pydatetime(),
-                   horizon_days=row.horizon_days, currency=row.currency, channel=row.channel,
+                   horizon_days=row.horizon_days, currency=row.currency,
+                   basis="margin" if row.basis == "margin" else "gmv", channel=row.channel,
                    segment_id=row.segment_id, segment_name=row.segment_name,
-                   customers=row.customers, realised=amount(row.realised_minor),
-                   predicted=amount(row.predicted_minor), ltv=amount(row.ltv_minor),
-                   cac=amount(row.cac_minor), commission_later=amount(row.commission_later_minor),
-                   ltv_cac=row.ltv_cac, ltv_cac_shrunk=row.ltv_cac_shrunk,
+                   customers=row.customers, gmv_realised=format_amount(
+                       row.gmv_realised_minor, row.currency),
+                   gmv_predicted=format_amount(row.gmv_predicted_minor, row.currency),
+                   gmv_ltv=format_amount(row.gmv_ltv_minor, row.currency),
+                   contribution_realised=amount(row.contribution_realised_minor),
+                   contribution_predicted=amount(row.contribution_predicted_minor),
+                   contribution_ltv=amount(row.contribution_ltv_minor),
+                   cac=format_amount(row.cac_minor, row.currency),
+                   commission_later=format_amount(row.commission_later_minor, row.currency),
+                   gmv_ltv_cac=row.gmv_ltv_cac, ltv_cac=row.ltv_cac,
+                   ltv_cac_shrunk=row.ltv_cac_shrunk,
                    ltv_cac_band=(row.ltv_cac_low, row.ltv_cac_high),
                    confidently_losing=row.confidently_losing)
 

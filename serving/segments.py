@@ -41,7 +41,8 @@ class SegmentCatalogue:
 
     def table(self, value: PromoterValueReport | None = None) -> pd.DataFrame:
         """One row per segment: id, name, share, centroid features; with `value` (a snapshot
-        holding segments) also its promoters, customers and Σ LTV / Σ CAC."""
+        holding segments) also its promoters, customers, Σ LTV / Σ CAC on the snapshot's basis
+        (`value.basis`: contribution for "margin") and Σ GMV LTV / Σ CAC beside it."""
         rows = [{"segment_id": s.segment_id, "segment": s.name, "share": s.share,
                  **s.centroid} for s in self.segments]
         out = pd.DataFrame(rows)
@@ -49,10 +50,14 @@ class SegmentCatalogue:
             return out
         by_id = value.promoters.dropna(subset=["segment_id"]).groupby("segment_id").agg(
             promoters=("promoter_id", "size"), customers=("customers", "sum"),
-            ltv_minor=("ltv_minor", "sum"), cac_minor=("cac_minor", "sum"))
-        by_id["ltv_cac"] = by_id["ltv_minor"] / by_id["cac_minor"].where(by_id["cac_minor"] > 0)
+            ltv_minor=(value.value_column, "sum"), gmv_ltv_minor=("gmv_ltv_minor", "sum"),
+            cac_minor=("cac_minor", "sum"))
+        cac = by_id["cac_minor"].where(by_id["cac_minor"] > 0)
+        by_id["ltv_cac"] = by_id["ltv_minor"] / cac
+        by_id["gmv_ltv_cac"] = by_id["gmv_ltv_minor"] / cac
         by_id.index = by_id.index.astype("int64")
-        out = out.join(by_id[["promoters", "customers", "ltv_cac"]], on="segment_id")
+        out = out.join(by_id[["promoters", "customers", "ltv_cac", "gmv_ltv_cac"]],
+                       on="segment_id")
         out[["promoters", "customers"]] = out[["promoters", "customers"]].astype("Int64")
         return out
 

@@ -47,6 +47,7 @@ from settlement.read_accounts import (
     promoter_balances,
     raw_balances,
 )
+from settlement.read_queues import outbox_unpublished, payouts_awaiting_approval
 from settlement.read_rows import (
     AppliedEvents,
     BindingRow,
@@ -65,8 +66,8 @@ __all__ = [
     "CommissionRow", "HoldRow", "LevelShareRow", "OrderLineRow", "OrderRow", "Orders",
     "PromoterBalance", "PromoterRow", "RefundRow", "TouchRow", "account_balances",
     "applied_events", "books_currencies", "commissions", "customer_bindings", "holds",
-    "last_event_at", "order_currencies", "promoter_balances", "promoters", "raw_balances",
-    "read_orders", "refunds", "touches",
+    "last_event_at", "order_currencies", "outbox_unpublished", "payouts_awaiting_approval",
+    "promoter_balances", "promoters", "raw_balances", "read_orders", "refunds", "touches",
 ]
 
 COMMISSION_ENTRIES = (EntryKind.PAID.value, EntryKind.REFUNDED.value)

@@ -23,7 +23,8 @@ import typer
 from api.common import fail, parse_as_of
 from api.exits import exit_codes
 from training.config import TrainingSettings
-from training.ltv.config import LtvSettings
+from training.ltv.config import LtvSettings, MarginSettings
+from training.ltv.margin import MarginError
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -35,6 +36,11 @@ if TYPE_CHECKING:
     from training.ltv.calendar import PromotionCalendar
 
 KINDS = ("tweedie", "hurdle", "bgnbd")  # training.ltv.model.KINDS, without importing LightGBM
+# The per-channel table `fenrun ltv promoters` prints: column -> heading.
+SHOWN = {"channel": "channel", "customers": "customers", "gmv_ltv_minor": "gmv_ltv",
+         "contribution_ltv_minor": "contribution_ltv", "cac_minor": "cac",
+         "gmv_ltv_cac": "gmv_ltv_cac", "ltv_cac": "ltv_cac", "ltv_cac_shrunk": "ltv_cac_shrunk",
+         "ltv_cac_low": "ltv_cac_low", "ltv_cac_high": "ltv_cac_high"}
 
 ltv_app = typer.Typer(help="Customer lifetime value and promoter LTV/CAC.", no_args_is_help=True)
 Horizon = Annotated[int | None, typer.Option(
@@ -147,7 +153,8 @@ def promoters_command(
                                            "segment (skipped, with a note, if there is none)")
                         ] = True,
 ) -> None:
-    """Promoter and channel LTV/CAC with shrinkage and a bootstrap band.
+    """Promoter and channel LTV/CAC with shrinkage and a bootstrap band, on the margin basis
+    (contribution: FENRUN_MARGIN_DEFAULT_RATE and FENRUN_MARGIN_CATEGORIES) with GMV beside.
 
     Also stores both tables as a snapshot of --as-of in FENRUN_FEATURE_STORE_DIR (what the
     growth dashboard shows); a rerun for the same instant replaces it.
@@ -166,6 +173,12 @@ def promoters_command(
     from training.ltv.train import load_books
 
     settings, ltv = TrainingSettings(), LtvSettings()
+    try:
+        margins = MarginSettings().rates()
+    except MarginError as error:
+        fail(str(error))
+    except ValueError as error:  # pydantic-settings: e.g. FENRUN_MARGIN_CATEGORIES is not JSON
+        fail(f"FENRUN_MARGIN_*: {error}")
     horizon = horizon_days or ltv.horizon_days
     history = load_books(settings.database_url, ltv.currency)
     if history.as_of(at).orders.empty:
@@ -174,7 +187,8 @@ def promoters_command(
     try:
         with exit_codes():
             predict = _ltv_predictor(registry, use_champion)
-            customers = customer_value(history, at, horizon, predict=predict)
+            customers = customer_value(history, at, horizon, predict=predict,
+                                       margins=margins)
             assigned = _segments_as_of(registry, settings, at) if segments else None
     finally:
         registry.close()
@@ -184,11 +198,14 @@ def promoters_command(
               write_snapshot(channels, settings.feature_store_dir, CHANNEL_VALUE_TABLE)]
     if out is not None:
         promoters.to_csv(out, index=False)
-    shown = channels.drop(columns=["as_of", "horizon_days", "currency"]).round(2)
+    shown = channels[list(SHOWN)].round(2)
     for column in MONEY_COLUMNS:  # whole minor units, printed in the currency's own digits
-        shown[column] = [format_amount(int(v), history.currency) for v in shown[column]]
-    typer.echo(f"per acquisition channel, {history.currency}, horizon {horizon} days:")
-    typer.echo(shown.rename(columns=lambda c: c.removesuffix("_minor")).to_string(index=False))
+        if column in shown:
+            shown[column] = [format_amount(int(v), history.currency) for v in shown[column]]
+    typer.echo(f"per acquisition channel, {history.currency}, horizon {horizon} days; LTV/CAC "
+               f"on the margin basis (contribution: gross margin {margins.describe()} minus "
+               "later commission), GMV beside:")
+    typer.echo(shown.rename(columns=SHOWN).to_string(index=False))
     typer.echo(f"{len(value.promoters)} promoters with acquired customers"
                + (f"; written to {out}" if out else ""))
     typer.echo("snapshot stored: " + ", ".join(str(path) for path in stored))

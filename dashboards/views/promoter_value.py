@@ -4,6 +4,8 @@ For the growth team: the totals, LTV/CAC per segment and per channel (with the b
 the promoters who cost more than they bring with confidence (the top of their band below 1), and
 every promoter, filterable. The numbers come from `fenrun ltv promoters` snapshots read through
 `serving.promoter_value`; this page only lays them out. Money is shown from whole minor units.
+Every table names its basis (a `basis` column, and the ratio headings say it): LTV/CAC on the
+margin basis (contribution to the mall) with GMV beside; an old snapshot reads as basis "gmv".
 """
 
 from __future__ import annotations
@@ -22,27 +24,37 @@ from serving.errors import ServingError
 from serving.promoter_value import BREAK_EVEN, PromoterValueReport
 from settlement.money import format_amount
 
-MONEY = {"realised_minor": "realised", "predicted_minor": "predicted", "ltv_minor": "LTV",
-         "cac_minor": "CAC", "commission_later_minor": "later commission"}
+MONEY = {"gmv_realised_minor": "GMV realised", "gmv_predicted_minor": "GMV predicted",
+         "gmv_ltv_minor": "GMV LTV", "contribution_realised_minor": "contribution realised",
+         "contribution_predicted_minor": "contribution predicted",
+         "contribution_ltv_minor": "contribution LTV", "cac_minor": "CAC",
+         "commission_later_minor": "later commission"}
+# Ratios on the snapshot's basis: the heading says which ("LTV/CAC (margin)").
 RATIOS = {"ltv_cac": "LTV/CAC", "ltv_cac_shrunk": "LTV/CAC shrunk", "ltv_cac_low": "band 5 %",
           "ltv_cac_high": "band 95 %", "median_ltv_cac_shrunk": "median shrunk LTV/CAC"}
-COUNTS = {"confidently_losing": "confidently losing"}
+COUNTS = {"confidently_losing": "confidently losing", "gmv_ltv_cac": "LTV/CAC (GMV)"}
+BASIS_NOTE = {"margin": "contribution to the mall = gross margin per category − commission on "
+                        "later orders (FENRUN_MARGIN_*)",
+              "gmv": "net revenue (GMV): a snapshot stored before the margin basis"}
 
 
-def money_columns(frame: pd.DataFrame, currency: str) -> pd.DataFrame:
-    """Minor-unit columns shown as decimal strings of the currency, ratios rounded."""
+def money_columns(frame: pd.DataFrame, currency: str, basis: str) -> pd.DataFrame:
+    """Minor-unit columns shown as decimal strings of the currency (blank where a GMV-only
+    snapshot has no contribution), ratios rounded, ratio headings naming `basis`."""
     out = frame.copy()
     for column in MONEY:
         if column in out:
-            out[column] = [format_amount(int(v), currency) for v in out[column]]
-    return out.round({c: 2 for c in RATIOS if c in out}).rename(
-        columns={**MONEY, **RATIOS, **COUNTS})
+            out[column] = ["" if pd.isna(v) else format_amount(int(v), currency)
+                           for v in out[column]]
+    ratios = {c: f"{name} ({basis})" for c, name in RATIOS.items()}
+    return out.round({c: 2 for c in (*RATIOS, "gmv_ltv_cac") if c in out}).rename(
+        columns={**MONEY, **ratios, **COUNTS})
 
 
-def channel_chart(channels: pd.DataFrame) -> alt.LayerChart:
+def channel_chart(channels: pd.DataFrame, basis: str) -> alt.LayerChart:
     """Shrunk LTV/CAC per channel with its 5-95 % band; the dashed line is break-even."""
     bars = alt.Chart(channels).mark_bar(color="#9ecae1").encode(
-        x=alt.X("ltv_cac_shrunk:Q", title="LTV/CAC (shrunk), 5-95 % band"),
+        x=alt.X("ltv_cac_shrunk:Q", title=f"LTV/CAC ({basis} basis, shrunk), 5-95 % band"),
         y=alt.Y("channel:N", sort="-x", title=None),
         tooltip=["channel", "customers", alt.Tooltip("ltv_cac_shrunk:Q", format=".2f"),
                  alt.Tooltip("ltv_cac_low:Q", format=".2f"),
@@ -54,15 +66,22 @@ def channel_chart(channels: pd.DataFrame) -> alt.LayerChart:
     return bars + band + even
 
 
+def _ratio_text(ratio: float | None) -> str:
+    return f"{ratio:.2f}" if ratio is not None else "n/a"
+
+
 def totals_row(report: PromoterValueReport) -> None:
-    totals = report.totals
-    cells = st.columns(5)
+    totals, currency = report.totals, report.currency
+    cells = st.columns(7)
     cells[0].metric("promoters", f"{totals.promoters:,}")
     cells[1].metric("acquired customers", f"{totals.customers:,}")
-    cells[2].metric(f"LTV ({report.currency})", format_amount(totals.ltv_minor, report.currency))
-    cells[3].metric(f"CAC ({report.currency})", format_amount(totals.cac_minor, report.currency))
-    ratio = totals.ltv_cac
-    cells[4].metric("LTV/CAC", f"{ratio:.2f}" if ratio is not None else "n/a")
+    contribution = totals.contribution_ltv_minor
+    cells[2].metric(f"contribution LTV ({currency})",
+                    "n/a" if contribution is None else format_amount(contribution, currency))
+    cells[3].metric(f"GMV LTV ({currency})", format_amount(totals.gmv_ltv_minor, currency))
+    cells[4].metric(f"CAC ({currency})", format_amount(totals.cac_minor, currency))
+    cells[5].metric(f"LTV/CAC ({report.basis})", _ratio_text(totals.ltv_cac))
+    cells[6].metric("LTV/CAC (GMV)", _ratio_text(totals.gmv_ltv_cac))
 
 
 def risk_flagged() -> tuple[frozenset[str], str]:
@@ -89,10 +108,11 @@ def promoter_table(report: PromoterValueReport, flagged: frozenset[str]) -> None
         shown = shown[shown["channel"].isin(channels)]
     if segments:
         shown = shown[shown["segment_name"].isin(segments)]
-    columns = ["promoter_id", "risk", "channel", "segment_name", "customers", *MONEY, "ltv_cac",
-               "ltv_cac_shrunk", "ltv_cac_low", "ltv_cac_high"]
-    st.dataframe(money_columns(shown.sort_values("ltv_cac_shrunk")[columns], report.currency)
-                 .rename(columns={"segment_name": "segment"}), hide_index=True)
+    columns = ["promoter_id", "risk", "channel", "segment_name", "customers", "basis", *MONEY,
+               "ltv_cac", "ltv_cac_shrunk", "ltv_cac_low", "ltv_cac_high", "gmv_ltv_cac"]
+    st.dataframe(money_columns(shown.sort_values("ltv_cac_shrunk")[columns], report.currency,
+                               report.basis).rename(columns={"segment_name": "segment"}),
+                 hide_index=True)
 
 
 def main() -> None:
@@ -107,34 +127,38 @@ def main() -> None:
     except ServingError as error:
         st.warning(str(error))
         return
-    st.caption(f"LTV = realised net revenue + predicted net revenue over the next "
-               f"{report.horizon_days} days of each acquired customer; CAC = commission on the "
-               "customer's first order. Shrunk ratios pull promoters with few customers towards "
-               "their channel; the band is the 5-95 % bootstrap range.")
+    st.caption(f"**Basis: {report.basis}** — LTV/CAC, its shrunk value and band measure "
+               f"{BASIS_NOTE.get(report.basis, report.basis)}; GMV figures beside. LTV = realised "
+               f"+ predicted over the next {report.horizon_days} days of each acquired customer; "
+               "CAC = commission on the customer's first order. Shrunk ratios pull promoters with "
+               "few customers towards their channel; the band is the 5-95 % bootstrap range.")
     totals_row(report)
 
     losing = report.confidently_losing()
     if len(losing):
         st.error(f"**{len(losing):,} promoters cost more than their customers are worth**, "
-                 "with confidence (95 % end of the LTV/CAC band below 1); costliest first below.")
+                 f"with confidence (95 % end of the LTV/CAC band below 1, {report.basis} "
+                 "basis); costliest first below.")
+    basis = report.basis
     st.subheader("By segment")
     if report.has_segments:
-        st.dataframe(money_columns(report.segments(), report.currency), hide_index=True)
+        st.dataframe(money_columns(report.segments(), report.currency, basis), hide_index=True)
     else:
         st.caption("No segment column in this snapshot: train segments (`fenrun train "
                    "segments`) and run `fenrun ltv promoters` again.")
     st.subheader("By channel")
     left, right = st.columns([3, 2])
-    left.altair_chart(channel_chart(report.channels), width="stretch")
-    right.dataframe(money_columns(report.channels[["channel", "customers", "ltv_minor",
-                                                   "cac_minor", "ltv_cac", "ltv_cac_low",
-                                                   "ltv_cac_high"]], report.currency),
-                    hide_index=True)
+    left.altair_chart(channel_chart(report.channels, basis), width="stretch")
+    # the LTV the ratio divides (contribution, or GMV on an old snapshot), then GMV beside it
+    values = list(dict.fromkeys([report.value_column, "gmv_ltv_minor"]))
+    right.dataframe(money_columns(report.channels[[
+        "channel", "basis", "customers", *values, "cac_minor", "ltv_cac", "ltv_cac_low",
+        "ltv_cac_high", "gmv_ltv_cac"]], report.currency, basis), hide_index=True)
     if len(losing):
         st.subheader("Confidently below break-even")
-        st.dataframe(money_columns(losing[["promoter_id", "channel", "segment_name", "customers",
-                                           "ltv_minor", "cac_minor", "ltv_cac_shrunk",
-                                           "ltv_cac_high"]], report.currency)
+        st.dataframe(money_columns(losing[[
+            "promoter_id", "channel", "segment_name", "customers", "basis", *values, "cac_minor",
+            "ltv_cac_shrunk", "ltv_cac_high", "gmv_ltv_cac"]], report.currency, basis)
                      .rename(columns={"segment_name": "segment"}), hide_index=True)
     st.subheader("Every promoter (lowest shrunk LTV/CAC first)")
     flagged, flags_as_of = risk_flagged()

@@ -16,6 +16,8 @@ from serving.errors import ServingError
 from serving.promoter_value import PromoterValueReport
 from serving.segments import SegmentCatalogue
 
+BASIS_NOTE = {"margin": " (contribution: gross margin minus later commission)"}
+
 
 def _value_report() -> PromoterValueReport | None:
     """The newest promoter value snapshot, if there is one (the page works without it)."""
@@ -38,10 +40,12 @@ def segments_table(catalogue: SegmentCatalogue, value: PromoterValueReport | Non
     table["share"] = table["share"] * 100
     floats = table.select_dtypes("float").columns
     table[floats] = table[floats].round(2) + 0.0  # + 0.0: no "-0.00" for a centre at zero
-    value_columns = [c for c in ("promoters", "customers", "ltv_cac") if c in table]
+    value_columns = [c for c in ("promoters", "customers", "ltv_cac", "gmv_ltv_cac") if c in table]
     first = ["segment_id", "segment", "share", *value_columns]  # what a reviewer reads first
     table = table[first + [c for c in table.columns if c not in first]]
-    return table.rename(columns={"segment_id": "id", "share": "share %", "ltv_cac": "LTV/CAC"})
+    basis = "margin" if value is None else value.basis
+    return table.rename(columns={"segment_id": "id", "share": "share %",
+                                 "ltv_cac": f"LTV/CAC ({basis})", "gmv_ltv_cac": "LTV/CAC (GMV)"})
 
 
 def main() -> None:
@@ -55,7 +59,8 @@ def main() -> None:
     st.caption(f"fenrun-segments champion v{catalogue.champion_version}. Ids are stable across "
                "retrains (rules can name them); the centre of each segment is in the features' "
                "own units (GMV and AOV in yuan, rates as fractions, tenure in days)."
-               + (f" LTV/CAC from the promoter value snapshot of {value.as_of:%Y-%m-%d}."
+               + (f" LTV/CAC from the promoter value snapshot of {value.as_of:%Y-%m-%d}, on the "
+                  f"{value.basis} basis{BASIS_NOTE.get(value.basis, '')}, GMV beside."
                   if value is not None and value.has_segments else ""))
     st.altair_chart(share_chart(catalogue.table()), width="stretch")
     st.dataframe(segments_table(catalogue, value), hide_index=True)

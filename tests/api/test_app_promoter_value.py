@@ -1,5 +1,6 @@
 """Proves `GET /promoters/{id}/value` serves a promoter's LTV/CAC from the stored snapshots, with
-exact decimal amounts, and refuses unknown promoters, missing snapshots and malformed input by
+exact decimal amounts on the margin basis and GMV beside (basis "gmv" for a snapshot stored before
+the margin basis), and refuses unknown promoters, missing snapshots and malformed input by
 code."""
 
 from __future__ import annotations
@@ -29,10 +30,23 @@ def test_a_losing_promoter_from_the_newest_snapshot(client: TestClient) -> None:
     assert body["as_of"].startswith("2026-04-01T00:00:00")
     assert (body["currency"], body["channel"], body["customers"]) == ("CNY", "qr_poster", 40)
     assert (body["segment_id"], body["segment_name"]) == (2, "low-GMV novices")
-    assert (body["realised"], body["predicted"], body["ltv"], body["cac"]) == (
+    assert body["basis"] == "margin"
+    assert (body["gmv_realised"], body["gmv_predicted"], body["gmv_ltv"], body["cac"]) == (
         "1200.00", "800.00", "2000.00", "4000.00")  # 40 x (30.00 + 20.00), 40 x 100.00
+    # 40 x (30.00 x 25 % - 1.00 later commission), 40 x 20.00 x 1/5
+    assert (body["contribution_realised"], body["contribution_predicted"],
+            body["contribution_ltv"]) == ("260.00", "160.00", "420.00")
+    assert body["ltv_cac"] == pytest.approx(0.105) and body["gmv_ltv_cac"] == pytest.approx(0.5)
     low, high = body["ltv_cac_band"]
     assert low <= body["ltv_cac_shrunk"] <= high < 1
+    assert body["confidently_losing"] is True
+
+
+def test_three_times_its_cost_on_gmv_is_losing_on_contribution(client: TestClient) -> None:
+    body = client.get("/promoters/P-OK/value").json()
+    assert body["gmv_ltv_cac"] == pytest.approx(3.0, abs=1e-3)
+    assert body["ltv_cac"] == pytest.approx(0.69)
+    assert body["contribution_ltv"] == "1725.00"  # 25 x 69.00
     assert body["confidently_losing"] is True
 
 
@@ -41,7 +55,10 @@ def test_an_older_snapshot_by_its_instant(client: TestClient) -> None:
                       params={"as_of": "2026-03-01T08:00:00+08:00"}).json()
     assert body["as_of"].startswith("2026-03-01T00:00:00")
     assert body["segment_id"] is None and body["confidently_losing"] is False
-    assert body["ltv_cac"] == pytest.approx(10.0, abs=1e-3)
+    # stored before the margin basis: GMV only, said so, and no contribution invented
+    assert body["basis"] == "gmv" and body["gmv_ltv"] == "30000.00"
+    assert body["contribution_ltv"] is None and body["contribution_realised"] is None
+    assert body["ltv_cac"] == body["gmv_ltv_cac"] == pytest.approx(10.0, abs=1e-3)
 
 
 @pytest.mark.parametrize(("path", "params", "status", "code"), [

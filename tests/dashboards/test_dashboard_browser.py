@@ -237,7 +237,7 @@ def _value_rendered(driver: WebDriver) -> bool:
     with their rows, the channel chart drawn, the script done."""
     rows = [len(driver.execute_script(TABLE_ROWS_JS, i)) for i in range(4)]
     return ("cost more than their customers are worth" in _banner_text(driver)
-            and rows == [4, 3, 3, 6]
+            and rows == [4, 3, 4, 6]
             and len(driver.find_elements(By.CSS_SELECTOR, CHART_MARKS)) == 1
             and not driver.find_elements(By.CSS_SELECTOR, BUSY))
 
@@ -247,11 +247,13 @@ def test_promoter_value_page_renders_in_chromium(app_url: str, browser: WebDrive
     png = tmp_path / "promoter_value.png"
     browser.get(f"{app_url}/promoter_value")
     _wait_rendered(browser, _value_rendered, png)
-    assert "2 promoters cost more" in _banner_text(browser), png
+    assert "3 promoters cost more" in _banner_text(browser), png  # margin basis
     header, *rows = browser.execute_script(TABLE_ROWS_JS, 2)  # confidently below break-even
     assert header[:2] == ["promoter_id", "channel"], f"{header}; {png}"
-    assert [(row[0], row[5]) for row in rows] == [("P-LOSS", "4000.00"), ("P-MEH", "2000.00")], (
-        f"{rows}; {png}")
+    assert [header[4], header[5], header[7]] == ["basis", "contribution LTV", "CAC"], header
+    assert [(row[0], row[4], row[5], row[7]) for row in rows] == [
+        ("P-LOSS", "margin", "420.00", "4000.00"), ("P-OK", "margin", "1725.00", "2500.00"),
+        ("P-MEH", "margin", "350.00", "2000.00")], f"{rows}; {png}"
     _assert_not_blank(png)
     _assert_banner_painted(png, browser)
 

@@ -1,5 +1,6 @@
 """Proves the Promoter value page shows totals, segments, channels and the promoters who cost more
-than they bring with confidence, in currency units, for the snapshot the reviewer picks."""
+than they bring with confidence, in currency units, for the snapshot the reviewer picks, and names
+the basis in every table (margin, with GMV beside; "gmv" for a snapshot stored before it)."""
 
 from __future__ import annotations
 
@@ -34,13 +35,22 @@ def test_newest_snapshot_by_segment_channel_and_losing_promoter(
     metrics = {m.label: m.value for m in app.metric}
     assert metrics["promoters"] == "5" and metrics["acquired customers"] == "116"
     assert metrics["CAC (CNY)"] == "11600.00"
-    assert len(app.error) == 1 and "2 promoters cost more" in app.error[0].value
+    assert metrics["contribution LTV (CNY)"] == "9368.50"  # tests/promoter_value_store.py
+    assert metrics["LTV/CAC (margin)"] == "0.81" and metrics["LTV/CAC (GMV)"] == "3.54"
+    assert any("Basis: margin" in c.value for c in app.caption)
+    assert len(app.error) == 1 and "3 promoters cost more" in app.error[0].value
     segments, channels, losing, everyone = (frame.value for frame in app.dataframe)
+    for table in (segments, channels, losing, everyone):  # every table says its basis
+        assert (table["basis"] == "margin").all()
+        assert {"LTV/CAC (GMV)", "GMV LTV"} <= set(table.columns)
     assert list(segments["segment"]) == ["high-GMV veterans", "low-GMV novices", "(no segment)"]
     assert list(segments["CAC"]) == ["5500.00", "6000.00", "100.00"]
+    assert list(segments["contribution LTV"]) == ["8595.00", "770.00", "3.50"]
     assert set(channels["channel"]) == {"qr_poster", "wechat_chat"}
-    assert list(losing["promoter_id"]) == ["P-LOSS", "P-MEH"]
-    assert list(losing["CAC"]) == ["4000.00", "2000.00"]
+    assert "LTV/CAC (margin)" in channels.columns
+    assert list(losing["promoter_id"]) == ["P-LOSS", "P-OK", "P-MEH"]
+    assert list(losing["CAC"]) == ["4000.00", "2500.00", "2000.00"]
+    assert list(losing["GMV LTV"]) == ["2000.00", "7500.00", "1600.00"]
     assert everyone["promoter_id"].iloc[0] == "P-LOSS"  # lowest shrunk ratio first
     assert len(everyone) == 5
 
@@ -59,6 +69,13 @@ def test_an_older_snapshot_without_segments_says_how_to_get_them(
     assert not app.exception
     assert "2026-03-01" in str(app.selectbox[0].value)
     assert any("fenrun train segments" in c.value for c in app.caption)
+    # stored by the code before the margin basis: GMV only, and the page says so
+    assert any("Basis: gmv" in c.value for c in app.caption)
+    metrics = {m.label: m.value for m in app.metric}
+    assert metrics["contribution LTV (CNY)"] == "n/a" and metrics["LTV/CAC (gmv)"] == "3.54"
+    channels, losing, everyone = (frame.value for frame in app.dataframe)
+    assert (everyone["basis"] == "gmv").all() and (everyone["contribution LTV"] == "").all()
+    assert list(losing["promoter_id"]) == ["P-LOSS", "P-MEH"]
 
 
 def test_no_snapshot_yet_says_which_command_makes_one(

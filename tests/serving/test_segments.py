@@ -31,8 +31,11 @@ def test_ltv_cac_is_joined_by_segment_id(tmp_path: Path) -> None:
     value = PromoterValueService(build_value_store(tmp_path)).report()
     table = catalogue_from("4", DOCUMENT).table(value).set_index("segment_id")
     assert table.loc[1, "promoters"] == 2 and table.loc[1, "customers"] == 55
-    assert table.loc[1, "ltv_cac"] == pytest.approx(3_750_000 / 550_000)
-    assert table.loc[2, "ltv_cac"] == pytest.approx(360_000 / 600_000)
+    # margin basis (contribution LTV, tests/promoter_value_store.py), GMV beside
+    assert table.loc[1, "ltv_cac"] == pytest.approx((30 * 22_900 + 25 * 6_900) / 550_000)
+    assert table.loc[1, "gmv_ltv_cac"] == pytest.approx(3_750_000 / 550_000)
+    assert table.loc[2, "ltv_cac"] == pytest.approx(77_000 / 600_000)
+    assert table.loc[2, "gmv_ltv_cac"] == pytest.approx(360_000 / 600_000)
     assert table.loc[[3], "promoters"].isna().all()  # nobody in it in this snapshot
 
 

@@ -147,11 +147,28 @@ def test_cli_promoters_stores_the_snapshot_the_dashboard_reads(books: str, tmp_p
     report = service.report()
     promoters = report.promoters.set_index("promoter_id")
     assert promoters["cac_minor"].to_dict() == {"PA": 1450, "PB": 12999}
-    assert str(promoters["ltv_minor"].dtype) == "int64" and report.horizon_days == 30
+    assert report.basis == "margin" and report.horizon_days == 30
+    assert str(promoters["gmv_ltv_minor"].dtype) == "int64"
+    assert str(promoters["contribution_ltv_minor"].dtype) == "int64"
     assert promoters["segment_id"].isna().all()
     again = CliRunner().invoke(app, args, env=env)  # a rerun replaces the same as-of
     assert again.exit_code == 0, again.output
     assert service.snapshots() == [pd.Timestamp("2025-06-01T00:00:00Z")]
+
+
+@pytest.mark.parametrize(("categories", "named"), [
+    ('{"beauty": "1.5"}', "FENRUN_MARGIN_CATEGORIES['beauty']"),
+    ('{"beauty": ', "FENRUN_MARGIN_*"),  # not JSON
+])
+def test_cli_promoters_refuses_a_bad_margin_by_name(books: str, tmp_path: Path,
+                                                    categories: str, named: str) -> None:
+    result = CliRunner().invoke(
+        app, ["ltv", "promoters", "--as-of", "2025-06-01", "--no-use-champion"],
+        env={"FENRUN_DATABASE_URL": books, "FENRUN_FEATURE_STORE_DIR": str(tmp_path),
+             "FENRUN_MARGIN_CATEGORIES": categories})
+    assert result.exit_code == 2
+    assert named in result.output
+    assert not list(tmp_path.iterdir())  # nothing stored
 
 
 def test_cli_promoters_before_the_first_order_is_refused(books: str, tmp_path: Path) -> None:

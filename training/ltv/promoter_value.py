@@ -3,13 +3,18 @@
 Definitions (all as of one instant, in minor units of the history's currency):
 - acquirer of a customer: the level-1 promoter with the largest share on the customer's first
   order, else the customer's binding (`training.ltv.features.acquisitions`).
-- customer LTV = realised net revenue to date + predicted net revenue over the horizon
-  (the LTV model, or BG/NBD when none is given).
+- GMV basis: customer GMV LTV = realised net revenue to date + predicted net revenue over the
+  horizon (the LTV model, or BG/NBD when none is given): `gmv_*` columns, `gmv_ltv_cac`.
+- margin basis (`basis` = "margin", what `ltv_cac` and its band measure): the customer's
+  contribution to the mall — gross margin per category minus commission on later orders,
+  realised and predicted (`training.ltv.margin` defines it exactly): `contribution_*` columns.
 - CAC = the commission (all three levels, net of claw-backs) earned on the customer's first
   order: the price the mall paid to acquire them. Commission earned on later orders is reported
-  apart (`commission_later_minor`) as a retention cost. The plan has no bonuses; when it gains
-  them they belong here as well.
-- promoter (or channel) ratio = Σ LTV / Σ CAC over its acquired customers.
+  apart (`commission_later_minor`) and is subtracted from contribution as a retention cost. The
+  plan has no bonuses; when it gains them they belong here as well.
+- promoter (or channel) ratio = Σ contribution LTV / Σ CAC over its acquired customers (and
+  Σ GMV LTV / Σ CAC beside it). GMV ratios sit near 20-30 for everyone; contribution says who
+  is worth their commission.
 
 Uncertainty: a promoter with two customers has a ratio that is mostly noise. Two things keep it
 honest. (1) Shrinkage: `ratio_shrunk` = (Σ LTV + k·m_LTV) / (Σ CAC + k·m_CAC), where m are the
@@ -29,20 +34,28 @@ import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from fractions import Fraction
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from scipy import sparse
 
-from training.ltv.features import acquisitions, customer_features
+from training.ltv.features import acquisitions, customer_features, order_net
 from training.ltv.history import NO_PROMOTER, History
+from training.ltv.margin import MarginRates, customer_contribution, predicted_contribution
 from training.ltv.model import LtvModel, bgnbd_baseline
 
 BAND = (5.0, 95.0)
 BOOT_CHUNK = 50  # bootstrap replicates per matrix product, to bound memory
-MONEY_COLUMNS = ("realised_minor", "predicted_minor", "ltv_minor", "cac_minor",
-                 "commission_later_minor")
+BASIS = "margin"
+# Per customer, what `customer_value` gives (any number; whole minor units after `whole_minor`).
+INPUT_MONEY = ("gmv_realised_minor", "gmv_predicted_minor", "cac_minor",
+               "commission_later_minor", "contribution_realised_minor")
+MONEY_COLUMNS = ("gmv_realised_minor", "gmv_predicted_minor", "gmv_ltv_minor",
+                 "contribution_realised_minor", "contribution_predicted_minor",
+                 "contribution_ltv_minor", "cac_minor", "commission_later_minor")
+DEFAULT_MARGINS = MarginRates(Fraction(1, 4))  # = training.ltv.config.DEFAULT_MARGIN_RATE
 SEGMENT_COLUMNS = ("promoter_id", "segment_id", "segment_name")
 
 
@@ -55,8 +68,11 @@ class PromoterValue:
 
 def customer_value(history: History, as_of: datetime | pd.Timestamp, horizon_days: int,
                    model: LtvModel | None = None,
-                   predict: Callable[[pd.DataFrame], Any] | None = None) -> pd.DataFrame:
-    """Per acquired customer: realised, predicted and lifetime value, CAC and later commission.
+                   predict: Callable[[pd.DataFrame], Any] | None = None,
+                   margins: MarginRates = DEFAULT_MARGINS) -> pd.DataFrame:
+    """Per acquired customer: realised, predicted and lifetime net revenue (GMV basis), realised
+    contribution and the contribution rate of its predicted revenue (margin basis, `margins`),
+    CAC and later commission.
 
     `predict` (features -> array) overrides `model`, e.g. a loaded `models:/fenrun-ltv@champion`.
     """
@@ -70,16 +86,19 @@ def customer_value(history: History, as_of: datetime | pd.Timestamp, horizon_day
         predicted = bgnbd_baseline(features, horizon_days)
     acquired = acquisitions(history, as_of)
     earned = history.as_of(as_of).commissions.groupby("order_id")["amount_minor"].sum()
-    orders = history.as_of(as_of).orders
+    orders = order_net(history, as_of)
     total_commission = orders.assign(c=orders["order_id"].map(earned).fillna(0)).groupby(
         "customer_id")["c"].sum()
     frame = acquired.merge(pd.DataFrame({
-        "customer_id": features["customer_id"], "realised_minor": features["net_total_minor"],
-        "predicted_minor": predicted}), on="customer_id")
-    frame["ltv_minor"] = frame["realised_minor"] + frame["predicted_minor"]
+        "customer_id": features["customer_id"], "gmv_realised_minor": features["net_total_minor"],
+        "gmv_predicted_minor": predicted}), on="customer_id")
+    frame["gmv_ltv_minor"] = frame["gmv_realised_minor"] + frame["gmv_predicted_minor"]
     frame["cac_minor"] = frame["first_order_id"].map(earned).fillna(0).astype(float)
     frame["commission_later_minor"] = (frame["customer_id"].map(total_commission).fillna(0)
                                        - frame["cac_minor"])
+    contribution = customer_contribution(
+        orders, earned, acquired.set_index("customer_id")["first_order_id"], margins)
+    frame = frame.merge(contribution, on="customer_id", how="left")
     return frame[frame["promoter_id"] != NO_PROMOTER].reset_index(drop=True)
 
 
@@ -122,26 +141,26 @@ def _bootstrap_band(groups: np.ndarray, n_groups: int, ltv: np.ndarray, cac: np.
 
 def _summarise(customers: pd.DataFrame, key: str, pool_key: pd.Series, prior_customers: int,
                replicates: int, seed: int) -> pd.DataFrame:
-    """Sums, raw and shrunk ratio and band per value of `key`; `pool_key` maps each group to the
-    pool (a channel, or "all") its prior is drawn from."""
+    """Sums, the GMV ratio, and the margin-basis raw and shrunk ratio and band per value of
+    `key`; `pool_key` maps each group to the pool (a channel, or "all") its prior is drawn from."""
     codes, names = pd.factorize(customers[key], sort=True)
     g = customers.groupby(codes)
-    out = pd.DataFrame({
-        key: names, "customers": g.size().to_numpy(),
-        "realised_minor": g["realised_minor"].sum().to_numpy(),
-        "predicted_minor": g["predicted_minor"].sum().to_numpy(),
-        "ltv_minor": g["ltv_minor"].sum().to_numpy(), "cac_minor": g["cac_minor"].sum().to_numpy(),
-        "commission_later_minor": g["commission_later_minor"].sum().to_numpy()})
-    out["ltv_cac"] = out["ltv_minor"] / out["cac_minor"].where(out["cac_minor"] > 0)
+    out = pd.DataFrame({key: names, "customers": g.size().to_numpy()})
+    for name in MONEY_COLUMNS:
+        out[name] = g[name].sum().to_numpy()
+    cac = out["cac_minor"].where(out["cac_minor"] > 0)
+    out["gmv_ltv_cac"] = out["gmv_ltv_minor"] / cac
+    out["ltv_cac"] = out["contribution_ltv_minor"] / cac
     pool_codes, pool_names = pd.factorize(customers[pool_key.name], sort=True)
     pools = [np.flatnonzero(pool_codes == i) for i in range(len(pool_names))]
     pool_of_group = pool_names.get_indexer(pool_key.reindex(names).to_numpy())
-    means = customers.groupby(pool_codes)[["ltv_minor", "cac_minor"]].mean().to_numpy()
-    k_ltv, k_cac = (prior_customers * means[pool_of_group, i] for i in (0, 1))
+    means = customers.groupby(pool_codes)[["contribution_ltv_minor", "cac_minor"]].mean()
+    k_ltv, k_cac = (prior_customers * means.to_numpy()[pool_of_group, i] for i in (0, 1))
     shrunk_den = out["cac_minor"].to_numpy() + k_cac
-    out["ltv_cac_shrunk"] = (out["ltv_minor"].to_numpy() + k_ltv) / np.where(
+    out["ltv_cac_shrunk"] = (out["contribution_ltv_minor"].to_numpy() + k_ltv) / np.where(
         shrunk_den > 0, shrunk_den, np.nan)
-    low, high = _bootstrap_band(codes, len(names), customers["ltv_minor"].to_numpy(float),
+    low, high = _bootstrap_band(codes, len(names),
+                                customers["contribution_ltv_minor"].to_numpy(float),
                                 customers["cac_minor"].to_numpy(float), pool_of_group, pools,
                                 prior_customers, replicates, seed)
     out["ltv_cac_low"], out["ltv_cac_high"] = low, high
@@ -149,16 +168,22 @@ def _summarise(customers: pd.DataFrame, key: str, pool_key: pd.Series, prior_cus
 
 
 def whole_minor(customers: pd.DataFrame) -> pd.DataFrame:
-    """Customers with every amount in whole minor units (int64) and LTV = realised + predicted.
+    """Customers with every amount in whole minor units (int64): GMV LTV = realised +
+    predicted, predicted contribution = whole predicted GMV × contribution rate (half-even),
+    contribution LTV = realised + predicted contribution.
 
     Why per customer: a forecast is rounded to the fen once, where it is made, so every total
     built from it (per promoter, per channel, per segment, the grand total) is an exact sum of
     the same integers and the views agree to the fen.
     """
     out = customers.copy()
-    for name in MONEY_COLUMNS:
+    for name in INPUT_MONEY:
         out[name] = np.rint(out[name].to_numpy(float)).astype("int64")
-    out["ltv_minor"] = out["realised_minor"] + out["predicted_minor"]
+    out["gmv_ltv_minor"] = out["gmv_realised_minor"] + out["gmv_predicted_minor"]
+    out["contribution_predicted_minor"] = predicted_contribution(
+        out["gmv_predicted_minor"].to_numpy(), out["contribution_rate"])
+    out["contribution_ltv_minor"] = (out["contribution_realised_minor"]
+                                     + out["contribution_predicted_minor"])
     return out
 
 
@@ -185,13 +210,15 @@ def promoter_value(customers: pd.DataFrame, prior_customers: int = 5,
 
 def _stamped(frame: pd.DataFrame, as_of: pd.Timestamp, horizon_days: int,
              currency: str) -> pd.DataFrame:
-    """`frame` with the snapshot's keys in front; its sums of whole minor units stay int64."""
+    """`frame` with the snapshot's keys and its `basis` (what `ltv_cac` and its band measure)
+    in front; its sums of whole minor units stay int64."""
     out = frame.copy()
     for name in MONEY_COLUMNS:
         out[name] = out[name].astype("int64")
     out.insert(0, "as_of", as_of)
     out.insert(1, "horizon_days", int(horizon_days))
     out.insert(2, "currency", currency)
+    out.insert(3, "basis", BASIS)
     return out
 
 
