@@ -24,14 +24,16 @@ from settlement import tables as t
 from settlement.errors import NotFound, PayoutError
 from settlement.ledger import EntryKind, JournalEntry, payout_postings
 from settlement.money import format_amount
+from settlement.payout_status import HoldReason, PayoutStatus
 from settlement.plan import PlanBook
 from settlement.reports import promoter_balances
 from settlement.repository import write_entries
 from settlement.service import in_transaction, release_due
 from settlement.state import Changes
 
-PAID, AWAITING_APPROVAL, REJECTED = "paid", "awaiting_approval", "rejected"
-REVIEW_LIMIT, RISK_REVIEW = "review_limit", "risk_review"  # why a payout awaits approval
+PAID, AWAITING_APPROVAL, REJECTED = (PayoutStatus.PAID, PayoutStatus.AWAITING_APPROVAL,
+                                     PayoutStatus.REJECTED)
+REVIEW_LIMIT, RISK_REVIEW = HoldReason.REVIEW_LIMIT, HoldReason.RISK_REVIEW
 _PAYOUT_LOCK_KEY = 0x66656E72  # "fenr": one advisory lock for every payout transaction
 
 

@@ -8,14 +8,15 @@ from __future__ import annotations
 from sqlalchemy import Connection, func, select
 
 from settlement import tables as t
-from settlement.payouts import AWAITING_APPROVAL
+from settlement.payout_status import PayoutStatus
 from settlement.stream_tables import stream_outbox
 
 
 def payouts_awaiting_approval(conn: Connection) -> int:
     """Payouts a person still has to approve or reject (review limit or risk review)."""
-    return int(conn.execute(select(func.count()).select_from(t.payouts)
-                            .where(t.payouts.c.status == AWAITING_APPROVAL)).scalar_one())
+    waiting = t.payouts.c.status == PayoutStatus.AWAITING_APPROVAL
+    query = select(func.count()).select_from(t.payouts).where(waiting)
+    return int(conn.execute(query).scalar_one())
 
 
 def outbox_unpublished(conn: Connection) -> int:

@@ -1,0 +1,16 @@
+"""What a payout's `status` and `hold_reason` columns may hold (stored as these strings)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class PayoutStatus(StrEnum):
+    PAID = "paid"  # left the books at once, or approved by a person
+    AWAITING_APPROVAL = "awaiting_approval"  # waits for a person (see HoldReason)
+    REJECTED = "rejected"  # a person said no; the balance stayed available
+
+
+class HoldReason(StrEnum):
+    REVIEW_LIMIT = "review_limit"  # the sum is above the plan's review limit
+    RISK_REVIEW = "risk_review"  # the promoter is on the risk list the caller named
