@@ -24,7 +24,17 @@ from api.errors import AUTH_RESPONSES, install_error_handlers
 from api.head import HeadAsGet
 from api.metrics import ApiMetrics
 from api.ratelimit import TokenBuckets
-from api.routes import balances, events, health, keys, models, payouts, plans, promoters
+from api.routes import (
+    balances,
+    events,
+    health,
+    keys,
+    models,
+    payouts,
+    plans,
+    promoters,
+    segments,
+)
 from serving.champions import ChampionRegistry
 from serving.config import ServingSettings
 from serving.model_health import ModelHealthService
@@ -34,7 +44,7 @@ from settlement import db
 from settlement.config import SettlementSettings
 from settlement.stream.config import StreamSettings
 
-ROUTERS = (health, events, balances, payouts, plans, keys, models, promoters)
+ROUTERS = (health, events, balances, payouts, plans, keys, models, segments, promoters)
 
 
 def create_app(settings: ServingSettings | None = None, books: SettlementSettings | None = None,

@@ -10,6 +10,7 @@ from pydantic import BaseModel
 from serving.model_health import DriftCheck, DriftStatus, ModelHealth
 from serving.promoter_value import PromoterValueRow
 from serving.risk import RiskRow
+from serving.segments import SegmentCatalogue
 from settlement.money import format_amount
 
 
@@ -75,6 +76,25 @@ class ModelOut(BaseModel):
 
 class ModelsOut(BaseModel):
     models: list[ModelOut]
+
+
+class SegmentOut(BaseModel):
+    segment_id: int
+    name: str
+    share: float  # of the promoters the champion was trained on
+    centroid: dict[str, float]  # feature -> value at the centre, in the feature's own units
+
+
+class SegmentsOut(BaseModel):
+    champion_version: str
+    segments: list[SegmentOut]
+
+    @classmethod
+    def of(cls, catalogue: SegmentCatalogue) -> SegmentsOut:
+        return cls(champion_version=catalogue.champion_version,
+                   segments=[SegmentOut(segment_id=s.segment_id, name=s.name, share=s.share,
+                                        centroid=dict(s.centroid))
+                             for s in catalogue.segments])
 
 
 class PromoterValueOut(BaseModel):

@@ -86,3 +86,22 @@ def test_the_openapi_document_shows_the_422_body_actually_sent(client: TestClien
     assert responses["422"]["content"]["application/json"]["schema"] == {
         "$ref": "#/components/schemas/ErrorOut"}
     assert set(responses) == {"200", "401", "403", "404", "422", "429", "503"}
+
+
+@pytest.mark.integration
+def test_segments_are_the_champions_largest_first(client: TestClient) -> None:
+    body = client.get("/v1/segments").json()
+    assert body["champion_version"] == "1"
+    shares = [s["share"] for s in body["segments"]]
+    assert len(shares) == 3 and shares == sorted(shares, reverse=True)
+    assert abs(sum(shares) - 1.0) < 1e-9
+    assert all(s["name"] and s["centroid"] for s in body["segments"])
+
+
+def test_segments_without_a_champion_name_the_command(tmp_path: Path) -> None:
+    settings = ServingSettings(mlflow_tracking_uri=f"sqlite:///{tmp_path}/none/mlflow.db")
+    with admin_client(settings) as client:
+        response = client.get("/v1/segments")
+    assert response.status_code == 404
+    assert response.json()["code"] == "no_champion"
+    assert "fenrun train segments" in response.json()["detail"]

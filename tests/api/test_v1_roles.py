@@ -43,6 +43,7 @@ EXAMPLES: dict[tuple[str, str], tuple[str, Any, set[int]]] = {
     ("POST", "/v1/keys/{key_id}/revoke"): ("/v1/keys/{spare}/revoke", None, OK),
     ("GET", "/v1/models"): ("/v1/models", None, OK),
     ("GET", "/v1/models/{name}/drift"): ("/v1/models/segments/drift", None, {404}),
+    ("GET", "/v1/segments"): ("/v1/segments", None, {404}),  # no champion in these books' store
     ("GET", "/v1/promoters/{promoter_id}/value"): ("/v1/promoters/P1/value", None, NO_SNAPSHOT),
     ("GET", "/v1/promoters/{promoter_id}/risk"): ("/v1/promoters/P1/risk", None, NO_SNAPSHOT),
 }
