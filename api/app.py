@@ -43,6 +43,7 @@ from serving.risk import RiskService
 from settlement import db
 from settlement.config import SettlementSettings
 from settlement.stream.config import StreamSettings
+from settlement.stream.lag import StreamLag
 
 ROUTERS = (health, events, balances, payouts, plans, keys, models, segments, promoters)
 
@@ -79,6 +80,8 @@ def create_app(settings: ServingSettings | None = None, books: SettlementSetting
             app.state.champions.close()
             if app.state.publisher is not None:
                 app.state.publisher.close()
+            if app.state.metrics.lag is not None:
+                app.state.metrics.lag.close()
             engine.dispose()
 
     app = FastAPI(title="fenrun", version="1", lifespan=lifespan,
@@ -88,7 +91,8 @@ def create_app(settings: ServingSettings | None = None, books: SettlementSetting
     app.state.settlement_settings = books_settings
     app.state.api_settings = api_settings
     app.state.rate_limits = TokenBuckets(api_settings.rate_per_s, api_settings.burst)
-    app.state.metrics = metrics = ApiMetrics()
+    lag = StreamLag(stream_settings) if stream_settings.kafka_bootstrap else None
+    app.state.metrics = metrics = ApiMetrics(lag)
     install_error_handlers(app)
     app.add_middleware(HeadAsGet)
     app.middleware("http")(metrics.middleware)

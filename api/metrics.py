@@ -5,6 +5,7 @@ outcome, and, read at each scrape, payouts waiting for approval and the stream w
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Awaitable, Callable
 
@@ -14,12 +15,17 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from settlement import read_model
+from settlement.stream.lag import StreamLag
 
+log = logging.getLogger(__name__)
 LATENCY_BUCKETS_S = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 
 class ApiMetrics:
-    def __init__(self) -> None:
+    """`lag` is given when a broker is configured: each scrape then reads the workers' lag."""
+
+    def __init__(self, lag: StreamLag | None = None) -> None:
+        self.lag = lag
         self.registry = CollectorRegistry()
         self.requests = Counter("fenrun_http_requests", "HTTP requests by route and status",
                                 ["method", "route", "status"], registry=self.registry)
@@ -33,6 +39,13 @@ class ApiMetrics:
         self.outbox_backlog = Gauge(
             "fenrun_stream_outbox_unpublished",
             "commission messages the stream worker has booked but not yet published",
+            registry=self.registry)
+        self.stream_lag = Gauge(
+            "fenrun_stream_lag_messages",
+            "orders-topic messages published and not yet applied by the settlement workers",
+            ["partition"], registry=self.registry)
+        self.stream_lag_errors = Counter(
+            "fenrun_stream_lag_errors", "scrapes that could not read the lag from the broker",
             registry=self.registry)
 
     async def middleware(self, request: Request,
@@ -50,4 +63,17 @@ class ApiMetrics:
         with books.connect() as conn:
             self.payouts_waiting.set(read_model.payouts_awaiting_approval(conn))
             self.outbox_backlog.set(read_model.outbox_unpublished(conn))
+        if self.lag is not None:
+            self._read_lag(books)
         return generate_latest(self.registry)
+
+    def _read_lag(self, books: Engine) -> None:
+        """A broker that does not answer costs the lag gauge, never the scrape."""
+        try:
+            lag = self.lag.read(books) if self.lag is not None else {}
+        except Exception:  # noqa: BLE001 - any broker or network failure: counted, logged
+            log.warning("stream lag not read", exc_info=True)
+            self.stream_lag_errors.inc()
+            return
+        for partition, behind in lag.items():
+            self.stream_lag.labels(str(partition)).set(behind)

@@ -47,7 +47,11 @@ from settlement.read_accounts import (
     promoter_balances,
     raw_balances,
 )
-from settlement.read_queues import outbox_unpublished, payouts_awaiting_approval
+from settlement.read_queues import (
+    outbox_unpublished,
+    payouts_awaiting_approval,
+    stream_positions,
+)
 from settlement.read_rows import (
     AppliedEvents,
     BindingRow,
@@ -67,7 +71,8 @@ __all__ = [
     "PromoterBalance", "PromoterRow", "RefundRow", "TouchRow", "account_balances",
     "applied_events", "books_currencies", "commissions", "customer_bindings", "holds",
     "last_event_at", "order_currencies", "outbox_unpublished", "payouts_awaiting_approval",
-    "promoter_balances", "promoters", "raw_balances", "read_orders", "refunds", "touches",
+    "promoter_balances", "promoters", "raw_balances", "read_orders", "refunds",
+    "stream_positions", "touches",
 ]
 
 COMMISSION_ENTRIES = (EntryKind.PAID.value, EntryKind.REFUNDED.value)

@@ -9,7 +9,7 @@ from sqlalchemy import Connection, func, select
 
 from settlement import tables as t
 from settlement.payout_status import PayoutStatus
-from settlement.stream_tables import stream_outbox
+from settlement.stream_tables import stream_outbox, stream_partitions
 
 
 def payouts_awaiting_approval(conn: Connection) -> int:
@@ -23,3 +23,11 @@ def outbox_unpublished(conn: Connection) -> int:
     """Commission messages the Kafka worker booked that the relay has not published yet."""
     return int(conn.execute(select(func.count()).select_from(stream_outbox)
                             .where(stream_outbox.c.published_at.is_(None))).scalar_one())
+
+
+def stream_positions(conn: Connection, group_id: str, topic: str) -> dict[int, int]:
+    """partition -> the next offset the group will apply (what it stored with its last step)."""
+    p = stream_partitions.c
+    rows = conn.execute(select(p.partition, p.next_offset)
+                        .where(p.group_id == group_id, p.topic == topic))
+    return {int(partition): int(offset) for partition, offset in rows}

@@ -37,6 +37,7 @@ def test_events_are_published_keyed_for_the_worker(kafka_bootstrap: str, topic_p
                     headers=books.headers("mall")) as client:
         first = client.post("/v1/events", json={"events": [PAID, JOIN, {"type": "nope"}]})
         second = client.post("/v1/events", json={"events": [CONFIRMED]})
+        metrics = client.get("/metrics").text
     assert first.status_code == 202, first.text
     assert first.json()["published"] == ["j1", "o1"]  # time order
     assert [r["status"] for r in first.json()["rejected"]] == ["rejected"]
@@ -44,6 +45,11 @@ def test_events_are_published_keyed_for_the_worker(kafka_bootstrap: str, topic_p
     seen = {json.loads(m.value)["event_id"]: m.key for m in _drain(kafka_bootstrap, topic, 3)}
     # promoter events by promoter; a confirmation by the customer of the payment seen before
     assert seen == {"j1": b"P1", "o1": b"C1", "c1": b"C1"}
+    # no worker has applied anything yet: the lag is every message published, per partition
+    lag = [float(line.rsplit(" ", 1)[1]) for line in metrics.splitlines()
+           if line.startswith("fenrun_stream_lag_messages{")]
+    assert len(lag) == 3 and sum(lag) == 3, [m for m in metrics.splitlines() if "stream" in m]
+    assert "fenrun_stream_lag_errors_total 0.0" in metrics
     engine = create_db_engine(books.url)
     with engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(t.events)).scalar_one() == 0
