@@ -86,7 +86,8 @@ def demo_command(
     typer.echo(f"demo done in {time.perf_counter() - started:.0f}s; MLflow store: "
                f"{TrainingSettings().mlflow_tracking_uri}")
     typer.echo("see model health, promoter value and risk triage: `make dashboard` (Streamlit),"
-               " or `.venv/bin/fenrun serve` then GET /models")
+               " or `.venv/bin/fenrun serve` and GET /v1/models with a key from"
+               " `.venv/bin/fenrun keys create --role growth --name you`")
 
 
 MAX_REJECTS_SHOWN = 20
