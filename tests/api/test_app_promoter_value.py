@@ -43,7 +43,7 @@ def test_a_losing_promoter_from_the_newest_snapshot(client: TestClient) -> None:
 
 
 def test_three_times_its_cost_on_gmv_is_losing_on_contribution(client: TestClient) -> None:
-    body = client.get("/promoters/P-OK/value").json()
+    body = client.get("/v1/promoters/P-OK/value").json()
     assert body["gmv_ltv_cac"] == pytest.approx(3.0, abs=1e-3)
     assert body["ltv_cac"] == pytest.approx(0.69)
     assert body["contribution_ltv"] == "1725.00"  # 25 x 69.00
