@@ -78,15 +78,6 @@ class Settler:
         self.ws = workspace
         self.plans = plans
         self.defer_missing = defer_missing
-        self._handlers: dict[type, Callable[[Event, Any], None]] = {
-            PromoterJoined: self._promoter_joined,
-            PromoterSuspended: self._promoter_suspended,
-            PromoterReinstated: self._promoter_reinstated,
-            Touch: self._touch,
-            OrderPaid: self._order_paid,
-            OrderConfirmed: self._order_confirmed,
-            OrderRefunded: self._order_refunded,
-        }
 
     def apply(self, event: Event) -> Outcome:
         known = self.ws.known_event(event.event_id)
@@ -100,7 +91,7 @@ class Settler:
             # (a touch that arrived before its promoter's join). The rules' time checks keep a
             # reference that exists only later in time a rejection.
         try:
-            self._handlers[type(event.body)](event, event.body)
+            _HANDLERS[type(event.body)](self, event, event.body)
         except MissingReference as error:
             if self.defer_missing:
                 return Outcome(event.event_id, WAITING, str(error))
@@ -274,3 +265,17 @@ class Settler:
         order.released_at = due
         self.ws.changes.order_changed(order, STATUS_COLUMNS)
         return True
+
+
+# One handler per event type, as plain functions of the class: a dict of bound methods on each
+# Settler would be a reference cycle (settler -> dict -> method -> settler) that keeps a batch's
+# whole workspace alive until the cyclic collector runs, instead of freeing it at once.
+_HANDLERS: dict[type, Callable[[Settler, Event, Any], None]] = {
+    PromoterJoined: Settler._promoter_joined,
+    PromoterSuspended: Settler._promoter_suspended,
+    PromoterReinstated: Settler._promoter_reinstated,
+    Touch: Settler._touch,
+    OrderPaid: Settler._order_paid,
+    OrderConfirmed: Settler._order_confirmed,
+    OrderRefunded: Settler._order_refunded,
+}
