@@ -36,6 +36,7 @@ MIN_LEVEL_YUAN = 5.0  # promoters expected to sell less per cycle tell nothing a
 LEVEL_HALF_YUAN = 300.0  # a promoter at this level counts half as much as a big one
 MAX_ELASTICITY = 3.0
 RHO_GRID = np.linspace(0.0, 0.9, 19)
+SHRINK_GRID_YUAN = np.array([1.0, 10.0, 30.0, 100.0, 300.0, 1e3, 3e3, 1e4, 1e5, 1e7])
 FOLDS = 2
 
 
@@ -188,7 +189,7 @@ def _fit_elasticity(explored: pd.DataFrame, level: np.ndarray, target: str, rho:
         params = {"objective": _elasticity_objective(log_ratio, ratio, rho, base_e),
                   "learning_rate": 0.1, "num_leaves": 8, "min_data_in_leaf": 100,
                   "lambda_l2": 1.0, "verbose": -1, "num_threads": 1, "seed": config.seed + bag}
-        boosters.append(lgb.train(params, data, num_boost_round=config.trees))
+        boosters.append(lgb.train(params, data, num_boost_round=config.elasticity_trees))
     return boosters, base_e
 
 
@@ -238,6 +239,39 @@ def _carry_over(rows: pd.DataFrame, level: np.ndarray, target: str, plan: float,
     return float(RHO_GRID[int(np.argmin(losses))])
 
 
+def _own_multiplier(rows: pd.DataFrame, level: np.ndarray, target: str, plan: float
+                    ) -> np.ndarray:
+    """Each row's promoter's own selling level relative to the level model, shrunk toward 1.
+
+    Talent the features do not see is the largest noise in outcome / level; the promoter's own
+    clean plan-rate cycles (plan this cycle and the two before, so no carry-over from an
+    exploration) measure it. Gamma-Poisson shrinkage: (own sales + k) / (own level + k), with k
+    (yuan) chosen by predicting each promoter's even clean cycles from its odd ones (deviance).
+    """
+    clean = ((rows["rate"] == plan) & (rows["prev_rate"] == plan)
+             & (rows["prev2_rate"] == plan)).to_numpy()
+    promoter = rows["promoter"].to_numpy()
+    size = int(promoter.max()) + 1
+    y = rows[target].to_numpy()
+    odd = (rows["cycle"].to_numpy() % 2 == 1)
+
+    def sums(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return (np.bincount(promoter[mask], y[mask], minlength=size),
+                np.bincount(promoter[mask], level[mask], minlength=size))
+
+    y_odd, l_odd = sums(clean & odd)
+    y_even, l_even = sums(clean & ~odd)
+    scored = (l_odd > 0) & (l_even > 0)
+    best = (np.inf, SHRINK_GRID_YUAN[-1])
+    for k in SHRINK_GRID_YUAN:
+        mu = np.maximum(l_even * (y_odd + k) / (l_odd + k), 1e-9)[scored]
+        loss = float((mu - y_even[scored] * np.log(mu)).sum())
+        best = min(best, (loss, float(k)))
+    y_all, l_all = sums(clean)
+    multiplier = (y_all + best[1]) / (l_all + best[1])
+    return np.clip(multiplier[promoter], 1.0 / MAX_RATIO, MAX_RATIO)
+
+
 def fit_response(frame: pd.DataFrame, ladder: np.ndarray, upline_rate: float,
                  config: PolicyConfig) -> ResponseModel:
     """Fit level, elasticity and carry-over per target from the logged rows."""
@@ -255,11 +289,14 @@ def fit_response(frame: pd.DataFrame, ladder: np.ndarray, upline_rate: float,
         clean = rows.loc[(rows["rate"] == plan) & (rows["prev_rate"] == plan)]
         calibration = float(clean[target].sum() / max(shell.level(target, clean).sum(), 1e-9))
         shell.fits[target].calibration = calibration
-        changed = rows.loc[moved & clean_lag]
-        level = shell.level(target, changed)
+        own = _own_multiplier(rows, shell.level(target, rows), target, plan)
+        changed_mask = (moved & clean_lag).to_numpy()
+        changed = rows.loc[changed_mask]
+        level = shell.level(target, changed) * own[changed_mask]
         base_e, rho = _global_fit(changed, level, target, plan)
         explored = changed.loc[(changed["rate"] != plan) & (changed["prev_rate"] == plan)]
-        explored_level = shell.level(target, explored)
+        explored_level = level[((changed["rate"] != plan) & (changed["prev_rate"] == plan))
+                               .to_numpy()]
         keep = explored_level >= MIN_LEVEL_YUAN
         for _ in range(2):  # e(x) given rho, then rho given e(x), then e(x) again
             elasticity, base_e = _fit_elasticity(explored.loc[keep], explored_level[keep],
