@@ -157,12 +157,21 @@ def config_plan(rows: pd.DataFrame) -> float:
     return float(rows["rate"].mode().iloc[0])
 
 
-def _elasticity_objective(log_ratio: np.ndarray, ratio: np.ndarray, rho: float, base_e: float):
+def _adstock_and_slope(e: np.ndarray, log_now: np.ndarray, log_before: np.ndarray,
+                       rho: float) -> tuple[np.ndarray, np.ndarray]:
+    """`_adstock` in log rate ratios, and its derivative in e (for the boosting objective)."""
+    now, before = np.exp(e * log_now), np.exp(e * log_before)
+    mu = rho * (1.0 + (1.0 - rho) * (before - 1.0)) + (1.0 - rho) * now
+    slope = rho * (1.0 - rho) * log_before * before + (1.0 - rho) * log_now * now
+    return mu, slope
+
+
+def _elasticity_objective(log_now: np.ndarray, log_before: np.ndarray, ratio: np.ndarray,
+                          rho: float, base_e: float):
     def objective(preds: np.ndarray, data: lgb.Dataset) -> tuple[np.ndarray, np.ndarray]:
         e = np.clip(preds + base_e, 0.0, MAX_ELASTICITY)
-        grow = np.exp(e * log_ratio)
-        mu = 1.0 + (1.0 - rho) * (grow - 1.0)
-        dmu = (1.0 - rho) * log_ratio * grow
+        mu, dmu = _adstock_and_slope(e, log_now, log_before, rho)
+        mu = np.maximum(mu, 1e-9)
         weight = data.get_weight()
         grad = weight * (1.0 - ratio / mu) * dmu
         hess = weight * dmu**2 / mu + 1e-6
@@ -172,12 +181,16 @@ def _elasticity_objective(log_ratio: np.ndarray, ratio: np.ndarray, rho: float, 
 
 def _fit_elasticity(explored: pd.DataFrame, level: np.ndarray, target: str, rho: float,
                     config: PolicyConfig) -> tuple[list[lgb.Booster], float]:
+    """e(x) on explored rows: the first cycle of an exploration (plan before) and any later cycle
+    of a block on the same rate (effort has built up: 1 - rho**2 of the way after two)."""
     ratio = np.clip(explored[target].to_numpy() / np.maximum(level, 1e-6), 0.0, MAX_RATIO)
-    log_ratio = np.log(explored["rate"].to_numpy() / config_plan_from(explored))
+    plan = config_plan_from(explored)
+    log_now = np.log(explored["rate"].to_numpy() / plan)
+    log_before = np.log(explored["prev_rate"].to_numpy() / plan)
     # a ratio's noise shrinks with the promoter's level (Poisson), so weigh by level, capped
     weight = level / (level + LEVEL_HALF_YUAN) / explored["propensity"].to_numpy()
     weight = weight / weight.mean()
-    base_e = _start_elasticity(log_ratio, ratio, rho, weight)
+    base_e = _start_elasticity(log_now, log_before, ratio, rho, weight)
     promoters = explored["promoter"].to_numpy()
     unique = np.unique(promoters)
     rng = np.random.default_rng(config.seed + 1)
@@ -186,20 +199,21 @@ def _fit_elasticity(explored: pd.DataFrame, level: np.ndarray, target: str, rho:
         times = np.bincount(rng.choice(unique, len(unique)), minlength=int(promoters.max()) + 1)
         data = lgb.Dataset(explored[LEVEL_FEATURES], ratio, weight=weight * times[promoters],
                            categorical_feature=["channel", "category"])
-        params = {"objective": _elasticity_objective(log_ratio, ratio, rho, base_e),
+        params = {"objective": _elasticity_objective(log_now, log_before, ratio, rho, base_e),
                   "learning_rate": 0.1, "num_leaves": 8, "min_data_in_leaf": 100,
                   "lambda_l2": 1.0, "verbose": -1, "num_threads": 1, "seed": config.seed + bag}
         boosters.append(lgb.train(params, data, num_boost_round=config.elasticity_trees))
     return boosters, base_e
 
 
-def _start_elasticity(log_ratio: np.ndarray, ratio: np.ndarray, rho: float,
+def _start_elasticity(log_now: np.ndarray, log_before: np.ndarray, ratio: np.ndarray, rho: float,
                       weight: np.ndarray) -> float:
     """The single elasticity that fits these rows best: where the boosting starts from."""
     best = (np.inf, 0.0)
     for e in np.linspace(0.0, MAX_ELASTICITY, 61):
-        mu = 1.0 + (1.0 - rho) * (np.exp(e * log_ratio) - 1.0)
-        loss = float((weight * (mu - ratio * np.log(np.maximum(mu, 1e-9)))).sum())
+        mu, _ = _adstock_and_slope(np.full(len(ratio), e), log_now, log_before, rho)
+        mu = np.maximum(mu, 1e-9)
+        loss = float((weight * (mu - ratio * np.log(mu))).sum())
         best = min(best, (loss, float(e)))
     return best[1]
 
@@ -294,9 +308,10 @@ def fit_response(frame: pd.DataFrame, ladder: np.ndarray, upline_rate: float,
         changed = rows.loc[changed_mask]
         level = shell.level(target, changed) * own[changed_mask]
         base_e, rho = _global_fit(changed, level, target, plan)
-        explored = changed.loc[(changed["rate"] != plan) & (changed["prev_rate"] == plan)]
-        explored_level = level[((changed["rate"] != plan) & (changed["prev_rate"] == plan))
-                               .to_numpy()]
+        held = (changed["prev_rate"] == plan) | (changed["prev_rate"] == changed["rate"])
+        on_explored = (changed["rate"] != plan) & held
+        explored = changed.loc[on_explored]
+        explored_level = level[on_explored.to_numpy()]
         keep = explored_level >= MIN_LEVEL_YUAN
         for _ in range(2):  # e(x) given rho, then rho given e(x), then e(x) again
             elasticity, base_e = _fit_elasticity(explored.loc[keep], explored_level[keep],
