@@ -66,7 +66,7 @@ def test_the_optimiser_aims_lower_after_reality_outspent_its_forecast() -> None:
 
     # two promoters, arms 0.10 and 0.14; raising both is predicted to spend 14 % of net GMV
     n, ladder = 2, np.array([0.10, 0.14])
-    kept = np.array([[100.0, 120.0], [100.0, 120.0]])
+    kept = np.array([[100.0, 150.0], [100.0, 150.0]])
     commission = ladder[None, :] * kept
     margin = 0.3 * kept - commission
     decide = optimised_policy(margin, commission, kept, np.zeros((n, 2)), 0.0, seed=1)
