@@ -13,7 +13,8 @@ class PolicyConfig:
     """What the learned policy, the baselines and the evaluation share.
 
     `budget_share`: commission (both levels) at most this share of net GMV, every cycle.
-    `budget_safety`: the planner aims this far below the budget, since realised spend is noisy.
+    `budget_safety`: the planner aims this far below the budget, since realised spend is noisy
+    (0.003: with 0.002 one strong-response design seed reached 12.53 % in a cycle).
     `exploration_keep`: share of promoter-cycles the learned policy still randomises (one ladder
     step around its choice) so the next model can learn.
     `min_explored_rows_per_arm`: below this many explored rows on any arm, the policy refuses to
@@ -29,7 +30,7 @@ class PolicyConfig:
     """
 
     budget_share: float = 0.125
-    budget_safety: float = 0.002
+    budget_safety: float = 0.003
     exploration_keep: float = 0.02
     cold_start_exploration: float = 0.05
     min_explored_rows_per_arm: int = 200
