@@ -110,27 +110,46 @@ class LoggedHistory:
 
 
 def log_history(mall: ResponseMall, cycles: int, exploration: float,
-                cadence: np.ndarray) -> LoggedHistory:
+                cadence: np.ndarray, block: int = 1) -> LoggedHistory:
     """Serve the plan rate, but a stated share of promoter-cycles get a rate drawn from the ladder.
 
-    The propensity of the served rate under this logging policy is written beside it, so the log
-    can later judge any other policy (IPS, self-normalised IPS, doubly robust).
+    Explorations come in blocks of `block` consecutive cycles on the same drawn rate, since effort
+    carries over: the second cycle shows most of the steady-state effect, and the step from the
+    first to the second identifies the carry-over on the same promoter. A free promoter starts a
+    block with probability q = E / (block - (block - 1) E), so at most a share E of promoter-cycles
+    is explored. The propensity written beside each served rate is its marginal probability at
+    that cycle (exact: P(in a block at cycle c) / arms, plus the rest on the plan rate), so the
+    log can later judge any other policy (IPS, self-normalised IPS, doubly robust).
     """
     if not 1 <= cycles <= MAX_CYCLES:
         raise ValueError(f"cycles: {cycles} is outside 1..{MAX_CYCLES}")
     if not 0.0 <= exploration <= 1.0:
         raise ValueError(f"exploration: {exploration} is outside 0..1")
+    if not 1 <= block <= 4:
+        raise ValueError(f"block: {block} is outside 1..4")
     cfg = mall.config
     ladder = np.asarray(cfg.ladder)
     arms = len(ladder)
     rng = np.random.default_rng([mall.seed, 4242])
+    start_prob = exploration / (block - (block - 1) * exploration)
+    starts: list[float] = []  # P(a block starts at cycle c), the same for every promoter
+    left = np.zeros(len(mall), dtype=np.int64)  # cycles still to serve in the current block
+    drawn = np.full(len(mall), cfg.plan_arm)
     state = initial_state(mall)
     frames, states = [], []
     for cycle in range(cycles):
-        explore = rng.random(len(mall)) < exploration
-        arm = np.where(explore, rng.integers(0, arms, len(mall)), cfg.plan_arm)
+        free = left == 0
+        start = free & (rng.random(len(mall)) < start_prob)
+        draw = rng.integers(0, arms, len(mall))
+        drawn = np.where(start, draw, drawn)
+        left = np.where(start, block, left)
+        explore = left > 0
+        arm = np.where(explore, drawn, cfg.plan_arm)
+        busy = sum(starts[-(block - 1):]) if block > 1 and starts else 0.0
+        starts.append(start_prob * (1.0 - busy))
+        in_block = sum(starts[-block:])
         rate = ladder[arm]
-        propensity = exploration / arms + (1 - exploration) * (arm == cfg.plan_arm)
+        propensity = in_block / arms + (1 - in_block) * (arm == cfg.plan_arm)
         states.append(state.copy())
         outcome, state = step(mall, state, rate, cadence)
         frame = outcome_frame(mall, outcome, cycle, rate, cadence)
@@ -138,4 +157,5 @@ def log_history(mall: ResponseMall, cycles: int, exploration: float,
         frame["propensity"] = propensity
         frame["reason"] = np.where(explore, "explore", "plan")
         frames.append(frame)
+        left = np.maximum(left - 1, 0)
     return LoggedHistory(log=pd.concat(frames, ignore_index=True), state=state, states=states)

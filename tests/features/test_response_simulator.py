@@ -86,6 +86,27 @@ def test_history_logs_the_propensity_of_every_served_rate() -> None:
     assert len(history.states) == 4
 
 
+def test_block_exploration_holds_the_drawn_rate_and_stays_within_the_share() -> None:
+    mall = _mall(n=6000)
+    history = log_history(mall, 8, 0.1, np.zeros(len(mall), dtype=np.int64), block=2)
+    log = history.log.sort_values(["promoter", "cycle"])
+    explore = (log["reason"] == "explore").to_numpy().reshape(len(mall), 8)
+    arm = log["arm"].to_numpy().reshape(len(mall), 8)
+    assert explore.mean() <= 0.1
+    assert explore[:, 1:].mean() > 0.09
+    starts = explore & ~np.concatenate([np.zeros((len(mall), 1), bool), explore[:, :-1]], axis=1)
+    # every block runs two cycles on one rate (a block that starts last is cut by the end)
+    inside = starts[:, :-1]
+    assert (arm[:, 1:][inside] == arm[:, :-1][inside]).all()
+    assert (explore[:, 1:][inside]).all()
+    # the logged propensity is the rate's marginal probability at that cycle
+    for cycle in range(8):
+        rows = history.log.loc[history.log["cycle"] == cycle]
+        share = float(np.mean(rows["arm"] == 0))
+        propensity = float(rows.loc[rows["arm"] == 0, "propensity"].iloc[0])
+        assert abs(share - propensity) < 0.01
+
+
 def test_bad_configuration_names_the_field() -> None:
     with pytest.raises(ValueError, match="response_spread"):
         ResponseConfig(response_spread=-1)

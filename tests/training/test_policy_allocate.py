@@ -58,3 +58,24 @@ def test_bad_shapes_and_empty_choices_are_refused() -> None:
         allocate(np.zeros((2, 3)), np.zeros((2, 2)), 0.0)
     with pytest.raises(ValueError, match="allowed"):
         allocate(np.zeros((2, 3)), np.zeros((2, 3)), 0.0, np.zeros((2, 3), dtype=bool))
+
+
+def test_the_optimiser_aims_lower_after_reality_outspent_its_forecast() -> None:
+    from training.policy.forward import Context
+    from training.policy.policies import optimised_policy
+
+    # two promoters, arms 0.10 and 0.14; raising both is predicted to spend 14 % of net GMV
+    n, ladder = 2, np.array([0.10, 0.14])
+    kept = np.array([[100.0, 150.0], [100.0, 150.0]])
+    commission = ladder[None, :] * kept
+    margin = 0.3 * kept - commission
+    decide = optimised_policy(margin, commission, kept, np.zeros((n, 2)), 0.0, seed=1)
+    allowed = np.ones((n, 2), dtype=bool)
+
+    def context(cycle: int, spent: float) -> Context:
+        return Context(cycle, np.array([1, 1]), np.ones(n, dtype=bool), allowed, 0.145,
+                       np.array([100.0, 100.0]), np.array([spent, spent]))
+
+    assert (decide(context(1, 14.0)).arm == 1).all()  # spent as forecast: both stay raised
+    # reality spent 15 % where 14 % was forecast: the next plan aims 1 point lower (13.5 %)
+    assert (decide(context(1, 15.0)).arm == 0).any()

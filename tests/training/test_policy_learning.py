@@ -41,8 +41,13 @@ def test_training_rows_never_read_their_own_outcome() -> None:
     first = frame.loc[frame["cycle"] == 0]
     assert first["log_level"].isna().all()  # nothing earlier to know
     second = frame.loc[frame["cycle"] == 1].set_index("promoter")
-    kept0 = history.log.loc[history.log["cycle"] == 0].set_index("promoter")["kept_minor"] / 100
-    assert np.allclose(second["log_level"], np.log1p(kept0.reindex(second.index)))
+    cycle0 = history.log.loc[history.log["cycle"] == 0].set_index("promoter")
+    kept0 = (cycle0["kept_minor"] / 100).reindex(second.index)
+    plan0 = np.isclose(cycle0["rate"].reindex(second.index), CFG.plan_rate)
+    assert plan0.any() and (~plan0).any()
+    assert np.allclose(second.loc[plan0, "log_level"], np.log1p(kept0[plan0]))
+    # an explored cycle never enters the level: it would hide its own carry-over
+    assert second.loc[~plan0, "log_level"].isna().all()
 
 
 @pytest.mark.slow

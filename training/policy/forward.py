@@ -73,6 +73,7 @@ class RunResult:
     def as_dict(self, budget_share: float) -> dict[str, object]:
         return {"margin": self.margin, "commission": self.commission, "gmv": self.gmv,
                 "net_gmv": self.net_gmv, "max_cycle_ratio": max(self.cycle_ratio),
+                "cycle_ratios": [round(r, 5) for r in self.cycle_ratio],
                 "budget_ok": max(self.cycle_ratio) <= budget_share + EPS,
                 "guardrail_violations": self.violations, "guardrail_outcomes": self.guard_counts}
 

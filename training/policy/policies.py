@@ -47,6 +47,11 @@ def optimised_policy(margin: np.ndarray, commission: np.ndarray, kept: np.ndarra
                      relative_width: np.ndarray, exploration: float, seed: int) -> PolicyFn:
     """Per cycle: the budgeted allocation over the arms the guardrails would let through.
 
+    Forecast-error feedback: after a cycle, the realised spend ratio (commission / net GMV) is
+    compared with the ratio these predictions give for the arms just served; when reality ran
+    higher, the next allocation aims that much lower. A model that underestimates how strongly
+    raised promoters sell would otherwise overspend every cycle (the planner's integral control
+    reacts only to the overshoot already paid, and the cooldown slows cuts).
     With `exploration` > 0, that share of promoters is moved one allowed ladder step at random
     (the policy keeps learning); the served arm's propensity is then known from this rule.
     """
@@ -55,7 +60,8 @@ def optimised_policy(margin: np.ndarray, commission: np.ndarray, kept: np.ndarra
     def decide(ctx: Context) -> Proposal:
         active = ctx.active[:, None]
         value = margin * active
-        cost = (commission - ctx.budget_target * kept) * active
+        target = ctx.budget_target - _forecast_error(ctx, commission, kept)
+        cost = (commission - target * kept) * active
         plan = allocate(value, cost, 0.0, ctx.allowed, ctx.current_arm)
         arm = plan.arm.copy()
         explore = np.flatnonzero(rng.random(len(arm)) < exploration)
@@ -68,3 +74,17 @@ def optimised_policy(margin: np.ndarray, commission: np.ndarray, kept: np.ndarra
         gain = value[rows, arm] - value[rows, ctx.current_arm]
         return Proposal(arm, cost, gain, relative_width[rows, arm])
     return decide
+
+
+def _forecast_error(ctx: Context, commission: np.ndarray, kept: np.ndarray) -> float:
+    """Realised minus predicted spend ratio of the arms served last cycle (0 when below)."""
+    realised_kept = float(ctx.last_kept.sum())
+    if ctx.cycle == 0 or realised_kept <= 0:
+        return 0.0
+    rows = np.arange(len(ctx.current_arm))
+    served = ctx.active.astype(bool)
+    predicted_kept = float(kept[rows, ctx.current_arm][served].sum())
+    if predicted_kept <= 0:
+        return 0.0
+    predicted = float(commission[rows, ctx.current_arm][served].sum()) / predicted_kept
+    return max(0.0, float(ctx.last_commission.sum()) / realised_kept - predicted)

@@ -36,6 +36,7 @@ MIN_LEVEL_YUAN = 5.0  # promoters expected to sell less per cycle tell nothing a
 LEVEL_HALF_YUAN = 300.0  # a promoter at this level counts half as much as a big one
 MAX_ELASTICITY = 3.0
 RHO_GRID = np.linspace(0.0, 0.9, 19)
+SHRINK_GRID_YUAN = np.array([1.0, 10.0, 30.0, 100.0, 300.0, 1e3, 3e3, 1e4, 1e5, 1e7])
 FOLDS = 2
 
 
@@ -156,12 +157,21 @@ def config_plan(rows: pd.DataFrame) -> float:
     return float(rows["rate"].mode().iloc[0])
 
 
-def _elasticity_objective(log_ratio: np.ndarray, ratio: np.ndarray, rho: float, base_e: float):
+def _adstock_and_slope(e: np.ndarray, log_now: np.ndarray, log_before: np.ndarray,
+                       rho: float) -> tuple[np.ndarray, np.ndarray]:
+    """`_adstock` in log rate ratios, and its derivative in e (for the boosting objective)."""
+    now, before = np.exp(e * log_now), np.exp(e * log_before)
+    mu = rho * (1.0 + (1.0 - rho) * (before - 1.0)) + (1.0 - rho) * now
+    slope = rho * (1.0 - rho) * log_before * before + (1.0 - rho) * log_now * now
+    return mu, slope
+
+
+def _elasticity_objective(log_now: np.ndarray, log_before: np.ndarray, ratio: np.ndarray,
+                          rho: float, base_e: float):
     def objective(preds: np.ndarray, data: lgb.Dataset) -> tuple[np.ndarray, np.ndarray]:
         e = np.clip(preds + base_e, 0.0, MAX_ELASTICITY)
-        grow = np.exp(e * log_ratio)
-        mu = 1.0 + (1.0 - rho) * (grow - 1.0)
-        dmu = (1.0 - rho) * log_ratio * grow
+        mu, dmu = _adstock_and_slope(e, log_now, log_before, rho)
+        mu = np.maximum(mu, 1e-9)
         weight = data.get_weight()
         grad = weight * (1.0 - ratio / mu) * dmu
         hess = weight * dmu**2 / mu + 1e-6
@@ -171,12 +181,16 @@ def _elasticity_objective(log_ratio: np.ndarray, ratio: np.ndarray, rho: float, 
 
 def _fit_elasticity(explored: pd.DataFrame, level: np.ndarray, target: str, rho: float,
                     config: PolicyConfig) -> tuple[list[lgb.Booster], float]:
+    """e(x) on explored rows: the first cycle of an exploration (plan before) and any later cycle
+    of a block on the same rate (effort has built up: 1 - rho**2 of the way after two)."""
     ratio = np.clip(explored[target].to_numpy() / np.maximum(level, 1e-6), 0.0, MAX_RATIO)
-    log_ratio = np.log(explored["rate"].to_numpy() / config_plan_from(explored))
+    plan = config_plan_from(explored)
+    log_now = np.log(explored["rate"].to_numpy() / plan)
+    log_before = np.log(explored["prev_rate"].to_numpy() / plan)
     # a ratio's noise shrinks with the promoter's level (Poisson), so weigh by level, capped
     weight = level / (level + LEVEL_HALF_YUAN) / explored["propensity"].to_numpy()
     weight = weight / weight.mean()
-    base_e = _start_elasticity(log_ratio, ratio, rho, weight)
+    base_e = _start_elasticity(log_now, log_before, ratio, rho, weight)
     promoters = explored["promoter"].to_numpy()
     unique = np.unique(promoters)
     rng = np.random.default_rng(config.seed + 1)
@@ -185,20 +199,21 @@ def _fit_elasticity(explored: pd.DataFrame, level: np.ndarray, target: str, rho:
         times = np.bincount(rng.choice(unique, len(unique)), minlength=int(promoters.max()) + 1)
         data = lgb.Dataset(explored[LEVEL_FEATURES], ratio, weight=weight * times[promoters],
                            categorical_feature=["channel", "category"])
-        params = {"objective": _elasticity_objective(log_ratio, ratio, rho, base_e),
+        params = {"objective": _elasticity_objective(log_now, log_before, ratio, rho, base_e),
                   "learning_rate": 0.1, "num_leaves": 8, "min_data_in_leaf": 100,
                   "lambda_l2": 1.0, "verbose": -1, "num_threads": 1, "seed": config.seed + bag}
-        boosters.append(lgb.train(params, data, num_boost_round=config.trees))
+        boosters.append(lgb.train(params, data, num_boost_round=config.elasticity_trees))
     return boosters, base_e
 
 
-def _start_elasticity(log_ratio: np.ndarray, ratio: np.ndarray, rho: float,
+def _start_elasticity(log_now: np.ndarray, log_before: np.ndarray, ratio: np.ndarray, rho: float,
                       weight: np.ndarray) -> float:
     """The single elasticity that fits these rows best: where the boosting starts from."""
     best = (np.inf, 0.0)
     for e in np.linspace(0.0, MAX_ELASTICITY, 61):
-        mu = 1.0 + (1.0 - rho) * (np.exp(e * log_ratio) - 1.0)
-        loss = float((weight * (mu - ratio * np.log(np.maximum(mu, 1e-9)))).sum())
+        mu, _ = _adstock_and_slope(np.full(len(ratio), e), log_now, log_before, rho)
+        mu = np.maximum(mu, 1e-9)
+        loss = float((weight * (mu - ratio * np.log(mu))).sum())
         best = min(best, (loss, float(e)))
     return best[1]
 
@@ -238,6 +253,39 @@ def _carry_over(rows: pd.DataFrame, level: np.ndarray, target: str, plan: float,
     return float(RHO_GRID[int(np.argmin(losses))])
 
 
+def _own_multiplier(rows: pd.DataFrame, level: np.ndarray, target: str, plan: float
+                    ) -> np.ndarray:
+    """Each row's promoter's own selling level relative to the level model, shrunk toward 1.
+
+    Talent the features do not see is the largest noise in outcome / level; the promoter's own
+    clean plan-rate cycles (plan this cycle and the two before, so no carry-over from an
+    exploration) measure it. Gamma-Poisson shrinkage: (own sales + k) / (own level + k), with k
+    (yuan) chosen by predicting each promoter's even clean cycles from its odd ones (deviance).
+    """
+    clean = ((rows["rate"] == plan) & (rows["prev_rate"] == plan)
+             & (rows["prev2_rate"] == plan)).to_numpy()
+    promoter = rows["promoter"].to_numpy()
+    size = int(promoter.max()) + 1
+    y = rows[target].to_numpy()
+    odd = (rows["cycle"].to_numpy() % 2 == 1)
+
+    def sums(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return (np.bincount(promoter[mask], y[mask], minlength=size),
+                np.bincount(promoter[mask], level[mask], minlength=size))
+
+    y_odd, l_odd = sums(clean & odd)
+    y_even, l_even = sums(clean & ~odd)
+    scored = (l_odd > 0) & (l_even > 0)
+    best = (np.inf, SHRINK_GRID_YUAN[-1])
+    for k in SHRINK_GRID_YUAN:
+        mu = np.maximum(l_even * (y_odd + k) / (l_odd + k), 1e-9)[scored]
+        loss = float((mu - y_even[scored] * np.log(mu)).sum())
+        best = min(best, (loss, float(k)))
+    y_all, l_all = sums(clean)
+    multiplier = (y_all + best[1]) / (l_all + best[1])
+    return np.clip(multiplier[promoter], 1.0 / MAX_RATIO, MAX_RATIO)
+
+
 def fit_response(frame: pd.DataFrame, ladder: np.ndarray, upline_rate: float,
                  config: PolicyConfig) -> ResponseModel:
     """Fit level, elasticity and carry-over per target from the logged rows."""
@@ -255,11 +303,15 @@ def fit_response(frame: pd.DataFrame, ladder: np.ndarray, upline_rate: float,
         clean = rows.loc[(rows["rate"] == plan) & (rows["prev_rate"] == plan)]
         calibration = float(clean[target].sum() / max(shell.level(target, clean).sum(), 1e-9))
         shell.fits[target].calibration = calibration
-        changed = rows.loc[moved & clean_lag]
-        level = shell.level(target, changed)
+        own = _own_multiplier(rows, shell.level(target, rows), target, plan)
+        changed_mask = (moved & clean_lag).to_numpy()
+        changed = rows.loc[changed_mask]
+        level = shell.level(target, changed) * own[changed_mask]
         base_e, rho = _global_fit(changed, level, target, plan)
-        explored = changed.loc[(changed["rate"] != plan) & (changed["prev_rate"] == plan)]
-        explored_level = shell.level(target, explored)
+        held = (changed["prev_rate"] == plan) | (changed["prev_rate"] == changed["rate"])
+        on_explored = (changed["rate"] != plan) & held
+        explored = changed.loc[on_explored]
+        explored_level = level[on_explored.to_numpy()]
         keep = explored_level >= MIN_LEVEL_YUAN
         for _ in range(2):  # e(x) given rho, then rho given e(x), then e(x) again
             elasticity, base_e = _fit_elasticity(explored.loc[keep], explored_level[keep],
