@@ -5,7 +5,9 @@ into a SQLite file, loads the raw frames as of the last event, runs every rule (
 spam look back over the whole period, so every burst is inside their window) and scores the flags
 against `labels.csv`. Two more rows run velocity and click spam as they would run online, with
 the default windows once a day (each day's books only), and `top5_honest_flagged` counts the
-honest top-5 earners (by attributed gross) any rule flags: the anomaly model flagged 3 of 5.
+honest top-5 earners (by attributed gross) a rule flags: the anomaly model flagged 3 of 5.
+`any` is every fraud rule; the commission cap is a policy limit, not a fraud signal, so it is
+left out of `any` and shown on its own row.
 """
 
 from __future__ import annotations
@@ -76,8 +78,8 @@ def score(flags: pd.DataFrame, labels: dict[str, str], top: set[str]) -> pd.Data
     honest = {p for p, t in labels.items() if t == "none"}
     rows = []
     for rule in [*RULES, "velocity_daily", "click_spam_daily", "any"]:
-        flagged = set(flags["promoter_id"] if rule == "any"
-                      else flags.loc[flags["rule"] == rule, "promoter_id"])
+        chosen = (flags["rule"] != "commission_cap") if rule == "any" else flags["rule"] == rule
+        flagged = set(flags.loc[chosen, "promoter_id"])
         row: dict[str, object] = {"rule": rule}
         for fraud in FRAUD_TYPES:
             members = {p for p, t in labels.items() if t == fraud}
@@ -111,6 +113,7 @@ def run(promoters: int = 2000) -> None:
     mean = total / len(tables)
     mean["honest_flagged"] = total["honest_flagged"]
     mean["top5_honest_flagged"] = total["top5_honest_flagged"]
+    mean["honest_fpr"] = mean["honest_fpr"].round(5)
     with pd.option_context("display.width", 200, "display.precision", 3):
         print("recall per fraud type and honest_fpr (mean over seeds "
               f"{', '.join(map(str, SEEDS))}); honest_flagged and top5_honest_flagged summed:")

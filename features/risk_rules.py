@@ -52,6 +52,8 @@ class RiskRuleConfig:
     click_window_d: int = 30  # trailing days of touches and orders compared
     click_min_touches: int = 150
     click_min_touches_per_order: float = 20.0
+    cap_per_order_minor: int = 30_000  # commission on one posting (one order, one level), fen
+    cap_per_day_minor: int = 100_000  # commission credited to one promoter in one UTC day, fen
 
     def __post_init__(self) -> None:
         for name, value in vars(self).items():
@@ -351,6 +353,44 @@ def click_spam(frames: RawFrames, as_of: pd.Timestamp,
     return _flags(out)
 
 
+def commission_cap(frames: RawFrames, config: RiskRuleConfig = DEFAULT_CONFIG) -> pd.DataFrame:
+    """Commission credits above the per-order cap, or a UTC day's credits above the per-day cap.
+
+    Counts credits only (reversals do not earn room under the cap). A posting is one order's
+    commission at one level; the level-1 orders paid at that instant are named as evidence.
+    """
+    credits = frames.commissions.loc[frames.commissions["amount_minor"] > 0].assign(
+        day=lambda f: f["ts"].dt.floor("D"))
+    big = credits.loc[credits["amount_minor"] > config.cap_per_order_minor]
+    daily = credits.groupby(["promoter_id", "day"])["amount_minor"].agg(["sum", "size"])
+    over = daily.loc[daily["sum"] > config.cap_per_day_minor].reset_index()
+    orders = _attributed_orders(frames).loc[:, ["promoter_id", "order_id", "paid_at"]]
+    out, limit = [], config.evidence_limit
+    for promoter_id in sorted(set(big["promoter_id"]) | set(over["promoter_id"])):
+        mine_big = big.loc[big["promoter_id"] == promoter_id]
+        mine_days = over.loc[over["promoter_id"] == promoter_id]
+        mine_orders = orders.loc[orders["promoter_id"] == promoter_id]
+        named = mine_orders.loc[mine_orders["paid_at"].isin(mine_big["ts"])
+                                | mine_orders["paid_at"].dt.floor("D").isin(mine_days["day"])]
+        both = not mine_big.empty and not mine_days.empty
+        out.append({
+            "promoter_id": promoter_id, "rule": "commission_cap",
+            "severity": "high" if both else "medium",
+            "evidence": {
+                "cap_per_order_minor": config.cap_per_order_minor,
+                "cap_per_day_minor": config.cap_per_day_minor,
+                "postings_over_cap": int(len(mine_big)),
+                "largest_posting_minor": int(mine_big["amount_minor"].max())
+                if not mine_big.empty else None,
+                "days_over_cap": [d.date().isoformat() for d in mine_days["day"][:limit]],
+                "day_count_over_cap": int(len(mine_days)),
+                "largest_day_minor": int(mine_days["sum"].max()) if not mine_days.empty else None,
+                "orders": _ids(named["order_id"], limit),
+            },
+        })
+    return _flags(out)
+
+
 RULES: dict[str, Callable[[RawFrames, pd.Timestamp, RiskRuleConfig], pd.DataFrame]] = {
     "self_referral": lambda f, _t, c: self_referral(f, c),
     "device_farm": lambda f, _t, c: device_farm(f, c),
@@ -359,6 +399,7 @@ RULES: dict[str, Callable[[RawFrames, pd.Timestamp, RiskRuleConfig], pd.DataFram
     "refund_after_release": lambda f, _t, c: refund_after_release(f, c),
     "referral_ring": lambda f, _t, c: referral_ring(f, c),
     "click_spam": click_spam,
+    "commission_cap": lambda f, _t, c: commission_cap(f, c),
 }
 
 

@@ -16,6 +16,7 @@ from features.risk_rules import (
     FLAG_COLUMNS,
     RiskRuleConfig,
     click_spam,
+    commission_cap,
     device_farm,
     ip_farm,
     referral_ring,
@@ -259,6 +260,40 @@ def test_click_spam_flags_clicks_far_above_orders_and_names_the_bot_devices() ->
     assert sorted(row["evidence"]["devices"]) == ["bot0", "bot1", "bot2", "bot3"]
     assert row["evidence"]["distinct_accounts"] == 50
     assert set(flags["promoter_id"]) == {"S"}
+
+
+def test_commission_cap_flags_one_posting_above_the_per_order_cap_and_names_the_order() -> None:
+    book = Book()
+    paid = T0 + pd.Timedelta(days=3, hours=5)
+    big = book.sell("A", "whale", "dw", "iw", paid_at=paid, gross_minor=400_000)
+    book.sell("B", "c1", "d1", "i1", paid_at=paid)
+    frames = replace(book.frames([promoter("A"), promoter("B")]), commissions=pd.DataFrame({
+        "promoter_id": ["A", "B", "B"], "ts": [paid, paid, paid + pd.Timedelta(days=9)],
+        "amount_minor": [40_000, 30_000, -30_000]}))
+    flags = commission_cap(frames)
+
+    row = only(flags, "A")
+    assert row["evidence"]["postings_over_cap"] == 1
+    assert row["evidence"]["largest_posting_minor"] == 40_000
+    assert row["evidence"]["orders"] == [big] and row["evidence"]["days_over_cap"] == []
+    assert set(flags["promoter_id"]) == {"A"}  # B's 30,000 is at the cap, not above it
+
+
+def test_commission_cap_sums_a_days_credits_and_ignores_reversals() -> None:
+    day = T0 + pd.Timedelta(days=4)
+    credits = [20_000] * 6  # 120,000 in one day, each under the per-order cap
+    frames = replace(Book().frames([promoter("D"), promoter("E")]), commissions=pd.DataFrame({
+        "promoter_id": ["D"] * 7 + ["E"] * 6,  # D's refund reversal nets its day to 70,000
+        "ts": [day + pd.Timedelta(hours=h) for h in range(6)] + [day + pd.Timedelta(hours=20)]
+        + [day + pd.Timedelta(hours=h) for h in range(6)],
+        "amount_minor": [*credits, -50_000] + [16_000] * 6}))
+    flags = commission_cap(frames)
+
+    row = only(flags, "D")
+    assert row["evidence"]["days_over_cap"] == [day.date().isoformat()]
+    assert row["evidence"]["largest_day_minor"] == 120_000
+    assert row["evidence"]["postings_over_cap"] == 0
+    assert set(flags["promoter_id"]) == {"D"}  # E's 96,000 of credits stays under 100,000
 
 
 def test_run_rules_on_empty_books_flags_nobody() -> None:
