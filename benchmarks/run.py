@@ -18,6 +18,7 @@ BENCHMARKS = [
     ("ltv", "benchmarks.ltv_bench", {"promoters": 10_000}),
     ("policy", "benchmarks.policy_bench", {"promoters": 10_000}),
     ("api", "benchmarks.api_bench", {"promoters": 20_000}),
+    ("risk rules", "benchmarks.risk_rules_bench", {"promoters": 2000}),
 ]
 
 
