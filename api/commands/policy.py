@@ -60,5 +60,44 @@ def evaluate_command(
         typer.echo(f"mlflow run {log_evaluation(TrainingSettings(), result)}")
 
 
+@policy_app.command("register")
+def register_command(
+    promoters: Annotated[int, typer.Option(help="promoters of the simulated mall")] = 5000,
+    seed: Annotated[int, typer.Option(help="seed of the simulated mall and log")] = 101,
+    history_cycles: Annotated[int, typer.Option("--history-cycles",
+                                                help="logged cycles to learn from")] = 8,
+    exploration: Annotated[float, typer.Option(help="exploration share of the logged history")
+                           ] = 0.10,
+    response_mean: Annotated[float, typer.Option("--response-mean")] = 0.8,
+    response_spread: Annotated[float, typer.Option("--response-spread")] = 0.4,
+    budget_share: Annotated[float, typer.Option("--budget-share",
+                                                help="commission / net GMV ceiling")] = 0.125,
+) -> None:
+    """Learn from a simulated log and register fenrun-rate-response / fenrun-rate-policy; the
+    policy becomes champion only if its DR estimate beats the champion's (or fixed rates')."""
+    from features.simulator.response_config import ResponseConfig
+    from training.config import TrainingSettings
+    from training.policy.config import PolicyConfig
+    from training.policy.register import learn_from_simulation, register_policy
+
+    if not 1 <= history_cycles <= 52:
+        raise typer.BadParameter(f"history_cycles: {history_cycles} is outside 1..52")
+    try:
+        config = PolicyConfig(budget_share=budget_share)
+        response = ResponseConfig(response_mean=response_mean, response_spread=response_spread)
+        model, frame, decision = learn_from_simulation(response, promoters, seed,
+                                                       history_cycles, exploration, config)
+    except ValueError as error:
+        typer.echo(f"fenrun: {error}", err=True)
+        raise typer.Exit(2) from error
+    done = register_policy(TrainingSettings(), model, frame, decision, config)
+    for decision_ in (done.policy, done.response):
+        state = (f"v{decision_.version} -> {decision_.alias}" if decision_.registered
+                 else "nothing registered")
+        typer.echo(f"{decision_.model_name}: {state}")
+    typer.echo(f"rule: {done.policy.rule}")
+    typer.echo(f"mlflow run {done.run_id}")
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(policy_app, name="policy")

@@ -14,7 +14,9 @@ import numpy as np
 import pandas as pd
 import pytest
 from mlflow.tracking import MlflowClient
+from typer.testing import CliRunner
 
+from api.cli import app
 from features.simulator.response_config import ResponseConfig
 from serving.champions import ChampionRegistry
 from serving.config import ServingSettings
@@ -94,3 +96,29 @@ def test_a_response_model_rejects_an_arm_off_the_ladder(store: TrainingSettings)
     rows = decision[INPUT_COLUMNS].head(3).assign(arm=len(model.ladder))
     with pytest.raises(ValueError, match="arm"):
         ResponsePyfunc(model).predict(None, rows)
+
+
+@pytest.mark.slow
+def test_cli_registers_then_registers_nothing_on_the_same_log(tmp_path: Path) -> None:
+    shutil.copyfile(_empty_store(), tmp_path / "mlflow.db")
+    env = {"FENRUN_MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow.db'}",
+           "FENRUN_MLFLOW_ARTIFACT_ROOT": str(tmp_path / "artifacts")}
+    args = ["policy", "register", "--promoters", "1500", "--seed", "11", "--history-cycles", "6",
+            "--exploration", "0.3", "--response-spread", "0.6"]
+    first = CliRunner().invoke(app, args, env=env)
+    assert first.exit_code == 0, first.output
+    assert "fenrun-rate-policy: v1 -> champion" in first.output
+    assert "fenrun-rate-response: v1 -> champion" in first.output
+    second = CliRunner().invoke(app, args, env=env)
+    assert second.exit_code == 0, second.output
+    assert "fenrun-rate-policy: nothing registered" in second.output
+
+
+def test_cli_refuses_a_log_without_exploration(tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["policy", "register", "--promoters", "300",
+                                      "--exploration", "0"],
+                                env={"FENRUN_MLFLOW_TRACKING_URI":
+                                     f"sqlite:///{tmp_path / 'mlflow.db'}"})
+    assert result.exit_code == 2
+    assert "explored rows" in result.output
+    assert not (tmp_path / "mlflow.db").exists()  # refused before touching the store

@@ -180,7 +180,7 @@ def register_policy(settings: TrainingSettings, model: ResponseModel, frame: pd.
         mlflow.log_metrics({**model.metrics, f"candidate_{METRIC}": candidate,
                             **{f"explored_rows_arm_{a}": float(n)
                                for a, n in model.explored_rows.items()}})
-        _log_models(model, allocation, decision)
+        uris = _log_models(model, allocation, decision)
         _card(model, frame, allocation, candidate)
     twin = same_as_registered(client, POLICY_NAME, run_id)
     if twin is not None:
@@ -203,9 +203,9 @@ def register_policy(settings: TrainingSettings, model: ResponseModel, frame: pd.
     rule = (f"{RULE}: candidate {candidate:.6g} vs {incumbent_label} {incumbent:.6g} yuan per "
             f"row: {verdict}")
     alias = CHAMPION if promoted else CHALLENGER
-    decisions = {name: _register(client, run_id, path, name, alias, rule, candidate, incumbent,
-                                 incumbent_label)
-                 for name, path in ((POLICY_NAME, "policy"), (RESPONSE_NAME, "response_model"))}
+    decisions = {name: _register(client, run_id, uris[name], name, alias, rule, candidate,
+                                 incumbent, incumbent_label)
+                 for name in (POLICY_NAME, RESPONSE_NAME)}
     return Registration(run_id, decisions[POLICY_NAME], decisions[RESPONSE_NAME], candidate,
                         incumbent, incumbent_label)
 
@@ -218,9 +218,9 @@ def _twin_response(client: MlflowClient, run_id: str, candidate: float) -> GateD
     return unchanged_decision(client, run_id, RESPONSE_NAME, METRIC, candidate, *twin)
 
 
-def _register(client: MlflowClient, run_id: str, path: str, name: str, alias: str, rule: str,
+def _register(client: MlflowClient, run_id: str, uri: str, name: str, alias: str, rule: str,
               candidate: float, incumbent: float, incumbent_label: str) -> GateDecision:
-    version = mlflow.register_model(f"runs:/{run_id}/{path}", name)
+    version = mlflow.register_model(uri, name)
     client.set_registered_model_alias(name, alias, version.version)
     tags = {"gate.rule": rule, "gate.metric": METRIC, f"gate.candidate_{METRIC}": f"{candidate}",
             f"gate.incumbent_{METRIC}": f"{incumbent}", "gate.incumbent": incumbent_label,
@@ -234,19 +234,22 @@ def _register(client: MlflowClient, run_id: str, path: str, name: str, alias: st
                         champion=incumbent, rule=rule)
 
 
-def _log_models(model: ResponseModel, allocation: Allocation, decision: pd.DataFrame) -> None:
+def _log_models(model: ResponseModel, allocation: Allocation, decision: pd.DataFrame
+                ) -> dict[str, str]:
+    """Log both pyfuncs to the active run; registered name -> logged model URI."""
     example = decision[INPUT_COLUMNS].head(5).reset_index(drop=True)
     response = ResponsePyfunc(model)
     arm_example = example.assign(arm=np.arange(len(example)) % len(model.ladder))
-    mlflow.pyfunc.log_model(
+    response_info = mlflow.pyfunc.log_model(
         name="response_model", python_model=response, input_example=arm_example,
         signature=infer_signature(arm_example, response.predict(None, arm_example)),
         pip_requirements=REQUIREMENTS)
     policy = PolicyPyfunc(model, allocation)
-    mlflow.pyfunc.log_model(
+    policy_info = mlflow.pyfunc.log_model(
         name="policy", python_model=policy, input_example=example,
         signature=infer_signature(example, policy.predict(None, example)),
         pip_requirements=REQUIREMENTS)
+    return {RESPONSE_NAME: response_info.model_uri, POLICY_NAME: policy_info.model_uri}
 
 
 def _card(model: ResponseModel, frame: pd.DataFrame, allocation: Allocation,
