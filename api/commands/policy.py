@@ -12,6 +12,13 @@ import typer
 policy_app = typer.Typer(help="Rate policy: learned commission rates under a budget.",
                          no_args_is_help=True)
 
+# The simulated mall's settings, shared by `evaluate` and `register`.
+Exploration = Annotated[float, typer.Option(help="exploration share of the logged history")]
+ResponseMean = Annotated[float, typer.Option("--response-mean")]
+ResponseSpread = Annotated[float, typer.Option("--response-spread")]
+BudgetShare = Annotated[float, typer.Option("--budget-share",
+                                            help="commission / net GMV ceiling")]
+
 
 @policy_app.command("evaluate")
 def evaluate_command(
@@ -19,12 +26,10 @@ def evaluate_command(
     seeds: Annotated[int, typer.Option(help="number of seeds")] = 3,
     seed_base: Annotated[int, typer.Option("--seed-base", help="first seed")] = 101,
     cycles: Annotated[int, typer.Option(help="cycles each policy runs forward")] = 12,
-    exploration: Annotated[float, typer.Option(help="exploration share of the logged history")
-                           ] = 0.10,
-    response_mean: Annotated[float, typer.Option("--response-mean")] = 0.8,
-    response_spread: Annotated[float, typer.Option("--response-spread")] = 0.4,
-    budget_share: Annotated[float, typer.Option("--budget-share",
-                                                help="commission / net GMV ceiling")] = 0.125,
+    exploration: Exploration = 0.10,
+    response_mean: ResponseMean = 0.8,
+    response_spread: ResponseSpread = 0.4,
+    budget_share: BudgetShare = 0.125,
     json_path: Annotated[Path | None, typer.Option("--json", help="write the result here")
                          ] = None,
     mlflow_log: Annotated[bool, typer.Option("--mlflow/--no-mlflow")] = False,
@@ -66,12 +71,10 @@ def register_command(
     seed: Annotated[int, typer.Option(help="seed of the simulated mall and log")] = 101,
     history_cycles: Annotated[int, typer.Option("--history-cycles",
                                                 help="logged cycles to learn from")] = 8,
-    exploration: Annotated[float, typer.Option(help="exploration share of the logged history")
-                           ] = 0.10,
-    response_mean: Annotated[float, typer.Option("--response-mean")] = 0.8,
-    response_spread: Annotated[float, typer.Option("--response-spread")] = 0.4,
-    budget_share: Annotated[float, typer.Option("--budget-share",
-                                                help="commission / net GMV ceiling")] = 0.125,
+    exploration: Exploration = 0.10,
+    response_mean: ResponseMean = 0.8,
+    response_spread: ResponseSpread = 0.4,
+    budget_share: BudgetShare = 0.125,
 ) -> None:
     """Learn from a simulated log and register fenrun-rate-response / fenrun-rate-policy; the
     policy becomes champion only if its DR estimate beats the champion's (or fixed rates')."""
