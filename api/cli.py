@@ -18,6 +18,7 @@ from api.commands import register_all
 from api.common import (
     ALLOW_FUTURE_HELP,
     apply_plan_file,
+    cli_actor,
     fail,
     money_as_of,
     open_books,
@@ -192,18 +193,12 @@ def payouts_run(
 Note = Annotated[str | None, typer.Option(help="why, recorded with the decision")]
 
 
-def _decider() -> str:
-    import getpass
-
-    return f"cli:{getpass.getuser()}"
-
-
 @payouts_app.command("approve")
 def payouts_approve(payout_id: int, note: Note = None) -> None:
     """Approve a payout above the review limit; it is paid if the balance still covers it."""
     try:
         engine = open_books(create=False)
-        payout = approve_payout(engine, stored_plans(engine), payout_id, _decider(), note)
+        payout = approve_payout(engine, stored_plans(engine), payout_id, cli_actor(), note)
     except SettlementError as error:
         fail(str(error), code=1)
     _print_payouts([payout], None)
@@ -214,7 +209,7 @@ def payouts_reject(payout_id: int, note: Note = None) -> None:
     """Reject a payout awaiting approval; the balance stays available."""
     try:
         engine = open_books(create=False)
-        payout = reject_payout(engine, stored_plans(engine), payout_id, _decider(), note)
+        payout = reject_payout(engine, stored_plans(engine), payout_id, cli_actor(), note)
     except SettlementError as error:
         fail(str(error), code=1)
     _print_payouts([payout], None)

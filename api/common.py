@@ -98,3 +98,11 @@ def future_as_of(at: datetime, allow_future: bool, field: str, override: str) ->
     return (f"{field}: {at.isoformat()} is in the future (now {now:%Y-%m-%dT%H:%M:%SZ}, "
             f"tolerance {AS_OF_TOLERANCE.total_seconds() / 60:.0f} min); money moves as of "
             f"now or the past; pass {override} to replay a simulated mall")
+
+
+def cli_actor() -> str:
+    """Who a decision taken at this terminal is recorded as (`cli:<login>`): the audit trail of
+    payout approvals and key creation names the person, as the API names the key."""
+    import getpass
+
+    return f"cli:{getpass.getuser()}"

@@ -26,9 +26,10 @@ from features.risk_rules import DEFAULT_CONFIG, RULES, click_spam, run_rules, ve
 from features.simulator import SimulationConfig, simulate
 from features.simulator.config import FRAUD_TYPES
 from settlement.db import create_db_engine, upgrade
-from settlement.events import parse_json_line
-from settlement.plan import PlanBook, parse_plan_text
-from settlement.service import apply_events, release_due, sort_events
+from settlement.ingest import settle_file
+from settlement.plan import parse_plan_text
+from settlement.plan_store import store_versions
+from settlement.read_model import last_event_at
 
 SEEDS = (21, 22, 23)
 DAYS = 120
@@ -39,13 +40,15 @@ def _settled_frames(folder: Path, promoters: int, seed: int) -> tuple[RawFrames,
     url = f"sqlite:///{folder / 'books'}.db"
     engine = create_db_engine(url)
     upgrade(engine)
-    plans = PlanBook(parse_plan_text((folder / "plan.yaml").read_text()))
-    with (folder / "events.jsonl").open() as handle:
-        events = sort_events(parse_json_line(line) for line in handle if line.strip())
-    apply_events(engine, plans, events, 2000)
-    release_due(engine, plans, events[-1].ts)
-    as_of = pd.Timestamp(events[-1].ts).tz_convert("UTC")
-    frames = restrict_to(load_raw_frames(engine, events[-1].ts), as_of)
+    with engine.begin() as conn:
+        store_versions(conn, parse_plan_text((folder / "plan.yaml").read_text()))
+    settle_file(engine, folder / "events.jsonl", 2000)  # the use case `fenrun settle` calls
+    with engine.connect() as conn:
+        last_at = last_event_at(conn)
+    if last_at is None:
+        raise RuntimeError(f"seed {seed}: the simulated events left no trace in the books")
+    as_of = pd.Timestamp(last_at).tz_convert("UTC")
+    frames = restrict_to(load_raw_frames(engine, last_at), as_of)
     engine.dispose()
     return frames, as_of
 

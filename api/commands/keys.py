@@ -6,12 +6,11 @@ A revoked key stops working within the API's key cache time (`FENRUN_API_KEY_CAC
 
 from __future__ import annotations
 
-import getpass
 from typing import Annotated
 
 import typer
 
-from api.common import fail, open_books
+from api.common import cli_actor, fail, open_books
 from settlement.api_keys import ROLES, create_key, list_keys, revoke_key
 from settlement.errors import SettlementError
 
@@ -27,7 +26,7 @@ def keys_create(
     engine = open_books()
     try:
         with engine.begin() as conn:
-            key, text = create_key(conn, role, name, created_by=f"cli:{getpass.getuser()}")
+            key, text = create_key(conn, role, name, created_by=cli_actor())
     except SettlementError as error:
         fail(str(error))
     typer.echo(f"key {key.key_id} ({key.role}, {key.name}); shown once, store it now:")
