@@ -34,6 +34,10 @@ MEAN_BASKET_YUAN = np.array([
 ])
 REFUND_FACTOR = np.array([c.refund_factor for c in CATEGORIES])
 BASKET_SIGMA = 0.6  # spread of one order's value around its category mean
+MAX_ELASTICITY = 3.0
+# Gauss-Hermite nodes (probabilists') for expectations over the elasticity's unexplained noise
+_NODES, _WEIGHTS = np.polynomial.hermite_e.hermegauss(40)
+_WEIGHTS = _WEIGHTS / _WEIGHTS.sum()
 
 
 @dataclass(slots=True)
@@ -50,6 +54,7 @@ class ResponseMall:
     n_children: np.ndarray
     flagged: np.ndarray  # on the risk flag list (observable)
     elasticity: np.ndarray  # hidden
+    explained_elasticity: np.ndarray  # hidden: the part of e the attributes explain (unclipped)
     base_orders: np.ndarray  # hidden: orders per cycle at effort 1 after the ramp
     fraud: np.ndarray  # hidden
 
@@ -97,9 +102,10 @@ def build_mall(config: ResponseConfig, promoters: int, seed: int) -> ResponseMal
     reaction = _reaction_score(talent, pop.channel, tenure0, n_children, pop.grade)
     noise = rng.normal(0.0, 1.0, promoters)
     share = config.observable_share
+    explained = config.response_mean + config.response_spread * np.sqrt(share) * reaction
     elasticity = config.response_mean + config.response_spread * (
         np.sqrt(share) * reaction + np.sqrt(1.0 - share) * noise)
-    elasticity = np.clip(elasticity, 0.0, 3.0)
+    elasticity = np.clip(elasticity, 0.0, MAX_ELASTICITY)
     elasticity[fraud] = config.fraud_elasticity
     sellers = talent > 0
     mean_talent = talent[sellers].mean() if sellers.any() else 1.0
@@ -109,7 +115,8 @@ def build_mall(config: ResponseConfig, promoters: int, seed: int) -> ResponseMal
         config=config, seed=seed, channel=pop.channel.astype(np.int64),
         grade=pop.grade.astype(np.int64), category=pop.favourite.astype(np.int64),
         tenure0=tenure0, parent=pop.parent, n_children=n_children, flagged=flagged,
-        elasticity=elasticity, base_orders=base_orders, fraud=fraud,
+        elasticity=elasticity, explained_elasticity=explained, base_orders=base_orders,
+        fraud=fraud,
     )
 
 
@@ -162,6 +169,24 @@ def response(mall: ResponseMall, rate: np.ndarray, cadence: np.ndarray) -> np.nd
     return (rate / cfg.plan_rate) ** e * (1.0 + cfg.immediate_lift * cad)
 
 
+def attribute_response(mall: ResponseMall, rates: np.ndarray, cadence: np.ndarray) -> np.ndarray:
+    """`response` (n, arms) as far as the attributes tell: its expectation over the noise.
+
+    E[(r / r0) ** e | x] with e = clip(explained(x) + spread * sqrt(1 - share) * z, 0, 3), z
+    standard normal (Gauss-Hermite). This is the best any learner reading the attributes could
+    know of a promoter's response, so a policy planned on it is the ceiling such a learner can
+    reach; fraud agents keep their (known) fraud elasticity, which only makes the ceiling higher.
+    """
+    cfg = mall.config
+    residual_sd = cfg.response_spread * np.sqrt(1.0 - cfg.observable_share)
+    e = np.clip(mall.explained_elasticity[:, None] + residual_sd * _NODES[None, :], 0.0,
+                MAX_ELASTICITY)
+    e[mall.fraud] = cfg.fraud_elasticity
+    log_ratio = np.log(rates / cfg.plan_rate)  # (arms,)
+    expected = np.einsum("nka,k->na", np.exp(e[:, :, None] * log_ratio[None, None, :]), _WEIGHTS)
+    return expected * (1.0 + cfg.immediate_lift * cadence[:, None])
+
+
 def refund_share(mall: ResponseMall, rate: np.ndarray) -> np.ndarray:
     """Expected refunded share of GMV; a fraud agent's jumps with its rate and escapes the hold."""
     fraud = mall.fraud if np.ndim(rate) == 1 else mall.fraud[:, None]
@@ -171,16 +196,23 @@ def refund_share(mall: ResponseMall, rate: np.ndarray) -> np.ndarray:
 
 
 def arm_expectations(mall: ResponseMall, state: MallState, cadence: np.ndarray,
-                     horizon: str = "steady") -> dict[str, np.ndarray]:
+                     horizon: str = "steady", known: str = "all") -> dict[str, np.ndarray]:
     """True expected yuan per promoter (rows) and ladder arm (columns) for one cycle.
 
     `steady`: once the promoter has settled at the arm (what an allocation should plan for);
     `next`: the very next cycle from `state` (what one logged cycle at that arm is worth, for OPE).
+    `known="attributes"`: the elasticity only as far as the attributes explain it (levels and
+    fraud still true; see `attribute_response`), the ceiling of any learner reading attributes.
     Upline spill-over is left out on purpose: neither the oracle nor a learner is told about it.
     """
     cfg = mall.config
     rates = np.asarray(cfg.ladder)[None, :]
-    steady = response(mall, np.broadcast_to(rates, (len(mall), len(cfg.ladder))), cadence)
+    if known == "all":
+        steady = response(mall, np.broadcast_to(rates, (len(mall), len(cfg.ladder))), cadence)
+    elif known == "attributes":
+        steady = attribute_response(mall, rates[0], cadence)
+    else:
+        raise ValueError(f"known: {known!r} is not 'all' or 'attributes'")
     if horizon == "next":
         effort = cfg.carry_over * state.effort[:, None] + (1 - cfg.carry_over) * steady
     elif horizon == "steady":

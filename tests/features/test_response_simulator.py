@@ -7,7 +7,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from features.simulator.response import arm_expectations, build_mall, initial_state
+from features.simulator.response import (
+    arm_expectations,
+    attribute_response,
+    build_mall,
+    initial_state,
+    response,
+)
 from features.simulator.response_config import ResponseConfig
 from features.simulator.response_run import log_history, step
 
@@ -53,6 +59,32 @@ def test_expected_sales_rise_with_the_rate_and_response_mean_shapes_them() -> No
         assert (np.diff(gmv, axis=1) >= -1e-9).all()
     lift = [arm_expectations(m, initial_state(m), cad)["gmv"].sum(0) for m in (flat, steep)]
     assert lift[1][-1] / lift[1][3] > lift[0][-1] / lift[0][3] + 0.3
+
+
+def test_with_attributes_explaining_everything_the_attribute_view_is_the_truth() -> None:
+    mall = _mall(observable_share=1.0)
+    cad = (np.arange(len(mall)) % 2).astype(np.int64)
+    rates = np.asarray(CFG.ladder)
+    truth = response(mall, np.broadcast_to(rates, (len(mall), len(rates))), cad)
+    assert np.allclose(attribute_response(mall, rates, cad), truth, rtol=1e-9)
+
+
+def test_the_attribute_view_is_the_expectation_over_the_unexplained_noise() -> None:
+    cfg = ResponseConfig(observable_share=0.5, response_spread=0.8, fraud_share=0.0)
+    mall = build_mall(cfg, 50, 4)
+    rates = np.asarray(cfg.ladder)
+    cad = np.zeros(len(mall), dtype=np.int64)
+    view = attribute_response(mall, rates, cad)
+    # Monte Carlo of the same draw: e = clip(explained + spread * sqrt(1 - share) * z, 0, 3)
+    z = np.random.default_rng(0).standard_normal(200_000)
+    sd = cfg.response_spread * np.sqrt(1 - cfg.observable_share)
+    for promoter in (0, 17, 42):
+        e = np.clip(mall.explained_elasticity[promoter] + sd * z, 0.0, 3.0)
+        sampled = ((rates[:, None] / cfg.plan_rate) ** e[None, :]).mean(axis=1)
+        assert np.allclose(view[promoter], sampled, rtol=0.01)
+    # the truth differs promoter by promoter (the noise), but not on average over the mall
+    truth = response(mall, np.broadcast_to(rates, view.shape), cad)
+    assert not np.allclose(view, truth, rtol=0.05)
 
 
 def test_a_sharp_cut_makes_promoters_leave_and_a_small_one_does_not() -> None:

@@ -55,7 +55,9 @@ def test_evaluation_compares_all_policies_within_budget_and_guardrails() -> None
     request = EvaluationRequest(2500, (3,), 4, 0.10, CFG, POLICY)
     result = evaluate_policies(request, RateGuard(GuardrailSettings()))
     seed = result["seeds"][0]
-    assert set(seed["policies"]) == {"fixed", "threshold", "learned", "oracle"}
+    assert set(seed["policies"]) == {"fixed", "threshold", "learned", "attribute_oracle",
+                                     "oracle"}
+    assert isinstance(seed["attribute_ceiling_share"], float)
     assert seed["guardrail_violations"] == 0
     assert seed["budget_ok"]
     assert seed["policies"]["oracle"]["margin"] > seed["policies"]["fixed"]["margin"]

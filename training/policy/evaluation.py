@@ -4,9 +4,12 @@ Per seed: a response mall; a logged history under the plan rate with an explorat
 its propensities; the response model fitted on that log (or, without enough exploration, the
 cold-start answer: plan rate plus a small randomised exploration, never a confident guess); then
 fixed, threshold, learned and oracle run forward for the same cycles from the same state with the
-same luck, all through the same guard and budget. OPE (IPS, SNIPS, DR) of the learned policy is
-computed from the log and compared with the simulator's one-cycle truth; the learned policy is
-champion only if its DR estimate beats the current (plan) policy's on the same logs.
+same luck, all through the same guard and budget. A fifth, the attribute oracle, plans on the
+true levels but knows each elasticity only as far as the attributes explain it: the ceiling of
+any learner that reads attributes, so the learned policy is judged against both. OPE (IPS, SNIPS,
+DR) of the learned policy is computed from the log and compared with the simulator's one-cycle
+truth; the learned policy is champion only if its DR estimate beats the current (plan) policy's
+on the same logs.
 """
 
 from __future__ import annotations
@@ -71,6 +74,7 @@ def evaluate_seed(request: EvaluationRequest, seed: int, guard: Guard) -> dict[s
     fit_s = time.perf_counter() - started
     decision = decision_frame(history.log, observable, history.state.active)
     truth = arm_expectations(mall, history.state, cadence, "steady")
+    attributes = arm_expectations(mall, history.state, cadence, "steady", known="attributes")
     upline = cfg.upline_rate * (mall.parent >= 0)
     orders_seen = history.log.groupby("promoter")["orders"].sum().to_numpy()
     setting = Setting(mall, cadence, guard, pcfg.budget_share, pcfg.budget_safety, orders_seen,
@@ -84,6 +88,9 @@ def evaluate_seed(request: EvaluationRequest, seed: int, guard: Guard) -> dict[s
                                       pcfg.threshold_lower, kept_hist, comm_hist),
         "oracle": optimised_policy(truth["margin"], truth["commission"], truth["kept"],
                                    np.zeros(truth["margin"].shape), 0.0, seed),
+        "attribute_oracle": optimised_policy(attributes["margin"], attributes["commission"],
+                                             attributes["kept"],
+                                             np.zeros(attributes["margin"].shape), 0.0, seed),
     }
     status = "learned"
     if model is not None:
@@ -100,12 +107,16 @@ def evaluate_seed(request: EvaluationRequest, seed: int, guard: Guard) -> dict[s
                                                pcfg.cold_start_exploration, seed)
     results = {name: run_forward(setting, history.state, request.cycles, fn)
                for name, fn in policies.items()}
-    fixed, learned, oracle = (results[k].margin for k in ("fixed", "learned", "oracle"))
-    denominator = oracle - fixed
+    fixed, learned, oracle, ceiling = (results[k].margin for k in
+                                       ("fixed", "learned", "oracle", "attribute_oracle"))
     out: dict[str, object] = {
         "seed": seed, "status": status, "fit_s": fit_s,
         "policies": {k: r.as_dict(pcfg.budget_share) for k, r in results.items()},
-        "oracle_share": (learned - fixed) / denominator if abs(denominator) > 1e-9 else None,
+        "oracle_share": _share(learned - fixed, oracle - fixed),
+        # what the best any learner reading the attributes could reach, and the learned policy
+        # as a share of that (its elasticity noise is unobservable by construction)
+        "attribute_ceiling_share": _share(ceiling - fixed, oracle - fixed),
+        "share_of_attribute_ceiling": _share(learned - fixed, ceiling - fixed),
         "budget_ok": results["learned"].as_dict(pcfg.budget_share)["budget_ok"],
         "guardrail_violations": sum(r.violations for r in results.values()),
         "fraud": _fraud_raises(mall, results["learned"].final_rate, cfg.plan_rate),
@@ -113,6 +124,10 @@ def evaluate_seed(request: EvaluationRequest, seed: int, guard: Guard) -> dict[s
     if model is not None:
         out["ope"] = _ope(frame, history, mall, cadence, pcfg)
     return out
+
+
+def _share(uplift: float, reference: float) -> float | None:
+    return uplift / reference if abs(reference) > 1e-9 else None
 
 
 def _explored(frame: pd.DataFrame, arms: int) -> dict[int, int]:

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import numpy as np
 
-POLICIES = ("fixed", "threshold", "learned", "oracle")
+POLICIES = ("fixed", "threshold", "learned", "attribute_oracle", "oracle")
 
 
 def summarise(result: dict) -> dict[str, float | int | None]:
     """Median/worst oracle share, wins over the threshold rule, budget, OPE accuracy, fraud."""
     seeds = result["seeds"]
     shares = [s["oracle_share"] for s in seeds if s["oracle_share"] is not None]
+    ceilings = [s["attribute_ceiling_share"] for s in seeds
+                if s.get("attribute_ceiling_share") is not None]
+    of_ceiling = [s["share_of_attribute_ceiling"] for s in seeds
+                  if s.get("share_of_attribute_ceiling") is not None]
     beats = [s["policies"]["learned"]["margin"] > s["policies"]["threshold"]["margin"]
              for s in seeds]
     ope = [s["ope"]["learned"] for s in seeds if "ope" in s]
@@ -21,6 +25,8 @@ def summarise(result: dict) -> dict[str, float | int | None]:
         "seeds": len(seeds),
         "oracle_share_median": float(np.median(shares)) if shares else None,
         "oracle_share_worst": float(np.min(shares)) if shares else None,
+        "attribute_ceiling_share_median": float(np.median(ceilings)) if ceilings else None,
+        "share_of_attribute_ceiling_median": float(np.median(of_ceiling)) if of_ceiling else None,
         "beats_threshold_share": float(np.mean(beats)),
         "budget_ok_all": int(all(s["budget_ok"] for s in seeds)),
         "guardrail_violations": int(sum(s["guardrail_violations"] for s in seeds)),
@@ -32,11 +38,11 @@ def summarise(result: dict) -> dict[str, float | int | None]:
 
 def format_table(result: dict) -> str:
     """One line per seed: 12-cycle margin per policy (yuan), oracle share, budget, OPE."""
-    head = (f"{'seed':>5} " + " ".join(f"{p:>12}" for p in POLICIES)
+    head = (f"{'seed':>5} " + " ".join(f"{p:>16}" for p in POLICIES)
             + f" {'share':>7} {'budget':>6} {'DR':>10} {'truth':>10} {'status':<10}")
     lines = [head]
     for s in result["seeds"]:
-        margins = " ".join(f"{s['policies'][p]['margin']:>12,.0f}" for p in POLICIES)
+        margins = " ".join(f"{s['policies'][p]['margin']:>16,.0f}" for p in POLICIES)
         share = "   n/a" if s["oracle_share"] is None else f"{s['oracle_share']:>7.2f}"
         dr = s.get("ope", {}).get("learned", {})
         lines.append(f"{s['seed']:>5} {margins} {share} {str(s['budget_ok']):>6} "
