@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -19,7 +20,14 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from settlement import order_codec
 from settlement import tables as t
 from settlement.attribution import TouchRecord
-from settlement.bulk import bulk_insert, driver_connection, sqlite_instant
+from settlement.bulk import (
+    PreparedInsert,
+    bulk_insert,
+    driver_connection,
+    prepare,
+    send,
+    sqlite_instant,
+)
 from settlement.ledger import AccountKey
 from settlement.state import Changes, KnownEvent, OrderState, PromoterState
 
@@ -202,53 +210,109 @@ ENTRY_COLUMNS = ("entry_id", "kind", "occurred_at", "event_id", "plan_version_id
 POSTING_COLUMNS = ("entry_id", "account_kind", "owner_id", "currency", "amount_minor")
 
 
-def flush(conn: Connection, changes: Changes) -> None:
-    """Write one batch's changes; raise `StaleState` if a row it read was changed meanwhile."""
-    write_events(conn, changes)
-    bulk_insert(conn, t.promoters, PROMOTER_COLUMNS, [
-        (p.promoter_id, p.parent_id, p.grade, p.joined_at, p.suspended, 1)
-        for p in changes.new_promoters.values()
+@dataclass(frozen=True, slots=True)
+class PreparedFlush:
+    """One batch's writes, formatted for the driver (`prepare_flush`), not yet sent.
+
+    Everything here is a copy taken when it was prepared: the workspace may go on changing (a
+    pipelined writer decides the next batch meanwhile) without changing what this batch writes.
+    """
+
+    events: PreparedInsert | None
+    event_rewrites: tuple[tuple[str, int, str, str | None, int], ...]
+    rejections: PreparedInsert | None
+    promoters: PreparedInsert | None
+    promoter_updates: list[dict[str, Any]]
+    inserts: tuple[PreparedInsert | None, ...]  # touches, bindings, orders
+    order_updates: tuple[list[dict[str, Any]], ...]  # one list per set of changed columns
+    entries: PreparedInsert | None
+    postings: PreparedInsert | None
+    balance_deltas: dict[AccountKey, int]
+
+
+def prepare_flush(raw: Any, dialect: Any, changes: Changes) -> PreparedFlush:
+    """Format one batch's changes for `write_flush` (the Python-heavy half of a flush).
+
+    `raw` is a driver connection of the same database; on PostgreSQL it only lends its adapters.
+    """
+    def rows(table: Any, columns: Sequence[str], values: Sequence[Sequence[Any]]
+             ) -> PreparedInsert | None:
+        return prepare(raw, dialect, table, columns, values)
+
+    stored = changes.stored_attempts
+    decided = changes.events
+    events = rows(t.events, EVENT_COLUMNS, [
+        (item.event.event_id, item.event.type, item.event.ts, item.event.payload_hash,
+         item.status, item.reason, item.event.raw or _dumps(item.event.payload), item.attempt)
+        for event_id, item in decided.items() if event_id not in stored
     ])
-    _update_versioned(conn, t.promoters, "promoter_id", [
-        {"promoter_id": p.promoter_id, "suspended": p.suspended, "version": p.version + 1}
-        for p in changes.changed_promoters.values() if p.promoter_id not in changes.new_promoters
-    ])
-    bulk_insert(conn, t.touches, TOUCH_COLUMNS, changes.touches)
-    bulk_insert(conn, t.customer_bindings, BINDING_COLUMNS, changes.bindings)
-    bulk_insert(conn, t.orders, ORDER_COLUMNS, [
-        tuple(_order_row(o).values()) for o in changes.new_orders.values()])
+    rewrites = tuple((event_id, stored[event_id], decided[event_id].status,
+                      decided[event_id].reason, decided[event_id].attempt)
+                     for event_id in sorted(stored))
+    now = datetime.now(UTC)
     by_columns: dict[tuple[str, ...], list[dict[str, Any]]] = {}
     for order_id, order in changes.changed_orders.items():
         if order_id not in changes.new_orders:
             columns = changes.changed_order_columns.get(order_id, set())
             by_columns.setdefault(tuple(sorted(columns)), []).append(
                 _changed_columns(order, columns))
-    for rows in by_columns.values():
-        _update_versioned(conn, t.orders, "order_id", rows)
-    write_entries(conn, changes)
+    return PreparedFlush(
+        events=events,
+        event_rewrites=rewrites,
+        rejections=rows(t.event_rejections, REJECTION_COLUMNS,
+                        [(event_id, attempt, reason, now)
+                         for event_id, attempt, reason in changes.rejections]),
+        promoters=rows(t.promoters, PROMOTER_COLUMNS, [
+            (p.promoter_id, p.parent_id, p.grade, p.joined_at, p.suspended, 1)
+            for p in changes.new_promoters.values()]),
+        promoter_updates=[
+            {"promoter_id": p.promoter_id, "suspended": p.suspended, "version": p.version + 1}
+            for p in changes.changed_promoters.values()
+            if p.promoter_id not in changes.new_promoters],
+        inserts=(rows(t.touches, TOUCH_COLUMNS, changes.touches),
+                 rows(t.customer_bindings, BINDING_COLUMNS, changes.bindings),
+                 rows(t.orders, ORDER_COLUMNS,
+                      [tuple(_order_row(o).values()) for o in changes.new_orders.values()])),
+        order_updates=tuple(by_columns.values()),
+        entries=rows(t.journal_entries, ENTRY_COLUMNS, [
+            (e.entry_id, e.kind, e.occurred_at, e.event_id, e.plan_version_id)
+            for e in changes.entries]),
+        postings=rows(t.postings, POSTING_COLUMNS, [
+            (e.entry_id, p.account.kind, p.account.owner_id, p.account.currency, p.amount_minor)
+            for e in changes.entries for p in e.postings]),
+        balance_deltas=dict(changes.balance_deltas),
+    )
 
 
-def write_events(conn: Connection, changes: Changes) -> None:
-    """Insert new events, rewrite re-decided ones at the attempt count read, log rejections."""
-    stored = changes.stored_attempts
-    bulk_insert(conn, t.events, EVENT_COLUMNS, [
-        (item.event.event_id, item.event.type, item.event.ts, item.event.payload_hash,
-         item.status, item.reason, item.event.raw or _dumps(item.event.payload), item.attempt)
-        for event_id, item in changes.events.items() if event_id not in stored
-    ])
+def write_flush(conn: Connection, prepared: PreparedFlush) -> None:
+    """Send a prepared batch inside the caller's transaction; `StaleState` if a row it read was
+    changed meanwhile (the caller rolls back: nothing of the batch stays)."""
+    raw = driver_connection(conn)
+    send(raw, prepared.events)
     e = t.events.c
-    for event_id in sorted(stored):  # rare (redeliveries of rejected events): one UPDATE each
-        item = changes.events[event_id]
+    for event_id, attempts, status, reason, attempt in prepared.event_rewrites:
+        # rare (redeliveries of rejected events): one UPDATE each, at the attempt count read
         updated = conn.execute(
             update(t.events)
-            .where(and_(e.event_id == event_id, e.attempts == stored[event_id]))
-            .values(status=item.status, reason=item.reason, attempts=item.attempt)).rowcount
+            .where(and_(e.event_id == event_id, e.attempts == attempts))
+            .values(status=status, reason=reason, attempts=attempt)).rowcount
         if updated != 1:
             raise StaleState(f"events: {event_id} was decided by someone else meanwhile")
-    now = datetime.now(UTC)
-    bulk_insert(conn, t.event_rejections, REJECTION_COLUMNS,
-                [(event_id, attempt, reason, now) for event_id, attempt, reason
-                 in changes.rejections])
+    send(raw, prepared.rejections)
+    send(raw, prepared.promoters)
+    _update_versioned(conn, t.promoters, "promoter_id", prepared.promoter_updates)
+    for insert in prepared.inserts:
+        send(raw, insert)
+    for rows in prepared.order_updates:
+        _update_versioned(conn, t.orders, "order_id", rows)
+    send(raw, prepared.entries)
+    send(raw, prepared.postings)
+    apply_balance_deltas(conn, prepared.balance_deltas)
+
+
+def flush(conn: Connection, changes: Changes) -> None:
+    """Write one batch's changes; raise `StaleState` if a row it read was changed meanwhile."""
+    write_flush(conn, prepare_flush(driver_connection(conn), conn.dialect, changes))
 
 
 def _update_versioned(conn: Connection, table: Any, key: str, rows: list[dict[str, Any]]) -> None:
