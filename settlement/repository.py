@@ -83,9 +83,9 @@ class _Lookup:
     back as aware UTC datetimes on both.
     """
 
-    def __init__(self, conn: Connection) -> None:
-        self.postgres = conn.dialect.name == "postgresql"
-        self.raw = driver_connection(conn)
+    def __init__(self, raw: Any, postgres: bool) -> None:
+        self.postgres = postgres
+        self.raw = raw
 
     def rows(self, sql: str, ids: Sequence[str] | None, *params: Any) -> list[tuple[Any, ...]]:
         """Run `sql`, where `{ids}` stands for "is one of `ids`" and `{p}` for each of `params`."""
@@ -135,8 +135,14 @@ class DatabaseSource:
     """`StateSource` over one connection (inside the batch's transaction)."""
 
     def __init__(self, conn: Connection) -> None:
-        self.conn = conn
-        self.lookup = _Lookup(conn)
+        self.lookup = _Lookup(driver_connection(conn), conn.dialect.name == "postgresql")
+
+    @classmethod
+    def over_driver(cls, raw: Any, postgres: bool) -> DatabaseSource:
+        """A source reading through a bare driver connection (a pipelined writer's reader)."""
+        source = cls.__new__(cls)
+        source.lookup = _Lookup(raw, postgres)
+        return source
 
     def load_events(self, event_ids: list[str]) -> dict[str, KnownEvent]:
         found: dict[str, KnownEvent] = {}
