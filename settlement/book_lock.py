@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from sqlalchemy import Connection, text
 
+from settlement.bulk import driver_connection
+
 BOOK_LOCK_ID = 0x66656E626F6F6B  # "fenbook"
 
 
@@ -48,5 +50,5 @@ def data_version(conn: Connection) -> int | None:
     PostgreSQL). Two reads on the same connection differ iff someone else committed between."""
     if conn.dialect.name != "sqlite":
         return None
-    raw = conn.connection.driver_connection  # no SQLAlchemy transaction: it would BEGIN IMMEDIATE
-    return int(raw.execute("PRAGMA data_version").fetchone()[0])
+    # Through the driver: a SQLAlchemy transaction would BEGIN IMMEDIATE just to read this.
+    return int(driver_connection(conn).execute("PRAGMA data_version").fetchone()[0])

@@ -224,6 +224,8 @@ def pipelined(engine: Engine, plans: PlanWatch, batches: Iterable[tuple[T, Seque
         postgres = engine.dialect.name == "postgresql"
         reader = engine.raw_connection()
         driver = reader.driver_connection
+        if driver is None:
+            raise RuntimeError("the reader has no live driver connection")
         if postgres:
             driver.autocommit = True  # each lookup sees what the writer committed so far
         interval = sys.getswitchinterval()
