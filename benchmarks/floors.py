@@ -179,4 +179,4 @@ def ratios_line(label: str, orders: int, settle: Cost, bare: Cost, floor: Cost) 
             f"({orders / bare.wall_s:,.0f} orders/s), "
             f"to the COPY floor {floor.wall_s / settle.wall_s:.2f} "
             f"({orders / floor.wall_s:,.0f} orders/s); "
-            f"CPU per order: settle {cpu(settle)}, bare INSERT {cpu(bare)}, floor {cpu(floor)}")
+            f"CPU per order: this path {cpu(settle)}, bare INSERT {cpu(bare)}, floor {cpu(floor)}")

@@ -47,20 +47,18 @@ def _dumps(value: object) -> str:
     return order_codec.dumps(value)
 
 
-def _order_row(order: OrderState) -> dict[str, Any]:
-    """The row of `orders`, keys in table-column order (bulk inserts rely on it)."""
-    return {
-        "order_id": order.order_id, "customer_id": order.customer_id,
-        "merchant_id": order.merchant_id, "currency": order.currency,
-        "plan_version_id": order.plan_version_id, "paid_at": order.paid_at,
-        "confirmed_at": order.confirmed_at, "release_due_at": order.release_due_at,
-        "released_at": order.released_at, "gross_minor": order.gross_minor,
-        "refunded_minor": order.refunded_minor,
-        "lines": order_codec.encode_lines(order.lines),
-        "beneficiaries": order_codec.encode_beneficiaries(order.beneficiaries),
-        "allocation": order_codec.encode_allocation(order.allocation),
-        "version": order.version + 1,
-    }
+def _order_row(order: OrderState) -> tuple[Any, ...]:
+    """The row of `orders`, in table-column order (`ORDER_COLUMNS`)."""
+    lines = order.lines
+    gross = refunded = 0
+    for line in lines:
+        gross += line.amount_minor
+        refunded += line.refunded_minor
+    return (order.order_id, order.customer_id, order.merchant_id, order.currency,
+            order.plan_version_id, order.paid_at, order.confirmed_at, order.release_due_at,
+            order.released_at, gross, refunded, order_codec.encode_lines(lines),
+            order_codec.encode_beneficiaries(order.beneficiaries),
+            order_codec.encode_allocation(order.allocation), order.version + 1)
 
 
 def _changed_columns(order: OrderState, columns: set[str]) -> dict[str, Any]:
@@ -211,7 +209,9 @@ REJECTION_COLUMNS = ("event_id", "attempt", "reason", "rejected_at")
 PROMOTER_COLUMNS = ("promoter_id", "parent_id", "grade", "joined_at", "suspended", "version")
 TOUCH_COLUMNS = ("event_id", "customer_id", "promoter_id", "ts", "kind", "channel")
 BINDING_COLUMNS = ("customer_id", "promoter_id", "bound_at", "event_id")
-ORDER_COLUMNS = tuple(c.name for c in t.orders.columns)
+ORDER_COLUMNS = ("order_id", "customer_id", "merchant_id", "currency", "plan_version_id",
+                 "paid_at", "confirmed_at", "release_due_at", "released_at", "gross_minor",
+                 "refunded_minor", "lines", "beneficiaries", "allocation", "version")
 ENTRY_COLUMNS = ("entry_id", "kind", "occurred_at", "event_id", "plan_version_id")
 POSTING_COLUMNS = ("entry_id", "account_kind", "owner_id", "currency", "amount_minor")
 
@@ -278,7 +278,7 @@ def prepare_flush(raw: Any, dialect: Any, changes: Changes) -> PreparedFlush:
         inserts=(rows(t.touches, TOUCH_COLUMNS, changes.touches),
                  rows(t.customer_bindings, BINDING_COLUMNS, changes.bindings),
                  rows(t.orders, ORDER_COLUMNS,
-                      [tuple(_order_row(o).values()) for o in changes.new_orders.values()])),
+                      [_order_row(o) for o in changes.new_orders.values()])),
         order_updates=tuple(by_columns.values()),
         entries=rows(t.journal_entries, ENTRY_COLUMNS, [
             (e.entry_id, e.kind, e.occurred_at, e.event_id, e.plan_version_id)

@@ -211,18 +211,22 @@ class _BatchIds:
         ids = cls()
         for event in batch:
             body = event.body
-            if isinstance(body, PromoterJoined):
+            if isinstance(body, OrderPaid):
+                ids.paying.add(body.order_id)
+                ids.customers.add(body.customer_id)
+            elif isinstance(body, Touch):
+                ids.promoters.add(body.promoter_id)
+                ids.customers.add(body.customer_id)
+            elif isinstance(body, OrderConfirmed):
+                ids.orders.add(body.order_id)
+            elif isinstance(body, OrderRefunded):
+                ids.orders.add(body.order_id)
+            elif isinstance(body, PromoterJoined):
                 ids.joining.add(body.promoter_id)
                 if body.parent_id:
                     ids.promoters.add(body.parent_id)
-            elif promoter_id := getattr(body, "promoter_id", None):
-                ids.promoters.add(promoter_id)
-            if isinstance(body, Touch | OrderPaid):
-                ids.customers.add(body.customer_id)
-            if isinstance(body, OrderPaid):
-                ids.paying.add(body.order_id)
-            elif isinstance(body, OrderConfirmed | OrderRefunded):
-                ids.orders.add(body.order_id)
+            else:
+                ids.promoters.add(body.promoter_id)  # suspended, reinstated
         return ids
 
 
