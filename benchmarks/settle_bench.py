@@ -1,10 +1,9 @@
-"""Settlement throughput: orders/s on SQLite and PostgreSQL beside a bare INSERT of the same rows.
+"""Settlement throughput: orders/s on SQLite and PostgreSQL beside two references of the same rows.
 
-The figure to push up is the ratio: settling costs reads, rules and bookkeeping rows on top of the
-journal itself, and commits and hot balance rows are the limit, not arithmetic. The baseline
-inserts exactly the journal entries and postings the settle run wrote, in the same number of
-batches, through the same bulk path (COPY on PostgreSQL, executemany on SQLite), committing once
-per batch.
+Settling goes through `fenrun settle`'s path (`Ingest.apply_batches`: the pipelined writer). The
+references, measured in the same run (benchmarks/floors.py): a bare INSERT of the journal rows it
+wrote, and the floor, a bare COPY of every row it wrote (with its order confirmations), each in
+as many transactions as settling used. Ratios above 1 would mean faster than the rows alone.
 """
 
 from __future__ import annotations
@@ -13,7 +12,6 @@ import gc
 import json
 import os
 import random
-import resource
 import tempfile
 import time
 from collections.abc import Iterator
@@ -21,16 +19,17 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, func, select, text
+from sqlalchemy import Engine, func, select
 
+from benchmarks.floors import bare_insert, copy_floor, measured, ratios_line, written_rows
 from settlement import tables as t
-from settlement.bulk import bulk_insert
 from settlement.db import create_db_engine, upgrade
 from settlement.events import Event, parse_json_line
+from settlement.ingest import Ingest
 from settlement.plan import PlanBook, parse_plan_text
-from settlement.repository import ENTRY_COLUMNS, POSTING_COLUMNS
+from settlement.plan_store import store_versions
 from settlement.scratch import scratch_postgres
-from settlement.service import apply_events, release_due, sort_events
+from settlement.service import release_due, sort_events
 
 PLAN = (Path(__file__).parents[1] / "settlement" / "examples" / "plan.yaml").read_text()
 BATCH = 2000
@@ -90,65 +89,12 @@ def scratch_database(kind: str) -> Iterator[str]:
         yield url
 
 
-def _journal_rows(engine: Engine) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
-    with engine.connect() as conn:
-        entries = [tuple(r) for r in conn.execute(
-            select(*(t.journal_entries.c[name] for name in ENTRY_COLUMNS)))]
-        postings = [tuple(r) for r in conn.execute(
-            select(*(t.postings.c[name] for name in POSTING_COLUMNS)))]
-    return entries, postings
-
-
-def _bare_insert_seconds(url: str, entries: list[tuple[Any, ...]],
-                         postings: list[tuple[Any, ...]], batches: int
-                         ) -> tuple[float, float, float | None]:
-    """(wall seconds, this process's CPU seconds, the backends' CPU seconds or None)."""
-    engine = create_db_engine(url)
-    upgrade(engine)
-    server_before = _backend_cpu_s(engine)
-    cpu_before = _own_cpu_s()
-    entry_step = -(-len(entries) // batches)
-    posting_step = -(-len(postings) // batches)
-    started = time.perf_counter()
-    for b in range(batches):
-        with engine.begin() as conn:
-            bulk_insert(conn, t.journal_entries, ENTRY_COLUMNS,
-                        entries[b * entry_step:(b + 1) * entry_step])
-            bulk_insert(conn, t.postings, POSTING_COLUMNS,
-                        postings[b * posting_step:(b + 1) * posting_step])
-    elapsed = time.perf_counter() - started
-    client_cpu_s = _own_cpu_s() - cpu_before
-    server_after = _backend_cpu_s(engine)
-    engine.dispose()
-    server_cpu_s = (server_after - server_before
-                    if server_before is not None and server_after is not None else None)
-    return elapsed, client_cpu_s, server_cpu_s
-
-
-def _own_cpu_s() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
-
-
-def _backend_cpu_s(engine: Engine) -> float | None:
-    """CPU seconds used so far by the PostgreSQL backends serving `engine`'s database.
-
-    Read from /proc, so only when the server runs on this machine (None otherwise, and on SQLite,
-    whose work is done inside this process and counted in its own CPU time).
-    """
-    if engine.dialect.name != "postgresql":
-        return None
-    with engine.connect() as conn:
-        pids = conn.execute(text("SELECT pid FROM pg_stat_activity "
-                                 "WHERE datname = current_database()")).scalars().all()
-    total = 0.0
-    for pid in pids:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            return None
-        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    return total
+def settle(engine: Engine, events: list[Event]) -> None:
+    """`fenrun settle`'s path: the one ingestion use case, batches through the pipelined writer."""
+    ingest = Ingest(engine, BATCH)
+    batches = ((start, events[start:start + BATCH]) for start in range(0, len(events), BATCH))
+    for _ in ingest.apply_batches(batches):
+        pass
 
 
 def bench_database(kind: str, events: list[Event], orders: int) -> dict[str, Any]:
@@ -156,38 +102,37 @@ def bench_database(kind: str, events: list[Event], orders: int) -> dict[str, Any
     with scratch_database(kind) as url:
         engine = create_db_engine(url)
         upgrade(engine)
-        server_before = _backend_cpu_s(engine)
-        cpu_before = _own_cpu_s()
-        started = time.perf_counter()
-        apply_events(engine, plans, events, BATCH)
-        settle_s = time.perf_counter() - started
-        client_cpu_s = _own_cpu_s() - cpu_before
-        server_after = _backend_cpu_s(engine)
-        server_cpu_s = (server_after - server_before
-                        if server_before is not None and server_after is not None else None)
+        with engine.begin() as conn:
+            store_versions(conn, plans.versions)
+        cost = measured(engine, lambda: settle(engine, events))
         started = time.perf_counter()
         released = release_due(engine, plans, events[-1].ts)
         release_s = time.perf_counter() - started
-        entries, postings = _journal_rows(engine)
+        rows = written_rows(engine)
         with engine.connect() as conn:
             paid_orders = conn.execute(select(func.count()).select_from(t.orders)).scalar_one()
         engine.dispose()
     batches = -(-len(events) // BATCH)
     with scratch_database(kind) as url:
-        baseline_s, bare_client_s, bare_server_s = _bare_insert_seconds(url, entries, postings,
-                                                                        batches)
-    journal_rows = len(entries) + len(postings)
-    del entries, postings
+        bare = bare_insert(url, rows, batches)
+    with scratch_database(kind) as url:
+        floor = copy_floor(url, rows, batches)
+    journal_rows = len(rows["journal_entries"]) + len(rows["postings"])
+    written = sum(len(part) for part in rows.values())
+    del rows
     return {
         "orders": paid_orders, "events": len(events), "journal_rows": journal_rows,
-        "settle_s": settle_s, "orders_per_s": orders / settle_s,
-        "events_per_s": len(events) / settle_s, "bare_insert_s": baseline_s,
-        "bare_insert_orders_per_s": orders / baseline_s, "ratio": baseline_s / settle_s,
+        "rows_written": written, "settle": cost, "bare": bare, "floor": floor,
+        "settle_s": cost.wall_s, "orders_per_s": orders / cost.wall_s,
+        "events_per_s": len(events) / cost.wall_s, "bare_insert_s": bare.wall_s,
+        "bare_insert_orders_per_s": orders / bare.wall_s, "ratio": bare.wall_s / cost.wall_s,
+        "floor_s": floor.wall_s, "floor_ratio": floor.wall_s / cost.wall_s,
         "released": released, "release_s": release_s,
-        "client_cpu_us_per_order": client_cpu_s * 1e6 / orders,
-        "server_cpu_us_per_order": (server_cpu_s * 1e6 / orders
-                                    if server_cpu_s is not None else None),
-        "bare_cpu_us_per_order": (bare_client_s + (bare_server_s or 0.0)) * 1e6 / orders,
+        "client_cpu_us_per_order": cost.client_cpu_s * 1e6 / orders,
+        "server_cpu_us_per_order": (cost.server_cpu_s * 1e6 / orders
+                                    if cost.server_cpu_s is not None else None),
+        "bare_cpu_us_per_order": bare.cpu_us_per(orders),
+        "floor_cpu_us_per_order": floor.cpu_us_per(orders),
     }
 
 
@@ -202,31 +147,27 @@ def run(orders: int = 100_000, databases: tuple[str, ...] = ("sqlite", "postgres
     for kind in databases:
         r = bench_database(kind, events, orders)
         results[kind] = r
-        print(f"settle[{kind}]: {r['orders_per_s']:,.0f} orders/s "
-              f"({r['events_per_s']:,.0f} events/s, {r['settle_s']:.1f}s); bare INSERT of the "
-              f"same {r['journal_rows']:,} journal rows:"
-              f" {r['bare_insert_orders_per_s']:,.0f} orders/s ({r['bare_insert_s']:.1f}s);"
-              f" ratio {r['ratio']:.2f}; released {r['released']:,} holds in {r['release_s']:.1f}s")
+        print(ratios_line(f"settle[{kind}]", orders, r["settle"], r["bare"], r["floor"]))
+        print(f"  {r['events_per_s']:,.0f} events/s; {r['rows_written'] / orders:.1f} rows "
+              f"written per order ({r['journal_rows']:,} of {r['rows_written']:,} are journal "
+              f"rows); released {r['released']:,} holds in {r['release_s']:.1f}s")
         print(_cpu_budget(r))
     return results
 
 
 def _cpu_budget(r: dict) -> str:
-    """Where the CPU of one order goes, and the ceiling that puts on this machine.
+    """The ceiling the CPU per order puts on this machine.
 
     Settling is CPU-bound on both sides: this process (parsing is excluded) and the database
     backend. With every core busy and perfect overlap, orders/s cannot exceed
-    cores / (client + server CPU per order); the figure says how far any scheme of workers,
-    threads or pipelining could go here without cutting the work per order itself.
+    cores / (client + server CPU per order).
     """
     client = r["client_cpu_us_per_order"]
     server = r["server_cpu_us_per_order"] or 0.0
     cores = os.cpu_count() or 1
-    ceiling = cores * 1e6 / (client + server)
-    where = f"backend {server:,.0f} µs" if r["server_cpu_us_per_order"] else "in-process"
-    return (f"  cpu per order: settle process {client:,.0f} µs, {where}; "
-            f"ceiling on {cores} cores with perfect overlap: {ceiling:,.0f} orders/s; "
-            f"the bare INSERT costs {r['bare_cpu_us_per_order']:,.0f} µs per order in all")
+    return (f"  ceiling on {cores} cores with perfect overlap: "
+            f"{cores * 1e6 / (client + server):,.0f} orders/s (the floor's: "
+            f"{cores * 1e6 / r['floor_cpu_us_per_order']:,.0f})")
 
 
 if __name__ == "__main__":

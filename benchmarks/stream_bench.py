@@ -5,7 +5,9 @@ Phase 1 (throughput): half of the other events are published, then two worker pr
 them; events/s counts from the first send to the last ledger commit. Phase 2 (lag): with the workers
 caught up, the other half is published at a steady pace below their capacity, and each worker
 records, per event, DB commit time minus the Kafka produce timestamp. The batch path
-(`apply_events`) settles the same events on another PostgreSQL database for comparison.
+(`fenrun settle`'s pipelined writer) settles the same events on another PostgreSQL database for
+comparison, and the rows the stream wrote are timed as a bare INSERT and a COPY floor
+(benchmarks/floors.py).
 """
 
 from __future__ import annotations
@@ -23,12 +25,20 @@ from typing import Any
 from kafka import KafkaProducer
 from sqlalchemy import func, select
 
-from benchmarks.settle_bench import generate, scratch_database
+from benchmarks.floors import (
+    Cost,
+    backend_cpu_s,
+    bare_insert,
+    copy_floor,
+    own_cpu_s,
+    ratios_line,
+    written_rows,
+)
+from benchmarks.settle_bench import BATCH, generate, scratch_database, settle
 from settlement import tables as t
 from settlement.db import create_db_engine, upgrade
 from settlement.plan import PlanBook, parse_plan_text
 from settlement.plan_store import store_versions
-from settlement.service import apply_events
 from settlement.stream.config import StreamSettings
 from settlement.stream.producer import Outgoing, ensure_topics, prepare, publish
 
@@ -67,7 +77,7 @@ def _worker(settings: dict[str, Any], url: str, stop: Any, results: Any) -> None
 
     stats = run_worker(StreamSettings(**settings), url, should_stop=stop.is_set)
     results.put({"applied": stats.applied, "transactions": stats.transactions,
-                 "lags": stats.lags_ms, "commits": stats.commit_times})
+                 "lags": stats.lags_ms, "commits": stats.commit_times, "cpu_s": own_cpu_s()})
 
 
 def _count(engine: Any) -> int:
@@ -105,14 +115,28 @@ def _paced(bootstrap: str, topic: str, messages: list[Outgoing]) -> None:
 
 
 def _batch_rate(plans: PlanBook, events: list[Any]) -> float:
+    """Events/s of `fenrun settle`'s path (the pipelined writer) on the same events."""
     with scratch_database("postgresql") as url:
         engine = create_db_engine(url)
         upgrade(engine)
+        with engine.begin() as conn:
+            store_versions(conn, plans.versions)
         started = time.perf_counter()
-        apply_events(engine, plans, events, 2000)
+        settle(engine, events)
         elapsed = time.perf_counter() - started
         engine.dispose()
     return len(events) / elapsed
+
+
+def _floors(rows: dict[str, list[Any]], events: int) -> tuple[Cost, Cost]:
+    """The bare-INSERT reference and the COPY floor of the rows the stream wrote, in as many
+    transactions as the batch path uses (the stream's own count depends on the pace)."""
+    batches = -(-events // BATCH)
+    with scratch_database("postgresql") as url:
+        bare = bare_insert(url, rows, batches)
+    with scratch_database("postgresql") as url:
+        floor = copy_floor(url, rows, batches)
+    return bare, floor
 
 
 def run(orders: int = 20_000) -> dict[str, float]:
@@ -145,12 +169,15 @@ def run(orders: int = 20_000) -> dict[str, float]:
             for process in workers:
                 process.start()
             join_first, join_last = _wait_for(engine, len(joins))
+            server_before = backend_cpu_s(engine)
             first = time.time()  # from the first send: publishing overlaps consuming
             publish(bootstrap, settings["orders_topic"], messages[:half])
             _, last = _wait_for(engine, len(joins) + half)
             phase2_at = time.time() * 1000
             _paced(bootstrap, settings["orders_topic"], messages[half:])
             _wait_for(engine, len(joins) + len(messages))
+            server_after = backend_cpu_s(engine)
+            rows = written_rows(engine)
             stop.set()
             reports = [results.get(timeout=60) for _ in workers]
             for process in workers:
@@ -163,6 +190,15 @@ def run(orders: int = 20_000) -> dict[str, float]:
             if at >= phase2_at]
     cuts = quantiles(lags, n=100)
     stream_rate = half / max(last - first, 1e-9)
+    orders = len(rows["orders"])
+    phase1_orders = sum(1 for m in messages[:half] if b'"order_paid"' in m.value)
+    stream_s = max(last - first, 1e-9)
+    server_s = (server_after - server_before
+                if server_before is not None and server_after is not None else None)
+    # CPU over the whole run (joins, both phases) per order: the workers' and their backends'.
+    cost = Cost(stream_s * orders / max(phase1_orders, 1),
+                sum(r["cpu_s"] for r in reports), server_s)
+    bare, floor = _floors(rows, len(events))
     batch_rate = _batch_rate(plans, events)
     join_rate = len(joins) / max(join_last - join_first, 1e-9)
     result = {"events": len(joins) + len(messages), "stream_events_per_s": stream_rate,
@@ -177,6 +213,10 @@ def run(orders: int = 20_000) -> dict[str, float]:
           f"simultaneous joins at {join_rate:,.0f} events/s; lag produce->ledger commit "
           f"at {PACE_EVENTS_PER_S:,} events/s: p50 {result['lag_ms_p50']:.0f} ms, "
           f"p99 {result['lag_ms_p99']:.0f} ms")
+    print(ratios_line(f"stream[postgresql, {WORKERS} workers]", orders, cost, bare, floor)
+          + " (orders/s of the throughput phase; CPU over the whole run)")
+    result["orders_per_s"] = phase1_orders / stream_s
+    result["floor_ratio"] = floor.wall_s / cost.wall_s
     return result
 
 

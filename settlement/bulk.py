@@ -1,16 +1,23 @@
-"""Bulk writes through the driver's fastest path: COPY on PostgreSQL, executemany on SQLite.
+"""Bulk writes through the driver's fastest path: binary COPY on PostgreSQL, executemany on SQLite.
 
-Values pass through each column type's own bind processor, so what lands in the table is exactly
-what SQLAlchemy would have written (UTC instants in one text format on SQLite, for instance).
+A bulk insert is two steps so that a pipelined writer can split them across threads: `prepare`
+turns rows into what the driver sends (the binary COPY stream, or rows with SQLite's instant
+text), which is the Python-heavy part, and `send` hands it to the database, which mostly waits
+on I/O. Values pass through each column type's own conversion, so what lands in the table is
+exactly what SQLAlchemy would have written (UTC instants in one text format on SQLite, for
+instance).
 """
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Table
+from psycopg.copy import Copy, FileWriter
+from sqlalchemy import BigInteger, Boolean, Connection, Integer, Table
 
 from settlement.schema_types import UTCDateTime
 
@@ -26,18 +33,29 @@ def sqlite_instant(value: datetime | None) -> str | None:
     return value.replace(tzinfo=None).isoformat(" ", "microseconds")
 
 
-def _processors(conn: Connection, table: Table, columns: Sequence[str]) -> list[Callable | None]:
-    dialect = conn.dialect
+def _processors(dialect: Any, table: Table, columns: Sequence[str]) -> list[Callable | None]:
     processors: list[Callable | None] = []
     for name in columns:
         column_type = table.c[name].type
         if dialect.name == "sqlite" and isinstance(column_type, UTCDateTime):
             processors.append(sqlite_instant)
-        elif dialect.name == "postgresql" and isinstance(column_type, UTCDateTime):
-            processors.append(None)  # psycopg writes aware datetimes to timestamptz as they are
         else:
             processors.append(column_type.bind_processor(dialect))
     return processors
+
+
+def pg_copy_type(table: Table, name: str) -> str:
+    """The PostgreSQL type a binary COPY must send for a column (binary COPY applies no casts)."""
+    column_type = table.c[name].type
+    if isinstance(column_type, UTCDateTime):
+        return "timestamptz"
+    if isinstance(column_type, Boolean):
+        return "bool"
+    if isinstance(column_type, BigInteger):
+        return "int8"
+    if isinstance(column_type, Integer):
+        return "int4"
+    return "text"  # String and Text columns: binary text is accepted by varchar and text alike
 
 
 def driver_connection(conn: Connection) -> Any:
@@ -48,13 +66,37 @@ def driver_connection(conn: Connection) -> Any:
     return raw
 
 
-def bulk_insert(conn: Connection, table: Table, columns: Sequence[str],
-                rows: Sequence[Sequence[Any]]) -> None:
-    """Insert `rows` (tuples in `columns` order) inside the connection's current transaction."""
+@dataclass(frozen=True, slots=True)
+class PreparedInsert:
+    """Rows of one table ready for the driver: a binary COPY stream, or SQLite parameter rows."""
+
+    table: str
+    columns: tuple[str, ...]
+    copy_data: bytes | None  # PostgreSQL
+    rows: list[Sequence[Any]] | None  # SQLite
+    count: int
+
+
+def prepare(raw: Any, dialect: Any, table: Table, columns: Sequence[str],
+            rows: Sequence[Sequence[Any]]) -> PreparedInsert | None:
+    """Format `rows` (tuples in `columns` order) for `send`; None when there is nothing to send.
+
+    On PostgreSQL `raw` is any psycopg connection of the same database: it only lends its
+    adapters, no query runs (so the formatting may happen on a reader's connection while a
+    writer thread sends the previous batch on its own).
+    """
     if not rows:
-        return
-    processors = _processors(conn, table, columns)
-    active = [(index, p) for index, p in enumerate(processors) if p is not None]
+        return None
+    if dialect.name == "postgresql":
+        buffer = io.BytesIO()
+        with raw.cursor() as cursor, Copy(cursor, binary=True, writer=FileWriter(buffer)) as copy:
+            copy.set_types([pg_copy_type(table, name) for name in columns])
+            for row in rows:
+                copy.write_row(row)
+        return PreparedInsert(table.name, tuple(columns), buffer.getvalue(), None, len(rows))
+    active = [(index, p) for index, p in enumerate(_processors(dialect, table, columns))
+              if p is not None]
+    converted: list[Sequence[Any]] = list(rows)
     if active:
         converted = []
         for row in rows:
@@ -62,19 +104,31 @@ def bulk_insert(conn: Connection, table: Table, columns: Sequence[str],
             for index, process in active:
                 values[index] = process(values[index])
             converted.append(values)
-        rows = converted
-    raw = driver_connection(conn)
-    column_list = ", ".join(columns)
-    if conn.dialect.name == "postgresql":
-        with raw.cursor() as cursor, cursor.copy(
-                f"COPY {table.name} ({column_list}) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row(row)
+    return PreparedInsert(table.name, tuple(columns), None, converted, len(rows))
+
+
+def send(raw: Any, prepared: PreparedInsert | None) -> None:
+    """Insert prepared rows through the driver, inside its current transaction."""
+    if prepared is None:
         return
-    placeholders = ", ".join("?" for _ in columns)
+    column_list = ", ".join(prepared.columns)
+    if prepared.copy_data is not None:
+        with raw.cursor() as cursor, cursor.copy(
+                f"COPY {prepared.table} ({column_list}) FROM STDIN (FORMAT BINARY)") as copy:
+            copy.write(prepared.copy_data)
+        return
+    placeholders = ", ".join("?" for _ in prepared.columns)
     cursor = raw.cursor()
     try:
-        cursor.executemany(f"INSERT INTO {table.name} ({column_list}) VALUES ({placeholders})",
-                           rows)
+        cursor.executemany(
+            f"INSERT INTO {prepared.table} ({column_list}) VALUES ({placeholders})",
+            prepared.rows or [])
     finally:
         cursor.close()
+
+
+def bulk_insert(conn: Connection, table: Table, columns: Sequence[str],
+                rows: Sequence[Sequence[Any]]) -> None:
+    """Insert `rows` (tuples in `columns` order) inside the connection's current transaction."""
+    raw = driver_connection(conn)
+    send(raw, prepare(raw, conn.dialect, table, columns, rows))

@@ -7,27 +7,33 @@ transaction; see stream/worker.py for why its release schedule differs). So ever
 - reads the plan versions inside the transaction that applies (`PlanWatch.current`): a version
   stored while it runs is used from its next transaction on;
 - decides an event with the same rules (`service.apply_batch`), idempotent by `event_id`;
+  a long run of batches (`apply_batches`: `fenrun settle`) goes through the pipelined writer
+  (pipeline.py), which keeps state across batches while it holds the book alone and commits
+  batch N while the rules decide N+1, with books byte-identical to the batch-by-batch path;
 - counts outcomes the same way (`Tally`) and releases holds due by the last instant it applied.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import TypeVar
 
 from sqlalchemy import Connection, Engine
 
 from settlement.engine import APPLIED, CONFLICT, DUPLICATE, REJECTED, WAITING, Outcome
 from settlement.event_file import FileIndex, index_file, read_in_order
 from settlement.events import Event
+from settlement.pipeline import pipelined
 from settlement.plan_store import PlanWatch
 from settlement.rejections import MAX_LISTED, rejected_ids, stored_events
 from settlement.service import apply_batch, in_transaction, release_all, release_due, sort_events
 
 MAX_BATCH = 100_000  # events per transaction: bounds a transaction's memory and lock time
 REFUSED = (REJECTED, CONFLICT)
+T = TypeVar("T")
 
 
 @dataclass
@@ -85,17 +91,37 @@ class Ingest:
         """Apply events in the given order; returns their outcomes in the same order."""
         outcomes: list[Outcome] = []
         for start in range(0, len(events), self.batch_size):
-            batch = events[start:start + self.batch_size]
+            outcomes.extend(self._apply_reading(events[start:start + self.batch_size]))
+        self._count(events, outcomes)
+        return outcomes
 
-            def work(conn: Connection, batch: Sequence[Event] = batch) -> list[Outcome]:
-                return apply_batch(conn, self.plans.current(conn), batch)
+    def apply_batches(self, batches: Iterable[tuple[T, Sequence[Event]]]
+                      ) -> Iterator[tuple[T, list[Outcome]]]:
+        """Apply many batches (each at most `batch_size`) through the pipelined writer
+        (pipeline.py), yielding `(tag, outcomes)` per batch once it is committed, in order."""
+        def checked() -> Iterator[tuple[T, Sequence[Event]]]:
+            for tag, events in batches:
+                if len(events) > self.batch_size:
+                    raise ValueError(f"batch: {len(events)} events, at most {self.batch_size}")
+                yield tag, events
 
-            outcomes.extend(in_transaction(self.engine, work))
+        for (tag, events), outcomes in pipelined(self.engine, self.plans, (
+                ((tag, events), events) for tag, events in checked()), self._apply_reading):
+            self._count(events, outcomes)
+            yield tag, outcomes
+
+    def _apply_reading(self, batch: Sequence[Event]) -> list[Outcome]:
+        """One batch in its own transaction, state read afresh (retried if another writer won)."""
+        def work(conn: Connection) -> list[Outcome]:
+            return apply_batch(conn, self.plans.current(conn), batch)
+
+        return in_transaction(self.engine, work)
+
+    def _count(self, events: Sequence[Event], outcomes: list[Outcome]) -> None:
         self.tally.add(outcomes)
         if events:
             newest = max(event.ts for event in events)
             self.last_ts = newest if self.last_ts is None else max(self.last_ts, newest)
-        return outcomes
 
     def release(self, as_of: datetime | None = None) -> int:
         """Release the holds due by `as_of`, by default by the last instant applied."""
@@ -125,9 +151,10 @@ def settle_file(engine: Engine, path: Path, batch_size: int, as_of: datetime | N
     ingest = Ingest(engine, batch_size)
     ingest.check_plans()
     rejects = list(index.rejects)
-    for batch, bad in read_in_order(path, index, batch_size):
+    batches = (((batch, bad), [event for _, event in batch])
+               for batch, bad in read_in_order(path, index, batch_size))
+    for (batch, bad), outcomes in ingest.apply_batches(batches):
         rejects += bad
-        outcomes = ingest.apply([event for _, event in batch])
         rejects += [(number, outcome.reason or outcome.status)
                     for (number, _), outcome in zip(batch, outcomes, strict=True)
                     if outcome.status in REFUSED]

@@ -13,11 +13,18 @@ from typing import Any
 
 from settlement.splits import Allocation, Beneficiary
 
-# Built once: json.dumps() with options builds a new encoder on every call.
+# Built once: json.dumps() with options builds a new encoder on every call, and so does
+# JSONEncoder.encode for a list or dict (its C scanner is made per call). `_C_ENCODE` is that
+# scanner made once, with the same options; `dumps` gives the same text either way.
 _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+_C_ENCODE = (json.encoder.c_make_encoder(  # type: ignore[attr-defined]
+    None, _ENCODER.default, json.encoder.encode_basestring, None, ":", ",", False, False, True)
+    if json.encoder.c_make_encoder is not None else None)  # type: ignore[attr-defined]
 
 
 def dumps(value: object) -> str:
+    if _C_ENCODE is not None and isinstance(value, list | dict):
+        return "".join(_C_ENCODE(value, 0))
     return _ENCODER.encode(value)
 
 

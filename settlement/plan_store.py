@@ -130,3 +130,8 @@ class PlanWatch:
         if not self._plans:
             raise PlanError("no plan version is stored: run `fenrun plan apply PLAN.yaml`")
         return self._plans
+
+    @property
+    def stamp(self) -> tuple[int, datetime | None] | None:
+        """What `current` last saw (count, newest recorded_at): equal stamps, equal plan books."""
+        return self._seen

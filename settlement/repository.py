@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -19,7 +20,14 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from settlement import order_codec
 from settlement import tables as t
 from settlement.attribution import TouchRecord
-from settlement.bulk import bulk_insert, driver_connection, sqlite_instant
+from settlement.bulk import (
+    PreparedInsert,
+    bulk_insert,
+    driver_connection,
+    prepare,
+    send,
+    sqlite_instant,
+)
 from settlement.ledger import AccountKey
 from settlement.state import Changes, KnownEvent, OrderState, PromoterState
 
@@ -39,20 +47,18 @@ def _dumps(value: object) -> str:
     return order_codec.dumps(value)
 
 
-def _order_row(order: OrderState) -> dict[str, Any]:
-    """The row of `orders`, keys in table-column order (bulk inserts rely on it)."""
-    return {
-        "order_id": order.order_id, "customer_id": order.customer_id,
-        "merchant_id": order.merchant_id, "currency": order.currency,
-        "plan_version_id": order.plan_version_id, "paid_at": order.paid_at,
-        "confirmed_at": order.confirmed_at, "release_due_at": order.release_due_at,
-        "released_at": order.released_at, "gross_minor": order.gross_minor,
-        "refunded_minor": order.refunded_minor,
-        "lines": order_codec.encode_lines(order.lines),
-        "beneficiaries": order_codec.encode_beneficiaries(order.beneficiaries),
-        "allocation": order_codec.encode_allocation(order.allocation),
-        "version": order.version + 1,
-    }
+def _order_row(order: OrderState) -> tuple[Any, ...]:
+    """The row of `orders`, in table-column order (`ORDER_COLUMNS`)."""
+    lines = order.lines
+    gross = refunded = 0
+    for line in lines:
+        gross += line.amount_minor
+        refunded += line.refunded_minor
+    return (order.order_id, order.customer_id, order.merchant_id, order.currency,
+            order.plan_version_id, order.paid_at, order.confirmed_at, order.release_due_at,
+            order.released_at, gross, refunded, order_codec.encode_lines(lines),
+            order_codec.encode_beneficiaries(order.beneficiaries),
+            order_codec.encode_allocation(order.allocation), order.version + 1)
 
 
 def _changed_columns(order: OrderState, columns: set[str]) -> dict[str, Any]:
@@ -75,9 +81,9 @@ class _Lookup:
     back as aware UTC datetimes on both.
     """
 
-    def __init__(self, conn: Connection) -> None:
-        self.postgres = conn.dialect.name == "postgresql"
-        self.raw = driver_connection(conn)
+    def __init__(self, raw: Any, postgres: bool) -> None:
+        self.postgres = postgres
+        self.raw = raw
 
     def rows(self, sql: str, ids: Sequence[str] | None, *params: Any) -> list[tuple[Any, ...]]:
         """Run `sql`, where `{ids}` stands for "is one of `ids`" and `{p}` for each of `params`."""
@@ -127,8 +133,14 @@ class DatabaseSource:
     """`StateSource` over one connection (inside the batch's transaction)."""
 
     def __init__(self, conn: Connection) -> None:
-        self.conn = conn
-        self.lookup = _Lookup(conn)
+        self.lookup = _Lookup(driver_connection(conn), conn.dialect.name == "postgresql")
+
+    @classmethod
+    def over_driver(cls, raw: Any, postgres: bool) -> DatabaseSource:
+        """A source reading through a bare driver connection (a pipelined writer's reader)."""
+        source = cls.__new__(cls)
+        source.lookup = _Lookup(raw, postgres)
+        return source
 
     def load_events(self, event_ids: list[str]) -> dict[str, KnownEvent]:
         found: dict[str, KnownEvent] = {}
@@ -197,58 +209,116 @@ REJECTION_COLUMNS = ("event_id", "attempt", "reason", "rejected_at")
 PROMOTER_COLUMNS = ("promoter_id", "parent_id", "grade", "joined_at", "suspended", "version")
 TOUCH_COLUMNS = ("event_id", "customer_id", "promoter_id", "ts", "kind", "channel")
 BINDING_COLUMNS = ("customer_id", "promoter_id", "bound_at", "event_id")
-ORDER_COLUMNS = tuple(c.name for c in t.orders.columns)
+ORDER_COLUMNS = ("order_id", "customer_id", "merchant_id", "currency", "plan_version_id",
+                 "paid_at", "confirmed_at", "release_due_at", "released_at", "gross_minor",
+                 "refunded_minor", "lines", "beneficiaries", "allocation", "version")
 ENTRY_COLUMNS = ("entry_id", "kind", "occurred_at", "event_id", "plan_version_id")
 POSTING_COLUMNS = ("entry_id", "account_kind", "owner_id", "currency", "amount_minor")
 
 
-def flush(conn: Connection, changes: Changes) -> None:
-    """Write one batch's changes; raise `StaleState` if a row it read was changed meanwhile."""
-    write_events(conn, changes)
-    bulk_insert(conn, t.promoters, PROMOTER_COLUMNS, [
-        (p.promoter_id, p.parent_id, p.grade, p.joined_at, p.suspended, 1)
-        for p in changes.new_promoters.values()
+@dataclass(frozen=True, slots=True)
+class PreparedFlush:
+    """One batch's writes, formatted for the driver (`prepare_flush`), not yet sent.
+
+    Everything here is a copy taken when it was prepared: the workspace may go on changing (a
+    pipelined writer decides the next batch meanwhile) without changing what this batch writes.
+    """
+
+    events: PreparedInsert | None
+    event_rewrites: tuple[tuple[str, int, str, str | None, int], ...]
+    rejections: PreparedInsert | None
+    promoters: PreparedInsert | None
+    promoter_updates: list[dict[str, Any]]
+    inserts: tuple[PreparedInsert | None, ...]  # touches, bindings, orders
+    order_updates: tuple[list[dict[str, Any]], ...]  # one list per set of changed columns
+    entries: PreparedInsert | None
+    postings: PreparedInsert | None
+    balance_deltas: dict[AccountKey, int]
+
+
+def prepare_flush(raw: Any, dialect: Any, changes: Changes) -> PreparedFlush:
+    """Format one batch's changes for `write_flush` (the Python-heavy half of a flush).
+
+    `raw` is a driver connection of the same database; on PostgreSQL it only lends its adapters.
+    """
+    def rows(table: Any, columns: Sequence[str], values: Sequence[Sequence[Any]]
+             ) -> PreparedInsert | None:
+        return prepare(raw, dialect, table, columns, values)
+
+    stored = changes.stored_attempts
+    decided = changes.events
+    events = rows(t.events, EVENT_COLUMNS, [
+        (item.event.event_id, item.event.type, item.event.ts, item.event.payload_hash,
+         item.status, item.reason, item.event.raw or _dumps(item.event.payload), item.attempt)
+        for event_id, item in decided.items() if event_id not in stored
     ])
-    _update_versioned(conn, t.promoters, "promoter_id", [
-        {"promoter_id": p.promoter_id, "suspended": p.suspended, "version": p.version + 1}
-        for p in changes.changed_promoters.values() if p.promoter_id not in changes.new_promoters
-    ])
-    bulk_insert(conn, t.touches, TOUCH_COLUMNS, changes.touches)
-    bulk_insert(conn, t.customer_bindings, BINDING_COLUMNS, changes.bindings)
-    bulk_insert(conn, t.orders, ORDER_COLUMNS, [
-        tuple(_order_row(o).values()) for o in changes.new_orders.values()])
+    rewrites = tuple((event_id, stored[event_id], decided[event_id].status,
+                      decided[event_id].reason, decided[event_id].attempt)
+                     for event_id in sorted(stored))
+    now = datetime.now(UTC)
     by_columns: dict[tuple[str, ...], list[dict[str, Any]]] = {}
     for order_id, order in changes.changed_orders.items():
         if order_id not in changes.new_orders:
             columns = changes.changed_order_columns.get(order_id, set())
             by_columns.setdefault(tuple(sorted(columns)), []).append(
                 _changed_columns(order, columns))
-    for rows in by_columns.values():
-        _update_versioned(conn, t.orders, "order_id", rows)
-    write_entries(conn, changes)
+    return PreparedFlush(
+        events=events,
+        event_rewrites=rewrites,
+        rejections=rows(t.event_rejections, REJECTION_COLUMNS,
+                        [(event_id, attempt, reason, now)
+                         for event_id, attempt, reason in changes.rejections]),
+        promoters=rows(t.promoters, PROMOTER_COLUMNS, [
+            (p.promoter_id, p.parent_id, p.grade, p.joined_at, p.suspended, 1)
+            for p in changes.new_promoters.values()]),
+        promoter_updates=[
+            {"promoter_id": p.promoter_id, "suspended": p.suspended, "version": p.version + 1}
+            for p in changes.changed_promoters.values()
+            if p.promoter_id not in changes.new_promoters],
+        inserts=(rows(t.touches, TOUCH_COLUMNS, changes.touches),
+                 rows(t.customer_bindings, BINDING_COLUMNS, changes.bindings),
+                 rows(t.orders, ORDER_COLUMNS,
+                      [_order_row(o) for o in changes.new_orders.values()])),
+        order_updates=tuple(by_columns.values()),
+        entries=rows(t.journal_entries, ENTRY_COLUMNS, [
+            (e.entry_id, e.kind, e.occurred_at, e.event_id, e.plan_version_id)
+            for e in changes.entries]),
+        postings=rows(t.postings, POSTING_COLUMNS, [
+            (e.entry_id, p.account.kind, p.account.owner_id, p.account.currency, p.amount_minor)
+            for e in changes.entries for p in e.postings]),
+        balance_deltas=dict(changes.balance_deltas),
+    )
 
 
-def write_events(conn: Connection, changes: Changes) -> None:
-    """Insert new events, rewrite re-decided ones at the attempt count read, log rejections."""
-    stored = changes.stored_attempts
-    bulk_insert(conn, t.events, EVENT_COLUMNS, [
-        (item.event.event_id, item.event.type, item.event.ts, item.event.payload_hash,
-         item.status, item.reason, item.event.raw or _dumps(item.event.payload), item.attempt)
-        for event_id, item in changes.events.items() if event_id not in stored
-    ])
+def write_flush(conn: Connection, prepared: PreparedFlush) -> None:
+    """Send a prepared batch inside the caller's transaction; `StaleState` if a row it read was
+    changed meanwhile (the caller rolls back: nothing of the batch stays)."""
+    raw = driver_connection(conn)
+    send(raw, prepared.events)
     e = t.events.c
-    for event_id in sorted(stored):  # rare (redeliveries of rejected events): one UPDATE each
-        item = changes.events[event_id]
+    for event_id, attempts, status, reason, attempt in prepared.event_rewrites:
+        # rare (redeliveries of rejected events): one UPDATE each, at the attempt count read
         updated = conn.execute(
             update(t.events)
-            .where(and_(e.event_id == event_id, e.attempts == stored[event_id]))
-            .values(status=item.status, reason=item.reason, attempts=item.attempt)).rowcount
+            .where(and_(e.event_id == event_id, e.attempts == attempts))
+            .values(status=status, reason=reason, attempts=attempt)).rowcount
         if updated != 1:
             raise StaleState(f"events: {event_id} was decided by someone else meanwhile")
-    now = datetime.now(UTC)
-    bulk_insert(conn, t.event_rejections, REJECTION_COLUMNS,
-                [(event_id, attempt, reason, now) for event_id, attempt, reason
-                 in changes.rejections])
+    send(raw, prepared.rejections)
+    send(raw, prepared.promoters)
+    _update_versioned(conn, t.promoters, "promoter_id", prepared.promoter_updates)
+    for insert in prepared.inserts:
+        send(raw, insert)
+    for rows in prepared.order_updates:
+        _update_versioned(conn, t.orders, "order_id", rows)
+    send(raw, prepared.entries)
+    send(raw, prepared.postings)
+    apply_balance_deltas(conn, prepared.balance_deltas)
+
+
+def flush(conn: Connection, changes: Changes) -> None:
+    """Write one batch's changes; raise `StaleState` if a row it read was changed meanwhile."""
+    write_flush(conn, prepare_flush(driver_connection(conn), conn.dialect, changes))
 
 
 def _update_versioned(conn: Connection, table: Any, key: str, rows: list[dict[str, Any]]) -> None:

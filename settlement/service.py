@@ -20,6 +20,7 @@ from typing import TypeVar
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
+from settlement.book_lock import share_book
 from settlement.engine import Outcome, Settler
 from settlement.events import Event
 from settlement.plan import PlanBook
@@ -35,7 +36,7 @@ RELEASE_BATCH = 2000
 _RETRYABLE_SQLSTATES = {"40001", "40P01", "55P03", "23505"}
 
 
-def _retryable(error: Exception) -> bool:
+def retryable(error: BaseException) -> bool:
     """Conflicts with a concurrent writer, whether SQLAlchemy wrapped the driver error or not."""
     if isinstance(error, StaleState | IntegrityError | sqlite3.IntegrityError):
         return True
@@ -53,7 +54,7 @@ def in_transaction(engine: Engine, work: Callable[[Connection], T],
             with engine.begin() as conn:
                 return work(conn)
         except Exception as error:  # noqa: BLE001 - filtered just below
-            if not _retryable(error) or attempt == attempts:
+            if not retryable(error) or attempt == attempts:
                 raise
             delay = min(RETRY_MAX_DELAY_S, RETRY_BASE_DELAY_S * 2**attempt)
             log.info("retrying batch after %s (attempt %d)", type(error).__name__, attempt)
@@ -68,6 +69,7 @@ def apply_batch(conn: Connection, plans: PlanBook, batch: Sequence[Event],
     With `defer_missing`, an event naming a promoter or order that does not exist yet comes back
     as WAITING with nothing stored, for a streaming caller to hold and offer again later.
     """
+    share_book(conn)
     workspace = Workspace(DatabaseSource(conn), plans.max_lookback_days)
     workspace.prefetch(batch)
     settler = Settler(workspace, plans, defer_missing)

@@ -8,7 +8,7 @@ repository refuses to overwrite a row someone else changed meanwhile, and the ba
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import NamedTuple, Protocol
@@ -16,7 +16,14 @@ from typing import NamedTuple, Protocol
 from settlement import order_codec
 from settlement.attribution import TouchRecord
 from settlement.errors import RejectedEvent
-from settlement.events import Event, OrderConfirmed, OrderPaid, OrderRefunded, Touch
+from settlement.events import (
+    Event,
+    OrderConfirmed,
+    OrderPaid,
+    OrderRefunded,
+    PromoterJoined,
+    Touch,
+)
 from settlement.ledger import MALL_OWNER, AccountKey, AccountKind, JournalEntry
 from settlement.money import MAX_BALANCE_MINOR, format_amount
 from settlement.splits import Allocation, Beneficiary
@@ -189,11 +196,49 @@ class Changes:
             self.changed_promoters[promoter.promoter_id] = promoter
 
 
+@dataclass(slots=True)
+class _BatchIds:
+    """The ids one batch refers to, and apart from them the ids it creates."""
+
+    promoters: set[str] = field(default_factory=set)  # referred to: parents, touches, suspensions
+    joining: set[str] = field(default_factory=set)
+    customers: set[str] = field(default_factory=set)
+    orders: set[str] = field(default_factory=set)  # confirmed or refunded
+    paying: set[str] = field(default_factory=set)
+
+    @classmethod
+    def of(cls, batch: Sequence[Event]) -> _BatchIds:
+        ids = cls()
+        for event in batch:
+            body = event.body
+            if isinstance(body, OrderPaid):
+                ids.paying.add(body.order_id)
+                ids.customers.add(body.customer_id)
+            elif isinstance(body, Touch):
+                ids.promoters.add(body.promoter_id)
+                ids.customers.add(body.customer_id)
+            elif isinstance(body, OrderConfirmed):
+                ids.orders.add(body.order_id)
+            elif isinstance(body, OrderRefunded):
+                ids.orders.add(body.order_id)
+            elif isinstance(body, PromoterJoined):
+                ids.joining.add(body.promoter_id)
+                if body.parent_id:
+                    ids.promoters.add(body.parent_id)
+            else:
+                ids.promoters.add(body.promoter_id)  # suspended, reinstated
+        return ids
+
+
 class Workspace:
     """Cached reads plus the pending changes of one batch; discard it after a failed flush."""
 
-    def __init__(self, source: StateSource, max_lookback_days: int) -> None:
+    def __init__(self, source: StateSource, max_lookback_days: int,
+                 read_created_ids: bool = True) -> None:
         self._source = source
+        # False only for a writer that holds the book alone and falls back to reading when a
+        # primary key refuses a row (pipeline.py): ids a batch creates are then not looked up.
+        self._read_created_ids = read_created_ids
         self._lookback = timedelta(days=max_lookback_days)
         self._events: dict[str, KnownEvent | None] = {}
         self._stored_events: dict[str, KnownEvent | None] = {}  # as read, before any decision
@@ -207,31 +252,80 @@ class Workspace:
         self._next_touch_seq = 10**15  # in-batch touches sort after every stored one
 
     def prefetch(self, batch: Iterable[Event]) -> None:
-        """Load in bulk what `batch` will read, so applying it costs no further query."""
+        """Load in bulk what `batch` will read, so applying it costs no further query.
+
+        Without `read_created_ids`, the ids a batch creates (its event ids, the order ids it pays
+        and the promoter ids that join) are taken as new unless the batch also refers to them
+        otherwise: a wrong guess is refused by the primary key when the batch is written.
+        """
         batch = list(batch)
-        self._load_events([e.event_id for e in batch])
-        promoter_ids: set[str] = set()
-        customer_ids: set[str] = set()
-        order_ids: set[str] = set()
+        ids = _BatchIds.of(batch)
+        promoter_ids, order_ids = ids.promoters, ids.orders
+        if self._read_created_ids:
+            self._load_events([e.event_id for e in batch])
+            order_ids |= ids.paying
+            promoter_ids |= ids.joining
+        else:
+            for event in batch:
+                self._events.setdefault(event.event_id, None)
+            for order_id in ids.paying - order_ids:
+                self._orders.setdefault(order_id, None)
+            for promoter_id in ids.joining - promoter_ids:
+                self._promoters.setdefault(promoter_id, None)
+        self._load_orders(sorted(order_ids))
+        if ids.customers and batch:
+            since = min(e.ts for e in batch) - self._lookback
+            self._load_touches(sorted(ids.customers), since)
+            self._load_bindings(sorted(ids.customers))
+            for customer_id in ids.customers:
+                promoter_ids.update(t.promoter_id for t in self._touches.get(customer_id, ()))
+                bound = self._bindings.get(customer_id)
+                if bound:
+                    promoter_ids.add(bound)
+        self.load_ancestries(promoter_ids)
+
+    # Carrying state to the next batch (pipeline.py) -------------------------------------------
+
+    def covers(self, batch: Sequence[Event]) -> bool:
+        """True if the touches already held reach back as far as `batch` needs (a batch earlier
+        in time than the ones before it needs older touches: start from a fresh workspace)."""
+        if not batch:
+            return True
+        since = min(e.ts for e in batch) - self._lookback
         for event in batch:
             body = event.body
-            for name in ("promoter_id", "parent_id"):
-                value = getattr(body, name, None)
-                if value:
-                    promoter_ids.add(value)
             if isinstance(body, Touch | OrderPaid):
-                customer_ids.add(body.customer_id)
-            if isinstance(body, OrderPaid | OrderConfirmed | OrderRefunded):
-                order_ids.add(body.order_id)
-        self._load_orders(sorted(order_ids))
-        if customer_ids and batch:
-            since = min(e.ts for e in batch) - self._lookback
-            self._load_touches(sorted(customer_ids), since)
-            self._load_bindings(sorted(customer_ids))
-            for touches in self._touches.values():
-                promoter_ids.update(t.promoter_id for t in touches)
-            promoter_ids.update(p for p in self._bindings.values() if p)
-        self.load_ancestries(promoter_ids)
+                loaded = self._touches_since.get(body.customer_id)
+                if loaded is not None and loaded > since:
+                    return False
+        return True
+
+    def held(self) -> int:
+        """How many orders, promoters and customers this workspace holds (its memory bound)."""
+        return len(self._orders) + len(self._promoters) + len(self._touches) + len(self._bindings)
+
+    def carry_over(self) -> None:
+        """Go on to the next batch as if this batch's changes were stored, keeping what was read.
+
+        Versions advance as the flush writes them; event decisions are not kept (a later batch
+        that repeats an id is refused by the key and read again); the changes start empty.
+        """
+        changes = self.changes
+        for promoter in changes.new_promoters.values():
+            promoter.version = 1
+        for promoter_id, promoter in changes.changed_promoters.items():
+            if promoter_id not in changes.new_promoters:
+                promoter.version += 1
+        for order in changes.new_orders.values():
+            order.version = 1
+        for order_id, order in changes.changed_orders.items():
+            if order_id not in changes.new_orders:
+                order.version += 1
+        for key in self._stored_balances:
+            self._stored_balances[key] += changes.balance_deltas.get(key, 0)
+        self._events = {}
+        self._stored_events = {}
+        self.changes = Changes()
 
     def load_ancestries(self, promoter_ids: Iterable[str]) -> None:
         """Load promoters and their ancestors up to three levels in three bulk queries."""

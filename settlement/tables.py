@@ -69,7 +69,7 @@ promoters = Table(
     Column("joined_at", UTCDateTime(), nullable=False),
     Column("suspended", Boolean, nullable=False, default=False),
     Column("version", Integer, nullable=False, default=1),
-    Index(None, "parent_id"),
+    # No index on parent_id: ancestries are walked id by id (migration 0013 dropped it).
 )
 
 touches = Table(
@@ -82,8 +82,8 @@ touches = Table(
     Column("ts", UTCDateTime(), nullable=False),
     Column("kind", String(16), nullable=False),
     Column("channel", String(64)),
-    Index(None, "customer_id", "ts"),
-    Index(None, "promoter_id"),
+    Index(None, "customer_id", "ts"),  # attribution reads a customer's recent touches
+    # No index on promoter_id: nobody reads touches by promoter (migration 0013 dropped it).
 )
 
 customer_bindings = Table(
@@ -113,7 +113,7 @@ orders = Table(
     Column("beneficiaries", Text, nullable=False),  # JSON [[promoter, level, "n/d"], ...]
     Column("allocation", Text, nullable=False),  # JSON {"platform": n, "merchant": n, ...}
     Column("version", Integer, nullable=False),
-    Index(None, "customer_id"),
+    # No index on customer_id: orders are read by id, due date and payment instant (0013).
     # Only holds still running: the release job never walks past what it released before.
     Index("ix_orders_unreleased_due", "release_due_at",
           postgresql_where=text("released_at IS NULL"), sqlite_where=text("released_at IS NULL")),

@@ -51,3 +51,30 @@ def test_0005_keeps_the_reason_of_every_event_rejected_before_it(db_url):
     assert attempts == {"r1": 1, "a1": 1}
     assert [tuple(row) for row in history] == [("r1", 1, "promoter_id: A has not joined", None)]
     engine.dispose()
+
+
+def test_0013_drops_the_unread_indexes_and_keeps_the_rows(db_url):
+    from alembic import command
+    from sqlalchemy import inspect
+
+    from settlement.db import _alembic_config
+
+    engine = create_db_engine(db_url)
+    command.upgrade(_alembic_config(engine), "0007")
+    with engine.begin() as conn:
+        conn.exec_driver_sql(
+            "INSERT INTO touches (event_id, customer_id, promoter_id, ts, kind) "
+            "VALUES ('t1', 'c1', 'P1', '2026-03-01 00:00:00', 'click')")
+    names = {index["name"] for index in inspect(engine).get_indexes("touches")}
+    assert "ix_touches_promoter_id" in names
+    upgrade(engine)
+    inspector = inspect(engine)
+    assert "ix_touches_promoter_id" not in {i["name"] for i in inspector.get_indexes("touches")}
+    assert "ix_orders_customer_id" not in {i["name"] for i in inspector.get_indexes("orders")}
+    assert "ix_promoters_parent_id" not in {i["name"] for i in inspector.get_indexes("promoters")}
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT customer_id, promoter_id FROM touches").all() == [
+            ("c1", "P1")]
+    command.downgrade(_alembic_config(engine), "0007")
+    assert "ix_touches_promoter_id" in {i["name"] for i in inspect(engine).get_indexes("touches")}
+    engine.dispose()

@@ -1,0 +1,242 @@
+"""The pipelined writer of one ingest: the rules decide batch N+1 while a thread commits batch N.
+
+Applying a batch is Python work (rules, then formatting rows) followed by database work (COPY,
+updates, commit). Done one after the other, their times add up; here a writer thread sends
+batch N while the main thread decides N+1, so the slower of the two sets the pace. Rows are
+formatted in the main thread (`prepare_flush`): formatting inside the writer would only fight
+the rules for the GIL. The writer mostly waits on the database with the GIL released; a short
+switch interval hands it the GIL as soon as its answer arrives.
+
+What keeps it right:
+- State is kept across batches (what was read, and what earlier batches wrote) only while this
+  writer holds the book alone (`book_lock.py`): on PostgreSQL every other applying transaction
+  waits for it; on SQLite each write checks that no other connection committed meanwhile. Ids a
+  batch creates are not looked up: the primary keys of events, orders and promoters refuse a
+  wrong guess.
+- Outcomes are handed out only once their batch is committed, in order.
+- A write refused as a conflict (a key taken, a version moved, another writer or a new plan
+  version since this writer read): no later batch is written; the batches not yet committed
+  are applied again through the reading path (`reapply`: one transaction each, state read
+  afresh, as every writer does), and so is the rest of the ingest.
+- Any other writer error stops the ingest with that error: every batch before it is committed,
+  none from it on (each batch is one transaction, and the thread writes nothing after a failure).
+"""
+
+from __future__ import annotations
+
+import queue
+import sys
+import threading
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from sqlalchemy import Connection, Engine
+
+from settlement.book_lock import data_version, let_go_book, try_hold_book
+from settlement.engine import Outcome, Settler
+from settlement.events import Event
+from settlement.plan import PlanBook
+from settlement.plan_store import PlanWatch
+from settlement.repository import (
+    DatabaseSource,
+    PreparedFlush,
+    StaleState,
+    prepare_flush,
+    write_flush,
+)
+from settlement.service import collector_paused, retryable
+from settlement.state import Workspace
+
+T = TypeVar("T")
+MAX_HELD = 200_000  # orders, promoters and customers kept across batches before starting afresh
+QUEUE_DEPTH = 1  # prepared batches waiting for the writer: bounds memory to ~3 batches
+SWITCH_INTERVAL_S = 0.0005  # while the pipeline runs (the default 5 ms starves the writer)
+
+
+class BookChanged(StaleState):
+    """Another connection committed, or a plan version was stored, since this writer read."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Job:
+    index: int
+    prepared: PreparedFlush
+
+
+@dataclass(frozen=True, slots=True)
+class _Done:
+    index: int
+    error: BaseException | None
+    skipped: bool = False  # not attempted: an earlier batch failed
+
+
+class _Writer(threading.Thread):
+    """Commits prepared batches in order, one transaction each; after a failure, writes none."""
+
+    def __init__(self, conn: Connection, plans_stamp: Any, version: int | None) -> None:
+        super().__init__(name="fenrun-book-writer", daemon=True)
+        self.conn = conn
+        self.jobs: queue.Queue[_Job | None] = queue.Queue(maxsize=QUEUE_DEPTH)
+        self.done: queue.SimpleQueue[_Done] = queue.SimpleQueue()
+        self.plans = PlanWatch()
+        self.plans_stamp = plans_stamp
+        self.version = version
+        self.failed = False
+
+    def run(self) -> None:
+        while (job := self.jobs.get()) is not None:
+            if self.failed:
+                self.done.put(_Done(job.index, None, skipped=True))
+                continue
+            try:
+                with self.conn.begin():
+                    self._check_unchanged()
+                    write_flush(self.conn, job.prepared)
+            except BaseException as error:  # noqa: BLE001 - handed to the deciding thread
+                self.failed = True
+                self.done.put(_Done(job.index, error))
+            else:
+                self.done.put(_Done(job.index, None))
+
+    def _check_unchanged(self) -> None:
+        if data_version(self.conn) != self.version:
+            raise BookChanged("another connection wrote the books since this writer read them")
+        self.plans.current(self.conn)
+        if self.plans.stamp != self.plans_stamp:
+            raise BookChanged("a plan version was stored since this writer read the plans")
+
+
+@dataclass
+class _Pending:
+    index: int
+    tag: Any
+    events: Sequence[Event]
+    outcomes: list[Outcome]
+
+
+class _Run:
+    """One pipelined ingest over a writer connection that holds the book."""
+
+    def __init__(self, engine: Engine, conn: Connection, plans: PlanWatch,
+                 reapply: Callable[[Sequence[Event]], list[Outcome]]) -> None:
+        self.engine = engine
+        self.conn = conn
+        self.reapply = reapply
+        self.version = data_version(conn)  # before anything is read
+        with conn.begin():
+            self.book: PlanBook = plans.current(conn)
+        self.writer = _Writer(conn, plans.stamp, self.version)
+        self.pending: deque[_Pending] = deque()
+        self.fallen_back = False
+        self.holding = True
+
+    def run(self, batches: Iterable[tuple[T, Sequence[Event]]],
+            reader: Any, postgres: bool) -> Iterator[tuple[T, list[Outcome]]]:
+        source = DatabaseSource.over_driver(reader, postgres)
+        workspace: Workspace | None = None
+        self.writer.start()
+        try:
+            for index, (tag, events) in enumerate(batches):
+                if not self.fallen_back:
+                    yield from self._confirm(block=False)
+                if not self.fallen_back and (workspace is None or not workspace.covers(events)
+                                             or workspace.held() > MAX_HELD):
+                    yield from self._confirm(block=True)  # a fresh workspace reads committed rows
+                    workspace = Workspace(source, self.book.max_lookback_days,
+                                          read_created_ids=False)
+                if self.fallen_back or workspace is None:
+                    yield tag, self.reapply(events)
+                    continue
+                with collector_paused():
+                    workspace.prefetch(events)
+                    settler = Settler(workspace, self.book)
+                    outcomes = [settler.apply(event) for event in events]
+                    prepared = prepare_flush(reader, self.engine.dialect, workspace.changes)
+                    workspace.carry_over()
+                self.pending.append(_Pending(index, tag, events, outcomes))
+                self.writer.jobs.put(_Job(index, prepared))
+            yield from self._confirm(block=True)
+        finally:
+            self._stop()
+
+    def _confirm(self, block: bool) -> Iterator[tuple[Any, list[Outcome]]]:
+        """Hand out committed batches in order; on a conflict, fall back (see the module)."""
+        while self.pending:
+            try:
+                done = self.writer.done.get(block=block)
+            except queue.Empty:
+                return
+            head = self.pending[0]
+            if done.index != head.index or done.skipped:
+                raise RuntimeError(f"writer answered batch {done.index}, expected {head.index}")
+            if done.error is None:
+                self.pending.popleft()
+                yield head.tag, head.outcomes
+                continue
+            self._stop()
+            if not retryable(done.error):
+                raise done.error
+            self.fallen_back = True
+            again, self.pending = list(self.pending), deque()
+            for item in again:
+                yield item.tag, self.reapply(item.events)
+            return
+
+    def _stop(self) -> None:
+        """End the writer (it commits what is queued unless it failed); give the book back."""
+        if self.writer.is_alive():
+            self.writer.jobs.put(None)
+            self.writer.join()
+        if self.holding:
+            self.holding = False
+            _let_go(self.conn)
+
+
+def _let_go(conn: Connection) -> None:
+    """Give the book back; if the connection is broken, drop it (its session locks go with it)."""
+    try:
+        let_go_book(conn)
+    except Exception:  # noqa: BLE001 - the session and its lock end with the connection
+        conn.invalidate()
+
+
+def pipelined(engine: Engine, plans: PlanWatch, batches: Iterable[tuple[T, Sequence[Event]]],
+              reapply: Callable[[Sequence[Event]], list[Outcome]]
+              ) -> Iterator[tuple[T, list[Outcome]]]:
+    """Apply `(tag, events)` batches in order, yielding `(tag, outcomes)` once each is committed.
+
+    `reapply` is the reading path for one batch (its own transaction); it is used for every batch
+    when the book cannot be held alone, and from a conflict on.
+    """
+    conn = engine.connect()
+    try:
+        if not try_hold_book(conn):
+            for tag, events in batches:
+                yield tag, reapply(events)
+            return
+        try:
+            run = _Run(engine, conn, plans, reapply)
+        except BaseException:
+            _let_go(conn)
+            raise
+        postgres = engine.dialect.name == "postgresql"
+        reader = engine.raw_connection()
+        driver = reader.driver_connection
+        if driver is None:
+            raise RuntimeError("the reader has no live driver connection")
+        if postgres:
+            driver.autocommit = True  # each lookup sees what the writer committed so far
+        interval = sys.getswitchinterval()
+        sys.setswitchinterval(SWITCH_INTERVAL_S)
+        try:
+            yield from run.run(batches, driver, postgres)
+        finally:
+            sys.setswitchinterval(interval)
+            run._stop()
+            if postgres:
+                driver.autocommit = False
+            reader.close()
+    finally:
+        conn.close()
