@@ -72,3 +72,10 @@ class LedgerInvariantBroken(SettlementError):
     """A posting set does not balance or would break an invariant; never caught and ignored."""
 
     code = "ledger_invariant_broken"
+
+
+class RateSuggestionError(SettlementError):
+    """A rate suggestion cannot be stored, decided or applied as asked (already decided, shadow
+    mode, an effective instant inside the notice period...)."""
+
+    code = "rate_suggestion_error"

@@ -37,6 +37,22 @@ from settlement import tables as t
 from settlement.engine import EventStatus
 from settlement.errors import LedgerInvariantBroken
 from settlement.ledger import AccountKind, EntryKind
+from settlement.rate_suggestions import (
+    AssignmentRow,
+    ExperimentRow,
+    MemberRow,
+    RunRow,
+    SuggestionRow,
+    experiment_members,
+    experiments,
+    get_suggestion,
+    latest_suggestions,
+    list_suggestions,
+    open_experiment,
+    rate_assignments,
+    suggestion_runs,
+    suggestions_marker,
+)
 from settlement.read_accounts import (
     BalanceRow,
     HoldRow,
@@ -73,6 +89,11 @@ __all__ = [
     "last_event_at", "order_currencies", "outbox_unpublished", "payouts_awaiting_approval",
     "promoter_balances", "promoters", "raw_balances", "read_orders", "refunds",
     "stream_positions", "touches",
+    # rate suggestions, decisions, the served-rate log and experiments (settlement.rate_suggestions)
+    "AssignmentRow", "ExperimentRow", "MemberRow", "RunRow", "SuggestionRow",
+    "experiment_members", "experiments", "get_suggestion", "latest_suggestions",
+    "list_suggestions", "open_experiment", "rate_assignments", "suggestion_runs",
+    "suggestions_marker",
 ]
 
 COMMISSION_ENTRIES = (EntryKind.PAID.value, EntryKind.REFUNDED.value)
