@@ -94,7 +94,7 @@ def _replay(books: Connection, scratch: Engine, end: datetime) -> None:
         batch.append(parse_json_line(payload))
         if len(batch) == REPLAY_BATCH:
             _apply(ingest, batch)
-            batch: list[Event] = []
+            batch = []
     _apply(ingest, batch)
 
 
