@@ -13,7 +13,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 
-from api.auth import allow
+from api.auth import allow, allow_on_loop
 from api.deps import BooksDep
 from api.errors import error_responses
 from api.rates_schemas import (
@@ -40,7 +40,7 @@ StatusFilter = Annotated[str | None, Query(
     pattern="^(pending|approved|rejected|blocked|auto_approved|superseded|no_change|control)$")]
 
 
-def get_rate_advice(request: Request) -> RateAdviceStore:
+async def get_rate_advice(request: Request) -> RateAdviceStore:
     store: RateAdviceStore = request.app.state.rate_advice
     return store
 
@@ -54,13 +54,14 @@ def get_serving_settings(request: Request) -> ServingSettings:
 
 
 @router.get("/promoters/{promoter_id:path}/recommended-rate",
-            dependencies=[allow("mall", "growth")],
+            dependencies=[allow_on_loop("mall", "growth")],
             responses=error_responses(NoSuggestion, validated=True))
-def recommended_rate(promoter_id: PromoterId, store: RateAdviceDep) -> RecommendedRateOut:
+async def recommended_rate(promoter_id: PromoterId,
+                           store: RateAdviceDep) -> RecommendedRateOut:
     """The level-1 rate the mall should pay this promoter, its status (shadow, pending,
     approved, live), when it takes effect, until when to trust it, the guardrails it went
     through and why. Served from memory; 404 `no_suggestion` when none is stored (keep the
-    plan rate)."""
+    plan rate). A dictionary look-up on the event loop (async: no thread hop)."""
     return RecommendedRateOut.of(store.advice(promoter_id), store.now())
 
 
