@@ -272,6 +272,11 @@ def store_run(conn: Connection, run: SuggestionRun, suggestions: Sequence[NewSug
     promoters = [s.promoter_id for s in suggestions]
     if len(set(promoters)) != len(promoters):
         raise RateSuggestionError("suggestions: a promoter appears twice in one run")
+    newest = conn.execute(select(func.max(rt.rate_suggestion_runs.c.created_at))).scalar()
+    if newest is not None and run.created_at <= newest:
+        # runs are ordered by their instant: "the newest suggestion" must mean one thing
+        raise RateSuggestionError(f"created_at: {run.created_at.isoformat()} is not after the "
+                                  f"newest run's {newest.isoformat()}")
     conn.execute(rt.rate_suggestion_runs.insert().values(
         run_id=run.run_id, as_of=run.as_of, created_at=run.created_at, mode=run.mode.value,
         kill_switch=run.kill_switch, cold_start=run.cold_start,
@@ -509,9 +514,7 @@ def latest_suggestions(conn: Connection, promoter_ids: Sequence[str] | None = No
     found: dict[str, SuggestionRow] = {}
     for row in conn.execute(query.limit(MAX_SUGGESTIONS_PER_RUN)):
         suggestion = _to_row(row)
-        known = found.get(suggestion.promoter_id)
-        if known is None or suggestion.suggestion_id > known.suggestion_id:
-            found[suggestion.promoter_id] = suggestion
+        found[suggestion.promoter_id] = suggestion  # runs have distinct instants
     return found
 
 

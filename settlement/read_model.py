@@ -37,6 +37,7 @@ from settlement import tables as t
 from settlement.engine import EventStatus
 from settlement.errors import LedgerInvariantBroken
 from settlement.ledger import AccountKind, EntryKind
+from settlement.rate_overrides import Level1Rates, level1_rates
 from settlement.rate_suggestions import (
     AssignmentRow,
     ExperimentRow,
@@ -93,7 +94,7 @@ __all__ = [
     "AssignmentRow", "ExperimentRow", "MemberRow", "RunRow", "SuggestionRow",
     "experiment_members", "experiments", "get_suggestion", "latest_suggestions",
     "list_suggestions", "open_experiment", "rate_assignments", "suggestion_runs",
-    "suggestions_marker",
+    "suggestions_marker", "Level1Rates", "level1_rates",
 ]
 
 COMMISSION_ENTRIES = (EntryKind.PAID.value, EntryKind.REFUNDED.value)

@@ -81,6 +81,10 @@ def _describe(version: PlanVersion) -> list[str]:
         take = category.get("platform_take_rate") or doc["platform_take_rate"]
         lines.append(f"category {name}: levels {', '.join(_rate(r) for r in levels)}; "
                      f"platform take rate {_rate(take)}")
+    overrides = doc.get("promoter_overrides") or {}
+    if overrides:
+        lines.append(f"promoter overrides (level-1 base rate): {len(overrides)}")
+        lines += [f"  {promoter}: {_rate(rate)}" for promoter, rate in sorted(overrides.items())]
     rule = doc["attribution"]
     extra = [f"{key} {rule[key]}" for key in ("first", "last", "half_life_days")
              if rule.get(key) is not None]

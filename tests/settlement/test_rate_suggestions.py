@@ -163,3 +163,10 @@ def test_draw_arm_is_a_pure_function_of_seed_and_id(seed, promoter, share):
     assert rs.draw_arm(seed, promoter, share) == (arm, draw)
     assert 0.0 <= draw < 1.0
     assert (arm is rs.ExperimentArm.CONTROL) == (draw < share)
+
+
+def test_runs_are_ordered_by_their_instant(books):
+    with books.begin() as conn:
+        rs.store_run(conn, _run(), [_suggestion("P1")])
+    with books.begin() as conn, pytest.raises(RateSuggestionError, match="not after"):
+        rs.store_run(conn, _run(), [_suggestion("P1")])

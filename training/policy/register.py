@@ -74,7 +74,8 @@ def _checked(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
 
 class ResponsePyfunc(PythonModel):
     """Promoter features + a ladder `arm` in; steady-state expected outcomes at that arm out
-    (yuan per cycle: kept sales, commissionable sales, commission of both levels, margin)."""
+    (yuan per cycle: kept sales, commissionable sales, commission of both levels, margin), and
+    the spread of kept sales over the elasticity bags (its interval, for serving)."""
 
     def __init__(self, model: ResponseModel) -> None:
         self.model = model
@@ -92,7 +93,8 @@ class ResponsePyfunc(PythonModel):
             "kept_yuan": preds.kept[rows, arm],
             "commissionable_yuan": preds.commissionable[rows, arm],
             "commission_yuan": preds.commission[rows, arm],
-            "margin_yuan": preds.margin[rows, arm]}, index=frame.index)
+            "margin_yuan": preds.margin[rows, arm],
+            "kept_sd_yuan": preds.kept_sd[rows, arm]}, index=frame.index)
 
 
 @dataclass(frozen=True)

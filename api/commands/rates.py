@@ -1,0 +1,206 @@
+"""`fenrun rates`: suggest level-1 rates with the policy champion, list them, approve or reject.
+
+`suggest` stores one suggestion per active promoter (serving.rate_suggest); `approve` turns
+pending live suggestions into promoter overrides of a new plan version effective from a stated
+instant (never inside the notice period), `reject` records who said no and why. Mode, kill
+switch, exploration, auto-approval, notice period and control share are configuration
+(`FENRUN_RATES_*`, serving.rate_config). Errors go through api.exits (a message naming the field,
+exit code 2 when nothing was done).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Annotated
+
+import typer
+
+from api.common import cli_actor, fail, open_books, parse_as_of
+from api.exits import exit_codes
+
+rates_app = typer.Typer(help="Recommended commission rates: suggest, review, approve.",
+                        no_args_is_help=True)
+
+Ids = Annotated[list[str], typer.Argument(help="suggestion ids (rs_...)")]
+By = Annotated[str, typer.Option("--by", help="who decides (recorded)")]
+
+
+def _settings():  # noqa: ANN202 - the import is deferred: `fenrun --help` stays light
+    from serving.rate_config import RateSettings
+
+    try:
+        return RateSettings()
+    except ValueError as error:
+        fail(f"FENRUN_RATES_*: {error}")
+
+
+@rates_app.command("suggest")
+def suggest_command(
+    as_of: Annotated[str, typer.Option("--as-of", help="instant the books are read as of")],
+    seed: Annotated[int | None, typer.Option(help="seed of the exploration draw")] = None,
+) -> None:
+    """Score every active promoter with the policy champion, run the guardrails, store one
+    suggestion each (shadow or live, as configured)."""
+    from serving.champions import ChampionRegistry
+    from serving.config import ServingSettings
+    from serving.rate_suggest import suggest_rates
+
+    at = parse_as_of(as_of)
+    settings, serving = _settings(), ServingSettings()
+    engine = open_books(create=False)
+    registry = ChampionRegistry(serving)
+    try:
+        with exit_codes():
+            outcome = suggest_rates(engine, registry, settings, serving, as_of=at,
+                                    now=datetime.now(UTC), by=cli_actor(), seed=seed)
+    finally:
+        registry.close()
+        engine.dispose()
+    typer.echo(f"run {outcome.run_id} ({settings.mode} mode)")
+    typer.echo(outcome.summary)
+    for status, count in sorted(outcome.by_status.items()):
+        typer.echo(f"  {status:<14}{count}")
+    if outcome.auto_approved_version:
+        typer.echo(f"auto-approved into plan version {outcome.auto_approved_version}")
+
+
+@rates_app.command("list")
+def list_command(
+    status: Annotated[str | None, typer.Option(help="pending, approved, rejected, blocked, "
+                                               "auto_approved, superseded, no_change, control")
+                      ] = None,
+    promoter: Annotated[str | None, typer.Option(help="one promoter's suggestions")] = None,
+    limit: Annotated[int, typer.Option(help="at most this many, newest first")] = 100,
+) -> None:
+    """Stored suggestions, newest first: id, promoter, current -> proposed, status, margin."""
+    from settlement import read_model
+    from settlement.rate_suggestions import MAX_LISTED, SuggestionStatus
+
+    if status is not None and status not in {s.value for s in SuggestionStatus}:
+        fail(f"--status: {status!r} is not one of "
+             f"{', '.join(s.value for s in SuggestionStatus)}")
+    if not 1 <= limit <= MAX_LISTED:
+        fail(f"--limit: {limit} is outside 1..{MAX_LISTED}")
+    engine = open_books(create=False)
+    try:
+        with engine.connect() as conn:
+            rows = read_model.list_suggestions(conn, status=status, promoter_id=promoter,
+                                               limit=limit)
+    finally:
+        engine.dispose()
+    typer.echo(f"{'suggestion':<36}{'promoter':<14}{'current':>8}  {'proposed':<9}"
+               f"{'status':<14}{'mode':<7}{'margin/cycle':>13}")
+    for r in rows:
+        margin = r.predicted["margin"].delta if "margin" in r.predicted else "-"
+        typer.echo(f"{r.suggestion_id:<36}{r.promoter_id:<14}{r.current_rate:>8}  "
+                   f"{r.proposed_rate:<9}{r.status:<14}{r.mode:<7}{margin:>13}")
+    typer.echo(f"{len(rows)} suggestion(s)")
+
+
+@rates_app.command("show")
+def show_command(suggestion_id: Annotated[str, typer.Argument(help="suggestion id")]) -> None:
+    """One suggestion with its guardrail trail, prediction, explanation and decision."""
+    from settlement import read_model
+
+    engine = open_books(create=False)
+    try:
+        with engine.connect() as conn, exit_codes():
+            r = read_model.get_suggestion(conn, suggestion_id)
+    finally:
+        engine.dispose()
+    typer.echo(f"{r.suggestion_id}: promoter {r.promoter_id}, {r.current_rate} -> "
+               f"{r.proposed_rate} (policy {r.policy_rate}), cadence {r.cadence}")
+    typer.echo(f"status {r.status}, mode {r.mode}, arm {r.arm or '-'}, reason {r.reason}, "
+               f"propensity {r.propensity:.4f}, as of {r.as_of.isoformat()}")
+    typer.echo(f"models: {', '.join(f'{k} v{v}' for k, v in r.model_versions.items()) or '-'}"
+               f"; inputs {r.input_fingerprint[:16]}")
+    for step in r.guardrails:
+        typer.echo(f"  {step.name:<14}{step.outcome:<15}{step.rate_after:<8}{step.detail}")
+    for name, p in sorted(r.predicted.items()):
+        typer.echo(f"  predicted {name}: {p.delta} ({p.low} to {p.high}) per cycle")
+    typer.echo(r.explanation)
+    if r.decided_by is not None:
+        typer.echo(f"decided {r.status} by {r.decided_by} at {r.decided_at} ({r.note or ''})"
+                   + (f"; effective {r.effective_from.isoformat()} in plan version "
+                      f"{r.plan_version_id}" if r.effective_from else ""))
+
+
+@rates_app.command("approve")
+def approve_command(
+    suggestion_ids: Ids,
+    by: By,
+    effective_from: Annotated[str | None, typer.Option(
+        "--effective-from", help="when the new rates take effect (default: after the notice "
+                                 "period)")] = None,
+    note: Annotated[str | None, typer.Option(help="why")] = None,
+) -> None:
+    """Approve pending live suggestions: one new plan version with the promoters' overrides."""
+    from settlement.rate_overrides import approve
+
+    settings = _settings()
+    if settings.kill_switch:
+        fail("kill switch is on (FENRUN_RATES_KILL_SWITCH): no rate change is applied")
+    if not by.strip():
+        fail("--by: say who decides")
+    now = datetime.now(UTC)
+    notice = timedelta(days=settings.notice_days)
+    at = parse_as_of(effective_from, "--effective-from") if effective_from else now + notice
+    engine = open_books(create=False)
+    try:
+        with exit_codes(), engine.begin() as conn:
+            version, rows = approve(conn, suggestion_ids, effective_from=at, decided_by=by,
+                                    decided_at=now, notice=notice, note=note)
+    finally:
+        engine.dispose()
+    for r in rows:
+        typer.echo(f"approved {r.suggestion_id}: promoter {r.promoter_id} {r.current_rate} -> "
+                   f"{r.proposed_rate}")
+    typer.echo(f"plan version {version} effective from {at.isoformat()}")
+
+
+@rates_app.command("reject")
+def reject_command(
+    suggestion_ids: Ids,
+    by: By,
+    note: Annotated[str, typer.Option(help="why (required)")],
+) -> None:
+    """Reject pending suggestions with the reason; nothing reaches a plan."""
+    from settlement.rate_overrides import reject
+
+    if not by.strip():
+        fail("--by: say who decides")
+    engine = open_books(create=False)
+    try:
+        with exit_codes(), engine.begin() as conn:
+            rows = reject(conn, suggestion_ids, decided_by=by, decided_at=datetime.now(UTC),
+                          note=note)
+    finally:
+        engine.dispose()
+    for r in rows:
+        typer.echo(f"rejected {r.suggestion_id}: promoter {r.promoter_id}")
+
+
+@rates_app.command("assignments")
+def assignments_command(
+    promoter: Annotated[str | None, typer.Option(help="one promoter's log")] = None,
+    limit: Annotated[int, typer.Option(help="at most this many rows")] = 100,
+) -> None:
+    """The served-rate log: rate, from when, probability it was chosen, reason."""
+    from settlement import read_model
+
+    engine = open_books(create=False)
+    try:
+        with engine.connect() as conn, exit_codes():
+            rows = read_model.rate_assignments(conn, promoter_id=promoter, limit=limit)
+    finally:
+        engine.dispose()
+    typer.echo(f"{'promoter':<14}{'rate':<8}{'effective_from':<27}{'propensity':>11}  "
+               f"{'reason':<12}{'arm':<9}plan version")
+    for a in rows:
+        typer.echo(f"{a.promoter_id:<14}{a.rate:<8}{a.effective_from.isoformat():<27}"
+                   f"{a.propensity:>11.4f}  {a.reason:<12}{a.arm or '-':<9}"
+                   f"{a.plan_version_id or '-'}")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(rates_app, name="rates")
