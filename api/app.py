@@ -41,6 +41,7 @@ from serving.config import ServingSettings
 from serving.model_health import ModelHealthService
 from serving.promoter_value import PromoterValueService
 from serving.rate_advice import RateAdviceStore
+from serving.rate_config import RateSettings
 from serving.risk import RiskService
 from settlement import db
 from settlement.config import SettlementSettings
@@ -72,6 +73,7 @@ def create_app(settings: ServingSettings | None = None, books: SettlementSetting
         app.state.champions = ChampionRegistry(resolved)  # loads on first use, kept hot
         app.state.rate_advice = RateAdviceStore(engine, api_settings.rates_refresh_s)
         app.state.rate_advice.start()  # loaded now, refreshed in the background
+        app.state.rate_settings = RateSettings()  # approvals: kill switch, notice period
         app.state.publisher = None
         if stream_settings.kafka_bootstrap:  # events go to the worker through the broker
             from api.publish import OrdersPublisher

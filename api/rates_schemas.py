@@ -3,6 +3,7 @@ suggestions, decisions, what-if and experiment report. Rates and amounts are dec
 
 from __future__ import annotations
 
+import math
 from datetime import datetime
 from typing import Literal
 
@@ -13,6 +14,7 @@ from serving.rate_whatif import WhatIfReport
 from settlement.money import format_amount
 from settlement.rate_suggestions import GuardrailStep, SuggestionRow
 from settlement.whatif import CostLine
+from training.rate_experiment import ExperimentReport
 
 RATE_PATTERN = r"^(0(\.\d{1,12})?|1(\.0{1,12})?)$"
 Rate = str  # a decimal string between 0 and 1 ("0.12"), never a float
@@ -205,3 +207,55 @@ class WhatIfOut(BaseModel):
                    suggestions=report.suggestions)
 
 
+
+
+class DecidedOut(BaseModel):
+    """The suggestions decided, and for an approval the plan version that carries them."""
+
+    plan_version_id: str | None
+    effective_from: datetime | None
+    suggestions: list[SuggestionOut]
+
+
+class ComparisonOut(BaseModel):
+    """Treated − control on one metric per promoter per cycle (retention: a share), its
+    interval (null below two members a group) and the mean predicted change per treated."""
+
+    metric: str
+    treated_mean: float | None
+    control_mean: float | None
+    difference: float | None
+    low: float | None
+    high: float | None
+    predicted: PredictedOut | None
+
+
+class ExperimentReportOut(BaseModel):
+    experiment_id: str
+    start: datetime
+    end: datetime
+    currency: str
+    treated: int
+    control: int
+    cycle_days: int
+    method: str
+    comparisons: list[ComparisonOut]
+    note: str
+
+    @classmethod
+    def of(cls, report: ExperimentReport) -> ExperimentReportOut:
+        def num(value: float | None) -> float | None:
+            return None if value is None or math.isnan(value) else value
+
+        return cls(
+            experiment_id=report.experiment_id, start=report.start, end=report.end,
+            currency=report.currency, treated=report.treated, control=report.control,
+            cycle_days=report.cycle_days, method=report.method, note=report.note,
+            comparisons=[ComparisonOut(
+                metric=c.metric, treated_mean=num(c.treated_mean),
+                control_mean=num(c.control_mean), difference=num(c.difference),
+                low=num(c.low), high=num(c.high),
+                predicted=None if c.predicted is None else PredictedOut(
+                    delta=f"{c.predicted[0]:.2f}", low=f"{c.predicted[1]:.2f}",
+                    high=f"{c.predicted[2]:.2f}"))
+                for c in report.comparisons])

@@ -3,12 +3,13 @@ store's own writer (`settlement.rate_suggestions.store_run`)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from sqlalchemy import Engine
 
 from settlement import rate_suggestions as rs
+from settlement import read_model
 
 AT = datetime(2026, 3, 1, tzinfo=UTC)
 
@@ -38,8 +39,12 @@ def suggestion(promoter: str, current: str = "0.10", proposed: str = "0.12", *,
 def store(books: Engine, suggestions: list[rs.NewSuggestion], *, at: datetime = AT,
           mode: rs.SuggestionMode = rs.SuggestionMode.LIVE,
           experiment_id: str | None = None) -> list[str]:
-    """One live (or shadow) run of `suggestions`; returns their ids in order."""
-    run = rs.SuggestionRun(as_of=at, created_at=at, mode=mode, kill_switch=False,
+    """One live (or shadow) run of `suggestions` as of `at`; returns their ids in order. Runs
+    are ordered by their instant, so a run is recorded a second after any earlier one."""
+    with books.connect() as conn:
+        newest = read_model.suggestion_runs(conn, 1)
+    created = max(at, newest[0].created_at + timedelta(seconds=1)) if newest else at
+    run = rs.SuggestionRun(as_of=at, created_at=created, mode=mode, kill_switch=False,
                            cold_start=False, model_versions={"fenrun-rate-policy": "3"},
                            summary="test run", created_by="test", experiment_id=experiment_id)
     with books.begin() as conn:

@@ -54,6 +54,11 @@ EXAMPLES: dict[tuple[str, str], tuple[str, Any, set[int]]] = {
     ("POST", "/v1/rates/what-if"): ("/v1/rates/what-if", {
         "from": "2026-02-01T00:00:00Z", "to": "2026-03-02T00:00:00Z", "rates": {"P1": "0.12"}},
         OK),
+    ("POST", "/v1/rates/suggestions/{suggestion_id}/approve"): (
+        "/v1/rates/suggestions/rs_x/approve", {}, {404}),
+    ("POST", "/v1/rates/suggestions/{suggestion_id}/reject"): (
+        "/v1/rates/suggestions/rs_x/reject", {"note": "too soon"}, {404}),
+    ("GET", "/v1/rates/experiment/report"): ("/v1/rates/experiment/report", None, {404}),
 }
 
 
