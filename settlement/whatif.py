@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import yaml
+
 from settlement.errors import LedgerInvariantBroken, PlanError
 from settlement.plan import PlanBook, PlanVersion, build_version
 from settlement.read_rows import CommissionRow
@@ -38,6 +40,24 @@ def check_window(start: datetime, end: datetime) -> None:
         raise PlanError("--from/--to: instants need an offset such as Z or +08:00")
     if start >= end:
         raise PlanError(f"--from: {start.isoformat()} must be before --to {end.isoformat()}")
+
+
+def parse_rates_text(text: str, where: str = "--rates") -> dict[str, str]:
+    """A rates file: a YAML (or JSON) mapping promoter id -> level-1 rate as a quoted decimal
+    ("0.12"). A YAML number is refused (a float may already have lost a digit); the plan check
+    that follows (`scenario_versions`) refuses a rate that is not one."""
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        raise PlanError(f"{where}: not valid YAML: {error}") from None
+    if not isinstance(raw, dict) or not raw:
+        raise PlanError(f"{where}: expected a mapping of promoter id to rate, e.g. P1: \"0.12\"")
+    rates: dict[str, str] = {}
+    for key, value in raw.items():
+        if not isinstance(value, str):
+            raise PlanError(f"{where}: {key}: {value!r} must be a quoted decimal such as \"0.12\"")
+        rates[str(key)] = value
+    return rates
 
 
 def scenario_versions(versions: Sequence[PlanVersion], start: datetime, end: datetime,
