@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from typing import Any
 
 from fastapi import FastAPI, routing
@@ -71,9 +72,10 @@ def create_app(settings: ServingSettings | None = None, books: SettlementSetting
         app.state.promoter_value = PromoterValueService(resolved)
         app.state.risk = RiskService(resolved)
         app.state.champions = ChampionRegistry(resolved)  # loads on first use, kept hot
-        app.state.rate_advice = RateAdviceStore(engine, api_settings.rates_refresh_s)
+        app.state.rate_settings = rates = RateSettings()  # kill switch, notice, cycle
+        app.state.rate_advice = RateAdviceStore(engine, api_settings.rates_refresh_s,
+                                                timedelta(days=rates.cycle_days))
         app.state.rate_advice.start()  # loaded now, refreshed in the background
-        app.state.rate_settings = RateSettings()  # approvals: kill switch, notice period
         app.state.publisher = None
         if stream_settings.kafka_bootstrap:  # events go to the worker through the broker
             from api.publish import OrdersPublisher
