@@ -3,7 +3,8 @@ past window, exact to the fen, beside what the model predicted the promoters wou
 
 One service for the CLI (`fenrun rates what-if`), the API (`POST /v1/rates/what-if`) and the
 dashboard. The cost is `settlement.whatif_replay.what_if` (re-settled in scratch books); this adds
-- the rates: the proposed rate of every pending suggestion that changes a rate, unless given;
+- the rates: the proposed rate of every pending suggestion that changes a rate (shadow advice
+  included: what following it would have cost), unless given;
 - the segments: each promoter's segment in the newest promoter value snapshot, when one holds
   segments (`fenrun ltv promoters` after `fenrun train segments`); "(no segment)" otherwise;
 - the prediction: the stored suggestions' predicted change per cycle (margin, commission, GMV),
