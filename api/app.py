@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from typing import Any
 
 from fastapi import FastAPI, routing
@@ -33,19 +34,22 @@ from api.routes import (
     payouts,
     plans,
     promoters,
+    rates,
     segments,
 )
 from serving.champions import ChampionRegistry
 from serving.config import ServingSettings
 from serving.model_health import ModelHealthService
 from serving.promoter_value import PromoterValueService
+from serving.rate_advice import RateAdviceStore
+from serving.rate_config import RateSettings
 from serving.risk import RiskService
 from settlement import db
 from settlement.config import SettlementSettings
 from settlement.stream.config import StreamSettings
 from settlement.stream.lag import StreamLag
 
-ROUTERS = (health, events, balances, payouts, plans, keys, models, segments, promoters)
+ROUTERS = (health, events, balances, payouts, plans, keys, models, segments, promoters, rates)
 
 
 def create_app(settings: ServingSettings | None = None, books: SettlementSettings | None = None,
@@ -68,6 +72,10 @@ def create_app(settings: ServingSettings | None = None, books: SettlementSetting
         app.state.promoter_value = PromoterValueService(resolved)
         app.state.risk = RiskService(resolved)
         app.state.champions = ChampionRegistry(resolved)  # loads on first use, kept hot
+        app.state.rate_settings = rates = RateSettings()  # kill switch, notice, cycle
+        app.state.rate_advice = RateAdviceStore(engine, api_settings.rates_refresh_s,
+                                                timedelta(days=rates.cycle_days))
+        app.state.rate_advice.start()  # loaded now, refreshed in the background
         app.state.publisher = None
         if stream_settings.kafka_bootstrap:  # events go to the worker through the broker
             from api.publish import OrdersPublisher
@@ -77,6 +85,7 @@ def create_app(settings: ServingSettings | None = None, books: SettlementSetting
         try:
             yield
         finally:
+            app.state.rate_advice.close()
             app.state.champions.close()
             if app.state.publisher is not None:
                 app.state.publisher.close()

@@ -21,3 +21,6 @@ class ApiSettings(BaseSettings):
     events_per_request: int = Field(default=5000, ge=1, le=50_000)
     # Ledger lines and payouts in one page.
     page_max: int = Field(default=1000, ge=1, le=10_000)
+    # How often the served rate suggestions are checked for new ones (a cheap marker query; a
+    # changed marker reloads them in the background, requests never wait on it).
+    rates_refresh_s: float = Field(default=2.0, ge=0.05, le=3600.0)

@@ -25,6 +25,7 @@ from serving.errors import (
     UnknownModel,
     UnknownPromoter,
 )
+from serving.rate_advice import NoSuggestion
 from settlement.api_keys import InvalidKeyRequest
 from settlement.errors import (
     InvalidEvent,
@@ -42,6 +43,7 @@ STATUS: dict[type[ServingError], int] = {
     UnknownPromoter: 404,
     NoAcquiredCustomers: 404,
     TrackingUnavailable: 503,
+    NoSuggestion: 404,
 }
 
 

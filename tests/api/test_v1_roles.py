@@ -46,6 +46,19 @@ EXAMPLES: dict[tuple[str, str], tuple[str, Any, set[int]]] = {
     ("GET", "/v1/segments"): ("/v1/segments", None, {404}),  # no champion in these books' store
     ("GET", "/v1/promoters/{promoter_id}/value"): ("/v1/promoters/P1/value", None, NO_SNAPSHOT),
     ("GET", "/v1/promoters/{promoter_id}/risk"): ("/v1/promoters/P1/risk", None, NO_SNAPSHOT),
+    # no suggestion is stored in these books: the mall is told so (404 no_suggestion)
+    ("GET", "/v1/promoters/{promoter_id}/recommended-rate"): (
+        "/v1/promoters/P1/recommended-rate", None, {404}),
+    ("GET", "/v1/rates/suggestions"): ("/v1/rates/suggestions", None, OK),
+    ("GET", "/v1/rates/suggestions/{suggestion_id}"): ("/v1/rates/suggestions/rs_x", None, {404}),
+    ("POST", "/v1/rates/what-if"): ("/v1/rates/what-if", {
+        "from": "2026-02-01T00:00:00Z", "to": "2026-03-02T00:00:00Z", "rates": {"P1": "0.12"}},
+        OK),
+    ("POST", "/v1/rates/suggestions/{suggestion_id}/approve"): (
+        "/v1/rates/suggestions/rs_x/approve", {}, {404}),
+    ("POST", "/v1/rates/suggestions/{suggestion_id}/reject"): (
+        "/v1/rates/suggestions/rs_x/reject", {"note": "too soon"}, {404}),
+    ("GET", "/v1/rates/experiment/report"): ("/v1/rates/experiment/report", None, {404}),
 }
 
 

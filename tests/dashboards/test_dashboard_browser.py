@@ -1,6 +1,7 @@
 """Proves the real app, opened in headless Chromium, shows the drift banner and models table,
-the Promoter value page its losing-promoters banner, tables and channel chart, and the Risk
-triage page its money-at-stake banner and flag tables.
+the Promoter value page its losing-promoters banner, tables and channel chart, the Risk
+triage page its money-at-stake banner and flag tables, and the Rate suggestions page its pending
+suggestions, what-if cost and experiment chart.
 
 It also saves a screenshot of each page and checks it is a real, non-blank image with the banner
 painted in it.
@@ -28,6 +29,7 @@ from PIL import Image  # a dependency of streamlit
 
 from tests.drift_store import DriftStore, build_drift_store
 from tests.promoter_value_store import build_value_store
+from tests.rates_books import build_rates_books
 from tests.risk_store import write_flags
 
 try:  # a dev extra: without it the browser fixture skips (fails under CI) and says why
@@ -112,7 +114,8 @@ def app_url(drifted: DriftStore, tmp_path_factory: pytest.TempPathFactory) -> It
     port = _free_port()
     values = build_value_store(tmp_path_factory.mktemp("value")).feature_store_dir
     write_flags(Path(values))  # the same snapshot store holds the anomaly flags
-    env = {**os.environ,
+    rates = build_rates_books(tmp_path_factory.mktemp("rates"))  # the Rate suggestions page
+    env = {**os.environ, "FENRUN_DATABASE_URL": rates.url,
            "FENRUN_MLFLOW_TRACKING_URI": drifted.serving.mlflow_tracking_uri,
            "FENRUN_MLFLOW_EXPERIMENT": drifted.serving.mlflow_experiment,
            "FENRUN_FEATURE_STORE_DIR": values}
@@ -276,3 +279,26 @@ def test_risk_triage_page_renders_in_chromium(app_url: str, browser: WebDriver,
         f"{rows}; {png}")
     _assert_not_blank(png)
     _assert_banner_painted(png, browser)
+
+
+def _rates_rendered(driver: WebDriver) -> bool:
+    """Pending (3 + header), what-if per segment (1 + header) and experiment (4 + header)
+    tables, the realised-vs-predicted chart drawn, the script done."""
+    rows = [len(driver.execute_script(TABLE_ROWS_JS, i)) for i in range(3)]
+    return (rows == [4, 2, 5] and len(driver.find_elements(By.CSS_SELECTOR, CHART_MARKS)) == 1
+            and not driver.find_elements(By.CSS_SELECTOR, BUSY))
+
+
+def test_rate_suggestions_page_renders_in_chromium(app_url: str, browser: WebDriver,
+                                                   tmp_path: Path) -> None:
+    png = tmp_path / "rate_suggestions.png"
+    browser.get(f"{app_url}/rate_suggestions")
+    _wait_rendered(browser, _rates_rendered, png)
+    header, *rows = browser.execute_script(TABLE_ROWS_JS, 0)
+    assert header[:3] == ["promoter", "rate", "mode"], f"{header}; {png}"
+    assert [(row[0], row[1], row[2]) for row in rows] == [
+        ("T2", "0.1 → 0.11", "shadow"), ("P5", "0.1 → 0.08", "live"),
+        ("T1", "0.1 → 0.12", "live")], f"{rows}; {png}"
+    header, *rows = browser.execute_script(TABLE_ROWS_JS, 1)
+    assert rows == [["(no segment)", "35.00", "39.00", "+4.00"]], f"{header} {rows}; {png}"
+    _assert_not_blank(png)
