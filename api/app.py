@@ -25,13 +25,16 @@ from api.head import HeadAsGet
 from api.metrics import ApiMetrics
 from api.ratelimit import TokenBuckets
 from api.routes import (
+    applications,
     balances,
     events,
     health,
+    invites,
     keys,
     models,
     payouts,
     plans,
+    privacy,
     promoters,
     segments,
 )
@@ -45,7 +48,8 @@ from settlement.config import SettlementSettings
 from settlement.stream.config import StreamSettings
 from settlement.stream.lag import StreamLag
 
-ROUTERS = (health, events, balances, payouts, plans, keys, models, segments, promoters)
+ROUTERS = (health, events, balances, payouts, plans, keys, models, segments, promoters,
+           applications, invites, privacy)
 
 
 def create_app(settings: ServingSettings | None = None, books: SettlementSettings | None = None,
