@@ -18,13 +18,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, Engine, func, select, update
+from sqlalchemy.exc import IntegrityError
 
 from settlement import people_audit
 from settlement import people_tables as pt
 from settlement.errors import NotFound
 from settlement.events import Event, parse_event
 from settlement.ingest import REFUSED, apply_history
-from settlement.invite_codes import usable_code
+from settlement.invite_codes import InviteCode, usable_code
 from settlement.masking import mask_id_number, mask_name, mask_phone
 from settlement.money import format_amount, parse_amount
 from settlement.people_books import customer_spend_minor, promoter_status
@@ -193,6 +194,20 @@ def submit(conn: Connection, cipher: DataCipher, settings: PeopleSettings, form:
     if inviter is not None and inviter.promoter_id == user_id:
         raise ApplicationRefused("inviter_code: a user cannot invite themself")
     application_id = f"A{secrets.token_hex(8).upper()}"
+    try:
+        _insert(conn, cipher, application_id, user_id, name, phone, id_number, documents,
+                inviter, form.training_completed, device, ip, at)
+    except IntegrityError:  # the live-phone index: another submit with this phone won the race
+        raise ApplicationRefused("phone: already on another pending or approved application "
+                                 "(submitted at the same moment)") from None
+    people_audit.record(conn, at, actor, "application.submitted", user_id, application_id)
+    return get_application(conn, cipher, application_id)
+
+
+def _insert(conn: Connection, cipher: DataCipher, application_id: str, user_id: str, name: str,
+            phone: str, id_number: str | None, documents: tuple[str, ...],
+            inviter: InviteCode | None, training_completed: bool, device: str | None,
+            ip: str | None, at: datetime) -> None:
     conn.execute(pt.promoter_applications.insert().values(
         application_id=application_id, user_id=user_id, status=PENDING,
         name_token=cipher.encrypt(name, NAME), phone_token=cipher.encrypt(phone, PHONE),
@@ -201,11 +216,9 @@ def submit(conn: Connection, cipher: DataCipher, settings: PeopleSettings, form:
         documents_token=cipher.encrypt(json.dumps(documents), DOCUMENTS) if documents else None,
         inviter_code=inviter.code if inviter else None,
         inviter_id=inviter.promoter_id if inviter else None,
-        training_completed=form.training_completed,
+        training_completed=training_completed,
         device_index=cipher.blind_index(device, DEVICE) if device else None,
         ip_index=cipher.blind_index(ip, IP) if ip else None, applied_at=at))
-    people_audit.record(conn, at, actor, "application.submitted", user_id, application_id)
-    return get_application(conn, cipher, application_id)
 
 
 def _pending(conn: Connection, cipher: DataCipher, application_id: str) -> Application:
