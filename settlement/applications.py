@@ -235,7 +235,8 @@ def _check_requirements(conn: Connection, settings: PeopleSettings, found: Appli
                                  "training this mall requires (FENRUN_APPLY_REQUIRE_TRAINING)")
     if settings.apply_min_purchase > 0:
         currency = settings.apply_currency
-        needed = parse_amount(str(settings.apply_min_purchase), currency, "apply_min_purchase")
+        needed = parse_amount(format(settings.apply_min_purchase, "f"), currency,
+                              "apply_min_purchase")
         spent = customer_spend_minor(conn, found.user_id, currency)
         if spent < needed:
             raise ApplicationRefused(

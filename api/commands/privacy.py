@@ -87,8 +87,9 @@ def rotate_command() -> None:
     if done.left:
         raise typer.Exit(1)
     if len(cipher.key_ids) > 1:
-        typer.echo("every value is under the newest key: the older keys may be dropped from "
-                   "FENRUN_DATA_KEYS")
+        typer.echo("every value is under the newest key: drop the older keys from "
+                   "FENRUN_DATA_KEYS after a day (the daily limits still count device and IP "
+                   "indexes made under them)")
 
 
 def register(app: typer.Typer) -> None:

@@ -118,7 +118,7 @@ def test_rotation_at_the_terminal(cli, monkeypatch):
     rotated = cli("privacy", "rotate")
     assert rotated.exit_code == 0 and "0 left" in rotated.output
     assert "3 values" in rotated.output  # the name, the phone and the phone's index
-    assert "may be dropped" in rotated.output
+    assert "drop the older keys" in rotated.output
     monkeypatch.setenv("FENRUN_DATA_KEYS", new)
     assert cli("applications", "show", _id(submitted.output)).exit_code == 0
 

@@ -7,6 +7,7 @@ reason naming the field, and changes nothing: not the people tables, not the boo
 
 from __future__ import annotations
 
+import json
 import logging
 
 import pytest
@@ -272,3 +273,38 @@ def test_requirements_from_configuration_are_checked_at_approval(stored, cipher,
     done = approve(stored, cipher, strict, trained.application_id, "r", None,
                    at("2026-03-01T06:00:00Z"))
     assert done.status == "approved"
+
+
+def test_a_suspended_inviter_cannot_invite_and_blocks_an_approval(stored, cipher, ev,
+                                                                  promoter_with_code):
+    waiting = _apply(stored, cipher, "2026-03-02T01:00:00Z", ApplicationForm(
+        "U2", NAME, "13900001111", inviter_code=promoter_with_code))
+    Ingest(stored, 10).apply([ev("promoter_suspended", "2026-03-02T02:00:00Z", promoter_id="U1")])
+    before = _counts(stored)
+    with pytest.raises(ApplicationRefused, match="inviter_id: U1 is suspended"):
+        approve(stored, cipher, SETTINGS, waiting.application_id, "r", None,
+                at("2026-03-02T03:00:00Z"))
+    with pytest.raises(InviteRefused, match="inviter_code: promoter U1 .* is suspended"):
+        _apply(stored, cipher, "2026-03-02T04:00:00Z", ApplicationForm(
+            "U3", NAME, "13900002222", inviter_code=promoter_with_code))
+    with pytest.raises(InviteRefused, match="suspended; no new invite codes"), \
+            stored.begin() as conn:
+        create_code(conn, SETTINGS, "U1", "test:admin", at("2026-03-02T04:00:00Z"))
+    assert _counts(stored) == before
+
+
+def test_a_visit_id_is_one_visit_and_the_link_content_reaches_the_books(stored, cipher,
+                                                                        promoter_with_code):
+    code = promoter_with_code
+    visit = LinkUse(code, "visit", "C1", visit_id="v-7", channel="weibo", content_id="sku:42")
+    record_use(stored, cipher, SETTINGS, visit, at("2026-03-02T00:00:00Z"))
+    with stored.connect() as conn:
+        payload = conn.execute(select(t.events.c.payload)
+                               .where(t.events.c.event_id == "invite:visit:v-7")).scalar_one()
+    stored_payload = json.loads(payload)
+    assert (stored_payload["content_id"], stored_payload["invite_code"]) == ("sku:42", code)
+    before = _counts(stored)
+    with pytest.raises(InviteRefused, match="visit_id: v-7 was already reported"):
+        record_use(stored, cipher, SETTINGS, LinkUse(code, "visit", "C2", visit_id="v-7"),
+                   at("2026-03-02T00:01:00Z"))
+    assert _counts(stored) == before
