@@ -35,6 +35,7 @@ from settlement.people_fields import (
     check_client_tag,
     check_documents,
     check_id_number,
+    check_ip,
     check_name,
     check_user_id,
     normalize_phone,
@@ -186,7 +187,7 @@ def submit(conn: Connection, cipher: DataCipher, settings: PeopleSettings, form:
     name, phone = check_name(form.name), normalize_phone(form.phone)
     id_number = check_id_number(form.id_number) if form.id_number else None
     documents = check_documents(form.documents)
-    device, ip = check_client_tag(form.device_id, "device_id"), check_client_tag(form.ip, "ip")
+    device, ip = check_client_tag(form.device_id, "device_id"), check_ip(form.ip)
     _check_applicant(conn, cipher, user_id, phone)
     _check_limits(conn, cipher, settings, device, ip, at)
     inviter = (usable_code(conn, form.inviter_code, "inviter_code") if form.inviter_code

@@ -27,7 +27,7 @@ from settlement.invite_codes import check_channel, check_content_id, normalize_c
 from settlement.people_books import bound_promoter
 from settlement.people_config import PeopleSettings
 from settlement.people_errors import InvalidPersonalData, InviteRefused, TooManyAttempts
-from settlement.people_fields import check_client_tag, check_user_id
+from settlement.people_fields import check_client_tag, check_ip, check_user_id
 from settlement.personal_data import DataCipher
 from settlement.service import in_transaction
 
@@ -78,7 +78,7 @@ def _checked(use: LinkUse) -> LinkUse:
     return LinkUse(normalize_code(use.code), use.kind, check_user_id(use.customer_id,
                                                                      "customer_id"),
                    use.visit_id, check_channel(use.channel), check_content_id(use.content_id),
-                   check_client_tag(use.device_id, "device_id"), check_client_tag(use.ip, "ip"))
+                   check_client_tag(use.device_id, "device_id"), check_ip(use.ip))
 
 
 def _earlier(conn: Connection, use: LinkUse, event_id: str, at: datetime) -> RecordedUse | None:

@@ -8,6 +8,7 @@ Errors name the field and the rule, never the value.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import unicodedata
 
@@ -86,10 +87,20 @@ def check_user_id(value: str, field: str = "user_id") -> str:
 
 
 def check_client_tag(value: str | None, field: str) -> str | None:
-    """A device id or IP address as sent (only its blind index is stored)."""
+    """A device id as sent, lower-cased (only its blind index is stored)."""
     if value is None:
         return None
     text = value.strip()
     if not text or len(text) > MAX_CLIENT_TAG_CHARS:
         raise InvalidPersonalData(field, f"must be 1 to {MAX_CLIENT_TAG_CHARS} characters")
     return text.lower()
+
+
+def check_ip(value: str | None, field: str = "ip") -> str | None:
+    """An IPv4 or IPv6 address in its canonical form, so `::1` and `0:0::1` count as one."""
+    if value is None:
+        return None
+    try:
+        return str(ipaddress.ip_address(value.strip()))
+    except ValueError:
+        raise InvalidPersonalData(field, "not an IPv4 or IPv6 address") from None

@@ -9,6 +9,7 @@ import logging
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from fastapi.testclient import TestClient
 
 from tests.api.books_app import books_app, keyed_books
@@ -109,3 +110,16 @@ def test_refusals_are_4xx_with_codes_and_change_nothing(tmp_path: Path) -> None:
         assert (twice.status_code, twice.json()["code"]) == (409, "application_refused")
         assert client.post("/v1/applications", headers=books.headers("growth"),
                            json=first).status_code == 403
+
+
+@pytest.mark.integration
+def test_production_books_without_a_data_key_answer_503_naming_the_variable(postgres_url):
+    books = keyed_books(postgres_url)
+    with TestClient(books_app(books, burst=10_000)) as client:
+        answer = client.post("/v1/applications", headers=books.headers("mall"), json={
+            "user_id": "U1", "name": NAME, "phone": PHONE})
+        assert (answer.status_code, answer.json()["code"]) == (503, "data_key_missing")
+        assert "FENRUN_DATA_KEYS is not set" in answer.json()["detail"]
+        # the routes without personal data are unaffected
+        assert client.get("/v1/invite-codes/ZZZZZZZZZZ/link",
+                          headers=books.headers("mall")).status_code == 404
