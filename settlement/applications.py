@@ -251,12 +251,12 @@ def _check_requirements(conn: Connection, settings: PeopleSettings, found: Appli
                                      "reject the application or reinstate the inviter")
 
 
-def _reason(text: str | None, required: bool) -> str | None:
+def _reason(text: str | None, required: bool, field: str) -> str | None:
     reason = (text or "").strip() or None
     if required and reason is None:
-        raise InvalidPersonalData("reason", "a rejection says why (it is shown to the applicant)")
+        raise InvalidPersonalData(field, "a rejection says why (it is shown to the applicant)")
     if reason is not None and len(reason) > MAX_REASON_CHARS:
-        raise InvalidPersonalData("reason", f"at most {MAX_REASON_CHARS} characters")
+        raise InvalidPersonalData(field, f"at most {MAX_REASON_CHARS} characters")
     return reason
 
 
@@ -283,7 +283,7 @@ def approve(engine: Engine, cipher: DataCipher, settings: PeopleSettings, applic
             actor: str, note: str | None, at: datetime) -> Application:
     """Approve a pending application and send `promoter_joined` to the books, atomically: if the
     books refuse the event, the application stays pending and the refusal is the error."""
-    note = _reason(note, required=False)
+    note = _reason(note, required=False, field="note")
 
     def work(conn: Connection) -> Application:
         found = _pending(conn, cipher, application_id)
@@ -312,7 +312,7 @@ def _joined_event(found: Application, at: datetime) -> Event:
 def reject(conn: Connection, cipher: DataCipher, application_id: str, actor: str,
            reason: str | None, at: datetime) -> Application:
     """Reject a pending application, saying why; the phone is free for a new application."""
-    text = _reason(reason, required=True)
+    text = _reason(reason, required=True, field="reason")
     _pending(conn, cipher, application_id)
     _mark(conn, application_id, REJECTED, actor, text, at)
     return get_application(conn, cipher, application_id)

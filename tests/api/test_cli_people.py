@@ -123,8 +123,20 @@ def test_rotation_at_the_terminal(cli, monkeypatch):
     assert cli("applications", "show", _id(submitted.output)).exit_code == 0
 
 
-def test_production_books_without_a_key_refuse_clearly(cli, monkeypatch):
-    monkeypatch.setenv("FENRUN_DATABASE_URL", "postgresql+psycopg://nobody@127.0.0.1:1/none")
-    result = cli("privacy", "rotate")
+def test_the_wrong_key_names_the_key_it_needs(cli, monkeypatch):
+    cli("applications", "submit", "--user", "U1", "--name", NAME, "--phone", PHONE)
+    monkeypatch.setenv("FENRUN_DATA_KEYS", cli("privacy", "keygen").output.strip())
+    result = cli("applications", "list")
     assert result.exit_code == 2
-    assert "FENRUN_DATA_KEYS is not set" in result.output or "cannot open" in result.output
+    assert "application.name: encrypted with data key" in result.output
+    assert "which is not configured" in result.output and NAME not in result.output
+
+
+@pytest.mark.integration
+def test_production_books_without_a_key_refuse_clearly(cli, monkeypatch, postgres_url):
+    monkeypatch.setenv("FENRUN_DATABASE_URL", postgres_url)
+    assert cli("db", "upgrade").exit_code == 0
+    result = cli("applications", "list")
+    assert result.exit_code == 2
+    assert "FENRUN_DATA_KEYS is not set" in result.output
+    assert not (cli.tmp / "keys" / "data.keys").exists()  # nothing generated for production
