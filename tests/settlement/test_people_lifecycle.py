@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from settlement import people_tables as pt
@@ -45,6 +48,28 @@ def stored(books, plans):
 @pytest.fixture
 def cipher() -> DataCipher:
     return DataCipher(parse_keys(generate_key()))
+
+
+@pytest.fixture(scope="module")
+def sqlite_books(tmp_path_factory, plans_module):
+    """One set of SQLite books for a property test's many examples (a fresh one each would be
+    slow); the property compares counts before and after each example, so sharing is sound."""
+    from settlement.db import create_db_engine, upgrade
+
+    engine = create_db_engine(f"sqlite:///{tmp_path_factory.mktemp('prop') / 'b.db'}")
+    upgrade(engine)
+    with engine.begin() as conn:
+        store_versions(conn, plans_module.versions)
+    yield engine, DataCipher(parse_keys(generate_key()))
+    engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def plans_module():
+    from settlement.plan import PlanBook, parse_plan_text
+    from tests.conftest import DEFAULT_PLAN
+
+    return PlanBook(parse_plan_text(DEFAULT_PLAN))
 
 
 def _apply(books, cipher, when: str, form: ApplicationForm, settings=SETTINGS):
@@ -308,3 +333,52 @@ def test_a_visit_id_is_one_visit_and_the_link_content_reaches_the_books(stored, 
         record_use(stored, cipher, SETTINGS, LinkUse(code, "visit", "C2", visit_id="v-7"),
                    at("2026-03-02T00:01:00Z"))
     assert _counts(stored) == before
+
+
+def test_applications_and_registrations_per_ip_are_limited(stored, cipher, promoter_with_code):
+    per_ip = PeopleSettings(applications_per_ip_per_day=1, registrations_per_ip_per_day=1)
+    _apply(stored, cipher, "2026-03-02T01:00:00Z",
+           ApplicationForm("U2", NAME, "13900000002", ip="2001:db8::1"), per_ip)
+    record_use(stored, cipher, per_ip, LinkUse(promoter_with_code, "register", "C1",
+                                               ip="10.0.0.7"), at("2026-03-02T01:00:00Z"))
+    before = _counts(stored)
+    with pytest.raises(TooManyAttempts, match="ip: 1 applications from this ip"):
+        _apply(stored, cipher, "2026-03-02T02:00:00Z",
+               ApplicationForm("U3", NAME, "13900000003", ip="2001:0db8:0::1"), per_ip)
+    with pytest.raises(TooManyAttempts, match="ip: 1 registrations from this ip"):
+        record_use(stored, cipher, per_ip, LinkUse(promoter_with_code, "register", "C2",
+                                                   ip="10.0.0.7"), at("2026-03-02T02:00:00Z"))
+    assert _counts(stored) == before
+
+
+FIELD_ERRORS = (InvalidPersonalData, ApplicationRefused, InviteRefused, NotFound,
+                TooManyAttempts)
+GOOD = {"user_id": st.from_regex(r"U[0-9]{1,3}", fullmatch=True), "name": st.just(NAME),
+        "phone": st.from_regex(r"13[0-9]{9}", fullmatch=True),
+        "id_number": st.none() | st.just(ID_NUMBER), "inviter_code": st.none()}
+BAD = {"user_id": st.text(max_size=12), "name": st.text(max_size=70),
+       "phone": st.text(max_size=20), "id_number": st.text(max_size=20),
+       "inviter_code": st.text(alphabet=ALPHABET + "01ILOilo ", max_size=18)}
+
+
+@st.composite
+def forms(draw) -> ApplicationForm:
+    """Valid forms with at most one field drawn from anything at all."""
+    bad = draw(st.sampled_from([None, *BAD]))
+    fields = {name: draw(BAD[name] if name == bad else GOOD[name]) for name in GOOD}
+    return ApplicationForm(**fields)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+@given(form=forms())
+def test_any_application_is_stored_whole_or_refused_by_field(sqlite_books, form):
+    books, cipher = sqlite_books
+    before = _counts(books)
+    try:
+        with books.begin() as conn:
+            submit(conn, cipher, SETTINGS, form, at("2026-03-01T01:00:00Z"), "test")
+    except FIELD_ERRORS as error:
+        assert re.match(r"^[a-z_]+(\[\d+\])?: ", str(error)), str(error)
+        assert _counts(books) == before
+    else:
+        assert _counts(books)[0] == before[0] + 1
