@@ -28,6 +28,7 @@ from settlement.people_errors import (
     InviteRefused,
     TooManyAttempts,
 )
+from settlement.personal_data import DataKeyMissing
 
 router = APIRouter(prefix="/v1/applications", tags=["applications"])
 ApplicationId = Annotated[str, Path(pattern=r"^A[0-9A-F]{16}$")]
@@ -38,7 +39,7 @@ ReviewerCaller = Annotated[Caller, allow("admin")]
 
 @router.post("", status_code=201, responses=error_responses(
     InvalidPersonalData, ApplicationRefused, InviteRefused, TooManyAttempts, NotFound,
-    validated=True))
+    DataKeyMissing, validated=True))
 def submit_application(body: ApplicationIn, books: BooksDep, cipher: DataCipherDep,
                        settings: PeopleSettingsDep, caller: MallCaller) -> ApplicationOut:
     """Check and store an application as `pending`: 422 for a malformed field, 409 when the
@@ -52,7 +53,8 @@ def submit_application(body: ApplicationIn, books: BooksDep, cipher: DataCipherD
     return ApplicationOut.of(found)
 
 
-@router.get("", dependencies=[allow("admin")], responses=error_responses(validated=True))
+@router.get("", dependencies=[allow("admin")],
+            responses=error_responses(DataKeyMissing, validated=True))
 def list_all(books: BooksDep, cipher: DataCipherDep, status: Status = None) -> ApplicationsOut:
     """Applications oldest first (at most 10,000), optionally by status."""
     with books.connect() as conn:
@@ -61,7 +63,7 @@ def list_all(books: BooksDep, cipher: DataCipherDep, status: Status = None) -> A
 
 
 @router.get("/{application_id}", dependencies=[allow("mall")],
-            responses=error_responses(NotFound, validated=True))
+            responses=error_responses(NotFound, DataKeyMissing, validated=True))
 def show(application_id: ApplicationId, books: BooksDep, cipher: DataCipherDep) -> ApplicationOut:
     """One application: the mall shows the applicant its state and, if rejected, why."""
     with books.connect() as conn:
@@ -69,7 +71,7 @@ def show(application_id: ApplicationId, books: BooksDep, cipher: DataCipherDep) 
 
 
 @router.post("/{application_id}/approve", responses=error_responses(
-    NotFound, ApplicationRefused, validated=True))
+    NotFound, ApplicationRefused, DataKeyMissing, validated=True))
 def approve_application(application_id: ApplicationId, body: ApproveIn, books: BooksDep,
                         cipher: DataCipherDep, settings: PeopleSettingsDep,
                         caller: ReviewerCaller) -> ApplicationOut:
@@ -80,7 +82,7 @@ def approve_application(application_id: ApplicationId, body: ApproveIn, books: B
 
 
 @router.post("/{application_id}/reject", responses=error_responses(
-    NotFound, ApplicationRefused, InvalidPersonalData, validated=True))
+    NotFound, ApplicationRefused, InvalidPersonalData, DataKeyMissing, validated=True))
 def reject_application(application_id: ApplicationId, body: RejectIn, books: BooksDep,
                        cipher: DataCipherDep, caller: ReviewerCaller) -> ApplicationOut:
     """Reject with a reason (shown to the applicant); 409 if already decided."""

@@ -25,6 +25,7 @@ from settlement.invite_codes import codes_of, create_code, find_code, invite_lin
 from settlement.invite_uses import REGISTER, VISIT, LinkUse, record_use
 from settlement.people_config import PeopleSettings
 from settlement.people_errors import InvalidPersonalData, InviteRefused, TooManyAttempts
+from settlement.personal_data import DataKeyMissing
 
 router = APIRouter(prefix="/v1", tags=["invites"])
 PromoterId = Annotated[str, Path(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.:@-]+$")]
@@ -106,7 +107,7 @@ def _use(kind: str, code: str, body: LinkUseIn, books: BooksDep, cipher: DataCip
 
 
 @router.post("/invite-codes/{code}/visits", dependencies=[allow("mall")],
-             responses=error_responses(*CODE_ERRORS, validated=True))
+             responses=error_responses(*CODE_ERRORS, DataKeyMissing, validated=True))
 def visit(code: Code, body: LinkUseIn, books: BooksDep, cipher: DataCipherDep,
           settings: PeopleSettingsDep) -> LinkUseOut:
     """A visit through a link (`visit_id` required): a `click` touch for the code's promoter;
@@ -115,7 +116,8 @@ def visit(code: Code, body: LinkUseIn, books: BooksDep, cipher: DataCipherDep,
 
 
 @router.post("/invite-codes/{code}/registrations", dependencies=[allow("mall")],
-             responses=error_responses(*CODE_ERRORS, TooManyAttempts, validated=True))
+             responses=error_responses(*CODE_ERRORS, TooManyAttempts, DataKeyMissing,
+                                       validated=True))
 def registration(code: Code, body: LinkUseIn, books: BooksDep, cipher: DataCipherDep,
                  settings: PeopleSettingsDep) -> LinkUseOut:
     """A registration through a link: a `register` touch, which binds the customer (409 if it

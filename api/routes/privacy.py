@@ -14,6 +14,7 @@ from api.deps import BooksDep, DataCipherDep
 from api.errors import error_responses
 from api.people_schemas import ErasedOut, EraseIn, ExportOut
 from settlement.errors import NotFound
+from settlement.personal_data import DataKeyMissing
 from settlement.privacy import erase_person, export_person
 
 router = APIRouter(prefix="/v1/people", tags=["privacy"])
@@ -21,7 +22,8 @@ PersonId = Annotated[str, Path(min_length=1, max_length=128)]
 AdminCaller = Annotated[Caller, allow("admin")]
 
 
-@router.get("/{person_id}/export", responses=error_responses(NotFound, validated=True))
+@router.get("/{person_id}/export",
+            responses=error_responses(NotFound, DataKeyMissing, validated=True))
 def export(person_id: PersonId, books: BooksDep, cipher: DataCipherDep,
            caller: AdminCaller) -> ExportOut:
     """Everything held about one person, personal fields decrypted; audited."""
