@@ -25,7 +25,7 @@ from settlement import people_tables as pt
 from settlement.errors import NotFound
 from settlement.events import Event, parse_event
 from settlement.ingest import REFUSED, apply_history
-from settlement.invite_codes import InviteCode, usable_code
+from settlement.invite_codes import usable_code
 from settlement.masking import mask_id_number, mask_name, mask_phone
 from settlement.money import format_amount, parse_amount
 from settlement.people_books import customer_spend_minor, promoter_status
@@ -179,47 +179,69 @@ def _check_applicant(conn: Connection, cipher: DataCipher, user_id: str, phone: 
         raise ApplicationRefused("phone: already on another pending or approved application")
 
 
+@dataclass(frozen=True, slots=True)
+class _Checked:
+    """A form's fields after their checks, in their stored form."""
+
+    user_id: str
+    name: str
+    phone: str
+    id_number: str | None
+    documents: tuple[str, ...]
+    device: str | None
+    ip: str | None
+
+
+def _checked(form: ApplicationForm) -> _Checked:
+    return _Checked(check_user_id(form.user_id), check_name(form.name),
+                    normalize_phone(form.phone),
+                    check_id_number(form.id_number) if form.id_number else None,
+                    check_documents(form.documents),
+                    check_client_tag(form.device_id, "device_id"), check_ip(form.ip))
+
+
 def submit(conn: Connection, cipher: DataCipher, settings: PeopleSettings, form: ApplicationForm,
            at: datetime, actor: str) -> Application:
     """Check an application and store it as pending; every check runs before anything is
     written, so a refused application changes nothing."""
-    user_id = check_user_id(form.user_id)
-    name, phone = check_name(form.name), normalize_phone(form.phone)
-    id_number = check_id_number(form.id_number) if form.id_number else None
-    documents = check_documents(form.documents)
-    device, ip = check_client_tag(form.device_id, "device_id"), check_ip(form.ip)
-    _check_applicant(conn, cipher, user_id, phone)
-    _check_limits(conn, cipher, settings, device, ip, at)
+    checked = _checked(form)
+    _check_applicant(conn, cipher, checked.user_id, checked.phone)
+    _check_limits(conn, cipher, settings, checked.device, checked.ip, at)
     inviter = (usable_code(conn, form.inviter_code, "inviter_code") if form.inviter_code
                else None)
-    if inviter is not None and inviter.promoter_id == user_id:
+    if inviter is not None and inviter.promoter_id == checked.user_id:
         raise ApplicationRefused("inviter_code: a user cannot invite themself")
     application_id = f"A{secrets.token_hex(8).upper()}"
     try:
-        _insert(conn, cipher, application_id, user_id, name, phone, id_number, documents,
-                inviter, form.training_completed, device, ip, at)
+        conn.execute(pt.promoter_applications.insert().values(
+            application_id=application_id, status=PENDING, applied_at=at,
+            training_completed=form.training_completed,
+            inviter_code=inviter.code if inviter else None,
+            inviter_id=inviter.promoter_id if inviter else None,
+            **_sealed(cipher, checked)))
     except IntegrityError:  # the live-phone index: another submit with this phone won the race
         raise ApplicationRefused("phone: already on another pending or approved application "
                                  "(submitted at the same moment)") from None
-    people_audit.record(conn, at, actor, "application.submitted", user_id, application_id)
+    people_audit.record(conn, at, actor, "application.submitted", checked.user_id,
+                        application_id)
     return get_application(conn, cipher, application_id)
 
 
-def _insert(conn: Connection, cipher: DataCipher, application_id: str, user_id: str, name: str,
-            phone: str, id_number: str | None, documents: tuple[str, ...],
-            inviter: InviteCode | None, training_completed: bool, device: str | None,
-            ip: str | None, at: datetime) -> None:
-    conn.execute(pt.promoter_applications.insert().values(
-        application_id=application_id, user_id=user_id, status=PENDING,
-        name_token=cipher.encrypt(name, NAME), phone_token=cipher.encrypt(phone, PHONE),
-        phone_index=cipher.blind_index(phone, PHONE),
-        id_number_token=cipher.encrypt(id_number, ID_NUMBER) if id_number else None,
-        documents_token=cipher.encrypt(json.dumps(documents), DOCUMENTS) if documents else None,
-        inviter_code=inviter.code if inviter else None,
-        inviter_id=inviter.promoter_id if inviter else None,
-        training_completed=training_completed,
-        device_index=cipher.blind_index(device, DEVICE) if device else None,
-        ip_index=cipher.blind_index(ip, IP) if ip else None, applied_at=at))
+def _sealed(cipher: DataCipher, checked: _Checked) -> dict[str, str | None]:
+    """The personal columns of a new row: tokens and blind indexes, never a value."""
+    def seal(value: str | None, context: str) -> str | None:
+        return None if value is None else cipher.encrypt(value, context)
+
+    def index(value: str | None, context: str) -> str | None:
+        return None if value is None else cipher.blind_index(value, context)
+
+    return {"user_id": checked.user_id, "name_token": seal(checked.name, NAME),
+            "phone_token": seal(checked.phone, PHONE),
+            "phone_index": index(checked.phone, PHONE),
+            "id_number_token": seal(checked.id_number, ID_NUMBER),
+            "documents_token": seal(json.dumps(checked.documents) if checked.documents else None,
+                                    DOCUMENTS),
+            "device_index": index(checked.device, DEVICE), "ip_index": index(checked.ip, IP)}
 
 
 def _pending(conn: Connection, cipher: DataCipher, application_id: str) -> Application:
