@@ -26,13 +26,16 @@ from api.head import HeadAsGet
 from api.metrics import ApiMetrics
 from api.ratelimit import TokenBuckets
 from api.routes import (
+    applications,
     balances,
     events,
     health,
+    invites,
     keys,
     models,
     payouts,
     plans,
+    privacy,
     promoters,
     rates,
     segments,
@@ -49,7 +52,8 @@ from settlement.config import SettlementSettings
 from settlement.stream.config import StreamSettings
 from settlement.stream.lag import StreamLag
 
-ROUTERS = (health, events, balances, payouts, plans, keys, models, segments, promoters, rates)
+ROUTERS = (health, events, balances, payouts, plans, keys, models, segments, promoters, rates,
+           applications, invites, privacy)
 
 
 def create_app(settings: ServingSettings | None = None, books: SettlementSettings | None = None,

@@ -151,8 +151,9 @@ class PlansStoredOut(BaseModel):
 
 
 class KeyIn(BaseModel):
-    role: Literal["mall", "growth", "risk", "finance", "admin"]
-    name: str = Field(min_length=1, max_length=100)
+    role: Literal["mall", "growth", "risk", "finance", "admin", "promoter"]
+    name: str = Field(min_length=1, max_length=100,
+                      description="who uses it; for a `promoter` key, the promoter's id")
 
 
 class KeyOut(BaseModel):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import typer
 from sqlalchemy import Engine
@@ -20,6 +20,9 @@ from settlement.errors import InvalidEvent, SettlementError
 from settlement.events import parse_timestamp
 from settlement.plan import PlanBook, parse_plan_text
 from settlement.plan_store import load_plan_book, store_versions
+
+if TYPE_CHECKING:
+    from settlement.personal_data import DataCipher
 
 
 def fail(message: str, code: int = 2) -> NoReturn:
@@ -106,3 +109,15 @@ def cli_actor() -> str:
     import getpass
 
     return f"cli:{getpass.getuser()}"
+
+
+def open_cipher(settings: SettlementSettings | None = None) -> DataCipher:
+    """The personal-data cipher of a command: keys from FENRUN_DATA_KEYS; on embedded (SQLite)
+    books without it, the generated key file (`settlement.personal_data.load_cipher`)."""
+    from settlement.personal_data import DataKeySettings, is_embedded, load_cipher
+
+    settings = settings or SettlementSettings()
+    try:
+        return load_cipher(DataKeySettings(), embedded=is_embedded(settings.database_url))
+    except SettlementError as error:
+        fail(str(error))

@@ -4,6 +4,7 @@ types a route declares (`health: ModelHealthDep`); tests pass their own settings
 
 from __future__ import annotations
 
+import threading
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -16,6 +17,8 @@ from serving.model_health import ModelHealthService
 from serving.promoter_value import PromoterValueService
 from serving.risk import RiskService
 from settlement.config import SettlementSettings
+from settlement.people_config import PeopleSettings
+from settlement.personal_data import DataCipher, DataKeySettings, is_embedded, load_cipher
 
 
 def get_model_health(request: Request) -> ModelHealthService:
@@ -81,3 +84,35 @@ def get_metrics(request: Request) -> ApiMetrics:
 
 
 MetricsDep = Annotated[ApiMetrics, Depends(get_metrics)]
+
+
+_people_lock = threading.Lock()
+
+
+def get_data_cipher(request: Request) -> DataCipher:
+    """The personal-data cipher, built on the first request that needs one (so books without
+    personal data never need a key) from `FENRUN_DATA_KEYS`, read then, once."""
+    state = request.app.state
+    with _people_lock:
+        if getattr(state, "data_cipher", None) is None:
+            books: SettlementSettings = state.settlement_settings
+            state.data_cipher = load_cipher(DataKeySettings(),
+                                            embedded=is_embedded(books.database_url))
+    cipher: DataCipher = state.data_cipher
+    return cipher
+
+
+DataCipherDep = Annotated[DataCipher, Depends(get_data_cipher)]
+
+
+def get_people_settings(request: Request) -> PeopleSettings:
+    """Limits and requirements of applications and invites, read once on first use."""
+    state = request.app.state
+    with _people_lock:
+        if getattr(state, "people_settings", None) is None:
+            state.people_settings = PeopleSettings()
+    settings: PeopleSettings = state.people_settings
+    return settings
+
+
+PeopleSettingsDep = Annotated[PeopleSettings, Depends(get_people_settings)]

@@ -34,6 +34,8 @@ from settlement.errors import (
     PlanError,
     SettlementError,
 )
+from settlement.people_errors import InvalidPersonalData, TooManyAttempts
+from settlement.personal_data import DataKeyInvalid, DataKeyMissing, UndecryptableData
 
 STATUS: dict[type[ServingError], int] = {
     UnknownModel: 404,
@@ -54,6 +56,11 @@ SETTLEMENT_STATUS: dict[type[SettlementError], int] = {
     PlanError: 422,
     InvalidEvent: 422,
     InvalidKeyRequest: 422,
+    InvalidPersonalData: 422,
+    TooManyAttempts: 429,
+    DataKeyMissing: 503,
+    DataKeyInvalid: 503,
+    UndecryptableData: 500,
 }
 
 

@@ -22,7 +22,8 @@ from sqlalchemy import Connection, select, update
 from settlement import tables as t
 from settlement.errors import NotFound, SettlementError
 
-ROLES = ("mall", "growth", "risk", "finance", "admin")
+# `promoter`: one promoter's own data; the key's name is that promoter's id.
+ROLES = ("mall", "growth", "risk", "finance", "admin", "promoter")
 PREFIX = "fr"
 MAX_NAME_LENGTH = 100
 MAX_KEYS_LISTED = 10_000

@@ -59,6 +59,15 @@ def _own_snapshot_store(tmp_path_factory: pytest.TempPathFactory,
     monkeypatch.setenv("FENRUN_FEATURE_STORE_DIR", str(tmp_path_factory.mktemp("snapshots")))
 
 
+@pytest.fixture(autouse=True)
+def _own_data_key(tmp_path_factory: pytest.TempPathFactory,
+                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test that needs a personal-data key gets its own generated key file, never the
+    working tree's `.fenrun/data.keys` nor a FENRUN_DATA_KEYS from the shell."""
+    monkeypatch.delenv("FENRUN_DATA_KEYS", raising=False)
+    monkeypatch.setenv("FENRUN_DATA_KEY_FILE", str(tmp_path_factory.mktemp("keys") / "data.keys"))
+
+
 @pytest.fixture
 def postgres_url() -> Iterator[str]:
     """A fresh, empty PostgreSQL database for one test, dropped afterwards."""

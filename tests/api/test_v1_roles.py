@@ -20,9 +20,12 @@ from tests.conftest import DEFAULT_PLAN
 PUBLIC = {("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/metrics")}
 JOIN = {"event_id": "j1", "type": "promoter_joined", "ts": "2026-03-01T00:00:00Z",
         "promoter_id": "P1"}
+PROMOTER_KEY_JOIN = {**JOIN, "event_id": "j2", "promoter_id": "promoter-test"}  # its key's name
 # (method, route) -> (path called, JSON body, the statuses an allowed role may get)
 OK = {200}
 NO_SNAPSHOT = {404}  # the value and risk routes read snapshots these books do not have
+APPLICATION = {"user_id": "U1", "name": "Ada", "phone": "13812341234"}
+NO_APP, NO_CODE = "A0000000000000000", "ZZZZZZZZZZ"
 EXAMPLES: dict[tuple[str, str], tuple[str, Any, set[int]]] = {
     ("POST", "/v1/events"): ("/v1/events", {"events": [JOIN]}, OK),
     ("GET", "/v1/promoters/{promoter_id}/balances"): ("/v1/promoters/P1/balances", None, OK),
@@ -59,6 +62,29 @@ EXAMPLES: dict[tuple[str, str], tuple[str, Any, set[int]]] = {
     ("POST", "/v1/rates/suggestions/{suggestion_id}/reject"): (
         "/v1/rates/suggestions/rs_x/reject", {"note": "too soon"}, {404}),
     ("GET", "/v1/rates/experiment/report"): ("/v1/rates/experiment/report", None, {404}),
+    # The people side: a second caller's identical application is refused (409).
+    ("POST", "/v1/applications"): ("/v1/applications", APPLICATION, {201, 409}),
+    ("GET", "/v1/applications"): ("/v1/applications", None, OK),
+    ("GET", "/v1/applications/{application_id}"): (f"/v1/applications/{NO_APP}", None, {404}),
+    ("POST", "/v1/applications/{application_id}/approve"): (
+        f"/v1/applications/{NO_APP}/approve", {}, {404}),
+    ("POST", "/v1/applications/{application_id}/reject"): (
+        f"/v1/applications/{NO_APP}/reject", {"reason": "no"}, {404}),
+    ("POST", "/v1/promoters/{promoter_id}/invite-codes"): (
+        "/v1/promoters/P1/invite-codes", None, {201}),
+    ("GET", "/v1/promoters/{promoter_id}/invite-codes"): (
+        "/v1/promoters/P1/invite-codes", None, OK),
+    # A promoter key's name is its promoter id: the admin key's name is no promoter (404).
+    ("POST", "/v1/me/invite-codes"): ("/v1/me/invite-codes", None, {201, 404}),
+    ("GET", "/v1/me/invite-codes"): ("/v1/me/invite-codes", None, OK),
+    ("POST", "/v1/invite-codes/{code}/revoke"): (f"/v1/invite-codes/{NO_CODE}/revoke", {}, {404}),
+    ("GET", "/v1/invite-codes/{code}/link"): (f"/v1/invite-codes/{NO_CODE}/link", None, {404}),
+    ("POST", "/v1/invite-codes/{code}/visits"): (
+        f"/v1/invite-codes/{NO_CODE}/visits", {"customer_id": "C9", "visit_id": "v9"}, {404}),
+    ("POST", "/v1/invite-codes/{code}/registrations"): (
+        f"/v1/invite-codes/{NO_CODE}/registrations", {"customer_id": "C9"}, {404}),
+    ("GET", "/v1/people/{person_id}/export"): ("/v1/people/P1/export", None, OK),
+    ("POST", "/v1/people/{person_id}/erase"): ("/v1/people/nobody/erase", {}, {404}),
 }
 
 
@@ -72,7 +98,8 @@ def setup(tmp_path_factory: pytest.TempPathFactory):
     engine.dispose()
     app = books_app(books, burst=10_000)
     with TestClient(app) as client:
-        client.post("/v1/events", json={"events": [JOIN]}, headers=books.headers("mall"))
+        client.post("/v1/events", json={"events": [JOIN, PROMOTER_KEY_JOIN]},
+                    headers=books.headers("mall"))
         yield client, books, spare, app
 
 
