@@ -192,7 +192,7 @@ def _nearest(ladder: np.ndarray, rates: np.ndarray) -> np.ndarray:
     return np.abs(ladder[None, :] - rates[:, None]).argmin(axis=1)
 
 
-def _explore(arm: np.ndarray, arms: int, share: float, rng: np.random.Generator
+def explore_one_step(arm: np.ndarray, arms: int, share: float, rng: np.random.Generator
              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Move `share` of rows one step at random; the served arm, its exact probability, and
     whether the row was moved."""
@@ -223,7 +223,8 @@ def _learned(champions: tuple[Champion, Champion], inputs: pd.DataFrame, current
     policy, response = champions
     ladder = _ladder_of(policy)
     chosen = policy.model.predict(inputs[MODEL_INPUTS])["arm"].to_numpy().astype(np.int64)
-    served, propensity, explored = _explore(chosen, len(ladder), settings.exploration_share, rng)
+    served, propensity, explored = explore_one_step(chosen, len(ladder),
+                                                    settings.exploration_share, rng)
     now_arm = _nearest(ladder, current)
     at_now, at_new = _predict(response.model, inputs, now_arm), _predict(response.model, inputs,
                                                                           served)
@@ -240,8 +241,8 @@ def _cold_start(inputs: pd.DataFrame, current: np.ndarray, settings: RateSetting
                 rng: np.random.Generator) -> _Scored:
     ladder = np.array([float(r) for r in settings.ladder])
     now_arm = _nearest(ladder, current)
-    served, propensity, explored = _explore(now_arm, len(ladder),
-                                            settings.cold_start_exploration, rng)
+    served, propensity, explored = explore_one_step(now_arm, len(ladder),
+                                                    settings.cold_start_exploration, rng)
     proposed = np.where(explored, ladder[served], current)
     n = len(inputs)
     return _Scored(ladder, current.copy(), proposed, propensity, explored, np.full(n, np.nan),
