@@ -94,3 +94,40 @@ def test_refusals_leave_the_books_unchanged(planned):
         assert len(stored_versions(conn)) == 2
         assert {read_model.get_suggestion(conn, i).status for i in (p1, p2)} == {"pending"}
         assert read_model.rate_assignments(conn) == []
+
+
+def test_two_people_approving_at_once_decide_it_once(postgres_url):
+    """PostgreSQL: the plan lock serialises the versions, the decision's key settles the race;
+    the loser writes nothing."""
+    import threading
+
+    from settlement.db import create_db_engine, upgrade
+
+    engine = create_db_engine(postgres_url)
+    upgrade(engine)
+    with engine.begin() as conn:
+        store_versions(conn, parse_plan_text(DEFAULT_PLAN))
+        [sid] = _store(conn, _suggestion("P1", "0.10", "0.12"))
+    start, outcomes = threading.Barrier(2), []
+
+    def decide(name: str, days: int) -> None:
+        start.wait()
+        try:
+            with engine.begin() as conn:
+                rate_overrides.approve(conn, [sid], effective_from=AT + timedelta(days=days),
+                                       decided_by=name, decided_at=AT, notice=NOTICE)
+            outcomes.append(name)
+        except RateSuggestionError:
+            outcomes.append("refused")
+
+    threads = [threading.Thread(target=decide, args=(n, d)) for n, d in (("ana", 8), ("bo", 9))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert sorted(outcomes)[1] == "refused" and sorted(outcomes)[0] in ("ana", "bo")
+    with engine.connect() as conn:
+        assert len(stored_versions(conn)) == 2
+        assert len(read_model.rate_assignments(conn)) == 1
+        assert read_model.get_suggestion(conn, sid).decided_by == sorted(outcomes)[0]
+    engine.dispose()
