@@ -109,6 +109,11 @@ def suggest_rates(engine: Engine, registry: ChampionRegistry, settings: RateSett
     with engine.begin() as conn:
         inputs = _active_inputs(conn, settings, as_of, flagged)
         rates = rate_overrides.level1_rates(conn, as_of)
+        if inputs.empty:
+            summary = f"no active promoter as of {as_of.isoformat()}: nothing to suggest"
+            run = rs.SuggestionRun(as_of, now, mode, False, champions is None, {}, summary, by)
+            rs.store_run(conn, run, [])
+            return SuggestOutcome(run.run_id, champions is None, False, summary)
         current = np.array([float(rates.of(p)) for p in inputs["promoter_id"]])
         arms, experiment_id = _experiment(conn, settings, inputs, now, by)
         rng = np.random.default_rng(seed if seed is not None else secrets.randbits(63))
