@@ -23,7 +23,7 @@ from api.auth import KeyCache, route_roles
 from api.config import ApiSettings
 from api.errors import AUTH_RESPONSES, install_error_handlers
 from api.head import HeadAsGet
-from api.metrics import ApiMetrics
+from api.metrics import ApiMetrics, CountedRequests
 from api.ratelimit import TokenBuckets
 from api.routes import (
     applications,
@@ -108,7 +108,7 @@ def create_app(settings: ServingSettings | None = None, books: SettlementSetting
     app.state.metrics = metrics = ApiMetrics(lag)
     install_error_handlers(app)
     app.add_middleware(HeadAsGet)
-    app.middleware("http")(metrics.middleware)
+    app.add_middleware(CountedRequests, metrics=metrics)
     for module in ROUTERS:
         app.include_router(module.router)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]

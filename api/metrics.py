@@ -7,12 +7,10 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Callable
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from sqlalchemy import Engine
-from starlette.requests import Request
-from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from settlement import read_model
 from settlement.stream.lag import StreamLag
@@ -48,16 +46,6 @@ class ApiMetrics:
             "fenrun_stream_lag_errors", "scrapes that could not read the lag from the broker",
             registry=self.registry)
 
-    async def middleware(self, request: Request,
-                         call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        started = time.perf_counter()
-        response = await call_next(request)
-        route = request.scope.get("route")
-        template = getattr(route, "path", None) or "unmatched"
-        self.requests.labels(request.method, template, str(response.status_code)).inc()
-        self.latency.labels(request.method, template).observe(time.perf_counter() - started)
-        return response
-
     def scrape(self, books: Engine) -> bytes:
         """The text exposition, with the gauges read from the books now."""
         with books.connect() as conn:
@@ -77,3 +65,35 @@ class ApiMetrics:
             return
         for partition, behind in lag.items():
             self.stream_lag.labels(str(partition)).set(behind)
+
+
+class CountedRequests:
+    """Counts each HTTP request by method, route template and status, and times it, into
+    `metrics` (`app.add_middleware(CountedRequests, metrics=...)`). Plain ASGI, not
+    `BaseHTTPMiddleware`: that one cost more CPU per request (about 0.6 ms on the shared
+    machine) than a recommended-rate look-up itself. A request that raises counts as 500 and
+    the error goes on to Starlette's handler."""
+
+    def __init__(self, app: ASGIApp, metrics: ApiMetrics) -> None:
+        self.app, self.metrics = app, metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = [500]
+
+        async def send_status(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status[0] = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_status)
+        finally:
+            route = scope.get("route")  # set by the router on this same scope
+            template = getattr(route, "path", None) or "unmatched"
+            self.metrics.requests.labels(scope["method"], template, str(status[0])).inc()
+            self.metrics.latency.labels(scope["method"], template).observe(
+                time.perf_counter() - started)

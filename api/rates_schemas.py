@@ -16,7 +16,6 @@ from settlement.rate_suggestions import GuardrailStep, SuggestionRow
 from settlement.whatif import CostLine
 from training.rate_experiment import ExperimentReport
 
-RATE_PATTERN = r"^(0(\.\d{1,12})?|1(\.0{1,12})?)$"
 Rate = str  # a decimal string between 0 and 1 ("0.12"), never a float
 AdviceStatus = Literal["shadow", "pending", "approved", "live"]
 MAX_WHATIF_RATES = 10_000  # promoters one HTTP what-if names

@@ -129,8 +129,10 @@ def rate_inputs(frames: RateFrames, as_of: datetime, *, cycle_days: int = 30,
     out["has_parent"] = people["parent_id"].notna().astype(np.int8).to_numpy()
     out["flagged"] = ids.isin(flagged).astype(bool).to_numpy()
     touches = frames.touches.loc[pd.to_datetime(frames.touches["ts"], utc=True) <= at]
-    channel = (touches.dropna(subset=["channel"]).groupby("promoter_id")["channel"]
-               .agg(lambda s: s.value_counts().index[0]))
+    counts = (touches.dropna(subset=["channel"]).groupby(["promoter_id", "channel"]).size()
+              .reset_index(name="n").sort_values(["promoter_id", "n", "channel"],
+                                                 ascending=[True, False, True]))
+    channel = counts.drop_duplicates("promoter_id").set_index("promoter_id")["channel"]
     out["channel_name"] = channel.reindex(ids).to_numpy()
     out["channel"] = out["channel_name"].map(_index_of(CHANNEL_NAMES)).fillna(-1).astype(
         np.int64)

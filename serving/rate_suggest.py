@@ -12,10 +12,14 @@ The run, in order:
    ladder step at random, so the next model can learn. The probability of the proposed rate is
    exact under that rule: (1 - e) for the policy's own arm (plus e/2 per step that would leave
    the ladder), e/2 for a neighbour, times the arm's probability when there is an experiment.
-   **Cold start** (no champion): no rate is predicted; only `cold_start_exploration` of
-   promoters are moved one step at random, and every suggestion says so.
-5. Guardrails (`serving.guardrails`, fixed order, one shared budget allowance, biggest predicted
-   gain first); the trail is stored verdict by verdict.
+   **Cold start** (no champion, or one whose logged history held no explored rate: the
+   training path refuses to register without enough explored rows, so a champion normally
+   carries its evidence): no rate is predicted; only `cold_start_exploration` of promoters are
+   moved one step at random from their current rate, and every suggestion says so. The run's
+   summary also says when this mall's own books hold no explored rates yet.
+5. Guardrails (`serving.guardrails`, fixed order, one shared budget allowance, savings and then
+   the biggest predicted gain first; control rows after the treated ones); the trail is stored
+   verdict by verdict.
 6. Predicted change in margin, commission and GMV per cycle at the final rate against the
    current one (`fenrun-rate-response`), with the interval of the elasticity bags; drivers and
    words (`rate_explain`).
@@ -105,12 +109,19 @@ def suggest_rates(engine: Engine, registry: ChampionRegistry, settings: RateSett
     with engine.begin() as conn:
         inputs = _active_inputs(conn, settings, as_of, flagged)
         rates = rate_overrides.level1_rates(conn, as_of)
+        if inputs.empty:
+            summary = f"no active promoter as of {as_of.isoformat()}: nothing to suggest"
+            run = rs.SuggestionRun(as_of, now, mode, False, champions is None, {}, summary, by)
+            rs.store_run(conn, run, [])
+            return SuggestOutcome(run.run_id, champions is None, False, summary)
         current = np.array([float(rates.of(p)) for p in inputs["promoter_id"]])
         arms, experiment_id = _experiment(conn, settings, inputs, now, by)
         rng = np.random.default_rng(seed if seed is not None else secrets.randbits(63))
         scored = (_learned(champions, inputs, current, settings, rng) if champions
                   else _cold_start(inputs, current, settings, rng))
-        decisions = _guarded(conn, inputs, current, scored, settings, as_of)
+        control = np.array([arms.get(p) is rs.ExperimentArm.CONTROL
+                            for p in inputs["promoter_id"]], dtype=bool)
+        decisions = _guarded(conn, inputs, current, scored, settings, as_of, control)
         versions = ({c.name: c.version for c in champions} if champions else {})
         suggestions = _suggestions(inputs, current, scored, decisions, arms, champions,
                                    settings, rates, as_of)
@@ -133,10 +144,17 @@ def suggest_rates(engine: Engine, registry: ChampionRegistry, settings: RateSett
 
 
 def _champions(registry: ChampionRegistry) -> tuple[Champion, Champion] | None:
+    """Both champions, or None (cold start) when either is missing or the policy's history held
+    no explored rate at all (then its choices would be guesses, not estimates)."""
     try:
-        return registry.get(POLICY), registry.get(RESPONSE)
+        policy, response = registry.get(POLICY), registry.get(RESPONSE)
     except NoChampion:
         return None
+    fitted = getattr(policy.model.unwrap_python_model(), "model", None)
+    explored = getattr(fitted, "explored_rows", None)
+    if explored is not None and sum(explored.values()) == 0:
+        return None
+    return policy, response
 
 
 def _risk_flags(serving: ServingSettings, as_of: datetime) -> tuple[frozenset[str], str]:
@@ -179,7 +197,7 @@ def _nearest(ladder: np.ndarray, rates: np.ndarray) -> np.ndarray:
     return np.abs(ladder[None, :] - rates[:, None]).argmin(axis=1)
 
 
-def _explore(arm: np.ndarray, arms: int, share: float, rng: np.random.Generator
+def explore_one_step(arm: np.ndarray, arms: int, share: float, rng: np.random.Generator
              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Move `share` of rows one step at random; the served arm, its exact probability, and
     whether the row was moved."""
@@ -210,7 +228,8 @@ def _learned(champions: tuple[Champion, Champion], inputs: pd.DataFrame, current
     policy, response = champions
     ladder = _ladder_of(policy)
     chosen = policy.model.predict(inputs[MODEL_INPUTS])["arm"].to_numpy().astype(np.int64)
-    served, propensity, explored = _explore(chosen, len(ladder), settings.exploration_share, rng)
+    served, propensity, explored = explore_one_step(chosen, len(ladder),
+                                                    settings.exploration_share, rng)
     now_arm = _nearest(ladder, current)
     at_now, at_new = _predict(response.model, inputs, now_arm), _predict(response.model, inputs,
                                                                           served)
@@ -227,8 +246,8 @@ def _cold_start(inputs: pd.DataFrame, current: np.ndarray, settings: RateSetting
                 rng: np.random.Generator) -> _Scored:
     ladder = np.array([float(r) for r in settings.ladder])
     now_arm = _nearest(ladder, current)
-    served, propensity, explored = _explore(now_arm, len(ladder),
-                                            settings.cold_start_exploration, rng)
+    served, propensity, explored = explore_one_step(now_arm, len(ladder),
+                                                    settings.cold_start_exploration, rng)
     proposed = np.where(explored, ladder[served], current)
     n = len(inputs)
     return _Scored(ladder, current.copy(), proposed, propensity, explored, np.full(n, np.nan),
@@ -248,8 +267,10 @@ def _cycles_since_change(conn: Connection, promoters: pd.Series, as_of: datetime
 
 
 def _guarded(conn: Connection, inputs: pd.DataFrame, current: np.ndarray, scored: _Scored,
-             settings: RateSettings, as_of: datetime) -> list[Decision]:
-    """Review every row (priority: biggest predicted gain first), back in row order."""
+             settings: RateSettings, as_of: datetime, control: np.ndarray) -> list[Decision]:
+    """Review every row, back in row order. Treated rows share the budget allowance first
+    (priority: savings, then the biggest predicted gain); control rows are reviewed after them
+    with what is left, since what treatment would have served them is never spent."""
     since = _cycles_since_change(conn, inputs["promoter_id"], as_of, settings.cycle_days)
     proposals = [
         Proposal(int(i), float(current[i]), float(scored.proposed_rate[i]),
@@ -258,13 +279,15 @@ def _guarded(conn: Connection, inputs: pd.DataFrame, current: np.ndarray, scored
                  int(since[i]), int(inputs["category"].iat[i]) if inputs["category"].iat[i] >= 0
                  else 0, float(scored.cost_current[i]), float(scored.cost_proposed[i]))
         for i in range(len(inputs))]
-    order = np.lexsort((-scored.gain, scored.cost_proposed - scored.cost_current >= 0))
+    order = np.lexsort((-scored.gain, scored.cost_proposed - scored.cost_current >= 0, control))
     allowance = -float(scored.cost_current.sum())
-    reviewed = review_batch([proposals[i] for i in order], settings.guardrails(), allowance)
-    decisions: list[Decision] = [reviewed[0]] * len(order) if len(order) else []
-    for position, row in enumerate(order):
-        decisions[row] = reviewed[position]
-    return decisions
+    treated = [int(i) for i in order if not control[i]]
+    reviewed = review_batch([proposals[i] for i in treated], settings.guardrails(), allowance)
+    left = reviewed[-1].allowance_after if reviewed else allowance
+    held = [int(i) for i in order if control[i]]
+    reviewed += review_batch([proposals[i] for i in held], settings.guardrails(), left)
+    by_row = dict(zip(treated + held, reviewed, strict=True))
+    return [by_row[i] for i in range(len(proposals))]
 
 
 def _status(decision: Decision, arm: rs.ExperimentArm | None) -> tuple[rs.SuggestionStatus,

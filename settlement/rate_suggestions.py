@@ -509,12 +509,20 @@ def latest_suggestions(conn: Connection, promoter_ids: Sequence[str] | None = No
               .group_by(s.promoter_id).subquery())
     query = _suggestion_query().join(newest, and_(newest.c.promoter_id == s.promoter_id,
                                                   newest.c.at == s.created_at))
-    if promoter_ids is not None:
-        query = query.where(s.promoter_id.in_(list(promoter_ids)[:_IN_BATCH]))
+    if promoter_ids is None:
+        batches = [query.limit(MAX_SUGGESTIONS_PER_RUN)]
+    else:
+        wanted = list(dict.fromkeys(promoter_ids))
+        if len(wanted) > MAX_SUGGESTIONS_PER_RUN:
+            raise RateSuggestionError(f"promoter_ids: {len(wanted)} asked for; at most "
+                                      f"{MAX_SUGGESTIONS_PER_RUN}")
+        batches = [query.where(s.promoter_id.in_(wanted[i:i + _IN_BATCH]))
+                   for i in range(0, len(wanted), _IN_BATCH)]
     found: dict[str, SuggestionRow] = {}
-    for row in conn.execute(query.limit(MAX_SUGGESTIONS_PER_RUN)):
-        suggestion = _to_row(row)
-        found[suggestion.promoter_id] = suggestion  # runs have distinct instants
+    for batch in batches:
+        for row in conn.execute(batch):
+            suggestion = _to_row(row)
+            found[suggestion.promoter_id] = suggestion  # runs have distinct instants
     return found
 
 

@@ -19,6 +19,7 @@ from sqlalchemy import Connection, Engine
 
 from api.commands.drift import drift_command
 from api.commands.ltv import promoters_command
+from api.commands.rates import demo_rates
 from api.commands.risk import flag_command
 from api.commands.train import train_command
 from api.common import fail, open_books
@@ -83,6 +84,8 @@ def demo_command(
     _promoter_value(as_of)
     typer.echo(f"8/8 risk triage: promoters the anomaly champion flags as of {as_of}:")
     _run_step(lambda: flag_command(as_of=as_of, alert_share=0.05))
+    typer.echo(f"then rate suggestions as of {as_of} (policy champion, guardrails, approvals):")
+    _run_step(lambda: demo_rates(plans_as_of, seed))
     typer.echo(f"demo done in {time.perf_counter() - started:.0f}s; MLflow store: "
                f"{TrainingSettings().mlflow_tracking_uri}")
     typer.echo("see model health, promoter value and risk triage: `make dashboard` (Streamlit),"

@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 import typer
+from sqlalchemy import Engine
 
 from api.common import cli_actor, fail, open_books, parse_as_of
 from api.exits import exit_codes
@@ -200,6 +201,67 @@ def assignments_command(
         typer.echo(f"{a.promoter_id:<14}{a.rate:<8}{a.effective_from.isoformat():<27}"
                    f"{a.propensity:>11.4f}  {a.reason:<12}{a.arm or '-':<9}"
                    f"{a.plan_version_id or '-'}")
+
+
+def demo_rates(as_of: datetime, seed: int, approve_top: int = 5) -> None:
+    """The demo's last step: register a rate policy learned on a small simulated log, suggest
+    in live mode with a 10 % control group, approve the few pending changes with the largest
+    predicted margin gain (effective after the notice period)."""
+    from features.simulator.response_config import ResponseConfig
+    from serving.champions import ChampionRegistry
+    from serving.config import ServingSettings
+    from serving.rate_suggest import suggest_rates
+    from training.config import TrainingSettings
+    from training.policy.config import PolicyConfig
+    from training.policy.register import learn_from_simulation, register_policy
+
+    config = PolicyConfig(trees=40, bags=4, min_explored_rows_per_arm=50)
+    try:
+        model, frame, decision = learn_from_simulation(ResponseConfig(), 1500, seed, 6, 0.2,
+                                                       config)
+    except ValueError as error:
+        fail(str(error))
+    done = register_policy(TrainingSettings(), model, frame, decision, config)
+    typer.echo(f"    {done.policy.model_name}: "
+               + (f"v{done.policy.version} -> {done.policy.alias}" if done.policy.registered
+                  else "unchanged (same data and parameters)"))
+    settings = _settings().model_copy(update={"mode": "live", "control_share": 0.1,
+                                              "experiment_seed": seed})
+    serving, now = ServingSettings(), datetime.now(UTC)
+    engine, registry = open_books(create=False), ChampionRegistry(serving)
+    try:
+        with exit_codes():
+            outcome = suggest_rates(engine, registry, settings, serving, as_of=as_of, now=now,
+                                    by="fenrun demo", seed=seed)
+            typer.echo(f"    {outcome.summary}")
+            _demo_approve(engine, outcome.run_id, now, settings.notice_days, approve_top)
+    finally:
+        registry.close()
+        engine.dispose()
+
+
+def _demo_approve(engine: Engine, run_id: str, now: datetime, notice_days: float,
+                  count: int) -> None:
+    """Approve the run's `count` pending changes with the largest predicted margin gain."""
+    from settlement import read_model
+    from settlement.rate_overrides import approve
+
+    with engine.connect() as conn:
+        pending = [r for r in read_model.list_suggestions(conn, status="pending", run_id=run_id,
+                                                          limit=10_000)
+                   if "margin" in r.predicted]
+    pending.sort(key=lambda r: -float(r.predicted["margin"].delta))
+    chosen = [r.suggestion_id for r in pending[:count]]
+    if not chosen:
+        typer.echo("    nothing pending to approve")
+        return
+    notice = timedelta(days=notice_days)
+    with engine.begin() as conn:
+        version, rows = approve(conn, chosen, effective_from=now + notice,
+                                decided_by="fenrun demo", decided_at=now, notice=notice,
+                                note="demo: largest predicted margin gain")
+    typer.echo(f"    approved {len(rows)} into plan version {version}; see `fenrun rates list`"
+               " and `fenrun plan show`")
 
 
 def register(app: typer.Typer) -> None:

@@ -170,8 +170,9 @@ def main() -> None:
         st.subheader(f"Pending suggestions ({len(rows)})")
         st.dataframe(pending_table(rows), hide_index=True)
         decision_form(rows)
-        what_if_section(marker)
     experiment_section(marker)
+    if rows:  # last: re-settling a large book takes a while, the rest is drawn first
+        what_if_section(marker)
 
 
 main()

@@ -92,3 +92,17 @@ def test_without_pending_suggestions_or_rates_it_says_what_to_do(cli) -> None:
 def test_experiment_report_without_an_experiment_says_how_to_start_one(cli) -> None:
     result = cli("rates", "experiment", "report")
     assert result.exit_code == 2 and "FENRUN_RATES_CONTROL_SHARE" in result.stderr
+
+
+def test_experiment_report_prints_treated_against_control(tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.rates_books import build_rates_books
+
+    books = build_rates_books(tmp_path)
+    monkeypatch.setenv("FENRUN_DATABASE_URL", books.url)
+    result = CliRunner().invoke(app, ["rates", "experiment", "report"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    # Mar 1 .. Apr 1 (31 days), per 30-day cycle: GMV treated (100 + 200) / 2, control 25.
+    gmv = next(line for line in result.stdout.splitlines() if line.strip().startswith("gmv"))
+    assert gmv.split()[1:4] == ["145.16", "24.19", "+120.97"], gmv
+    assert "2 treated, 2 control" in result.stdout and "Welch" in result.stdout

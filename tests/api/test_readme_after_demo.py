@@ -153,3 +153,19 @@ def test_risk_flag_after_the_demo_stores_the_list(demo: AfterDemo) -> None:
     assert "promoters flagged by models:/fenrun-anomaly@champion v1" in result.output
     balances = json.loads(_fenrun("balances", "--format", "json").output)
     assert balances["promoters"]  # the books the flags' unpaid amounts were read from
+
+
+def test_demo_ends_with_rate_suggestions_some_approved(demo: AfterDemo) -> None:
+    from settlement import read_model
+
+    engine = create_db_engine("sqlite:///.fenrun/fenrun.db")
+    with engine.connect() as conn:
+        approved = read_model.list_suggestions(conn, status="approved")
+        stored = read_model.list_suggestions(conn, limit=10_000)
+        logged = read_model.rate_assignments(conn)
+    engine.dispose()
+    assert len(stored) > 50 and 1 <= len(approved) <= 5
+    assert {a.suggestion_id for a in logged} >= {r.suggestion_id for r in approved}
+    assert "promoter overrides (level-1 base rate)" in _fenrun("plan", "show").output
+    listed = _fenrun("rates", "list", "--status", "approved")
+    assert listed.exit_code == 0 and f"{len(approved)} suggestion(s)" in listed.output

@@ -173,3 +173,17 @@ def test_what_if_over_http_is_exact_and_names_its_source(rated) -> None:
     backwards = client.post("/v1/rates/what-if", headers=books.headers("growth"), json={
         "from": "2026-02-20T00:00:00Z", "to": "2026-02-05T00:00:00Z"})
     assert backwards.status_code == 422 and "--from" in backwards.json()["detail"]
+
+
+def test_requests_are_counted_by_route_and_status(rated) -> None:
+    # /metrics counts through a plain ASGI middleware (api.metrics.CountedRequests).
+    client, books, _ = rated
+    _rate(client, books, "P1")
+    client.get("/v1/promoters/NOBODY/recommended-rate", headers=books.headers("mall"))
+    lines = client.get("/metrics").text.splitlines()
+    route = 'route="/v1/promoters/{promoter_id:path}/recommended-rate"'
+    counted = {line.split("status=")[1][1:4]: float(line.rsplit(" ", 1)[1]) for line in lines
+               if line.startswith("fenrun_http_requests_total") and route in line}
+    assert counted["200"] >= 1 and counted["404"] >= 1
+    assert any(line.startswith("fenrun_http_request_seconds_count") and route in line
+               for line in lines)

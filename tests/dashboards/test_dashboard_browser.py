@@ -282,10 +282,10 @@ def test_risk_triage_page_renders_in_chromium(app_url: str, browser: WebDriver,
 
 
 def _rates_rendered(driver: WebDriver) -> bool:
-    """Pending (3 + header), what-if per segment (1 + header) and experiment (4 + header)
+    """Pending (3 + header), experiment (4 + header) and what-if per segment (1 + header)
     tables, the realised-vs-predicted chart drawn, the script done."""
     rows = [len(driver.execute_script(TABLE_ROWS_JS, i)) for i in range(3)]
-    return (rows == [4, 2, 5] and len(driver.find_elements(By.CSS_SELECTOR, CHART_MARKS)) == 1
+    return (rows == [4, 5, 2] and len(driver.find_elements(By.CSS_SELECTOR, CHART_MARKS)) == 1
             and not driver.find_elements(By.CSS_SELECTOR, BUSY))
 
 
@@ -299,6 +299,6 @@ def test_rate_suggestions_page_renders_in_chromium(app_url: str, browser: WebDri
     assert [(row[0], row[1], row[2]) for row in rows] == [
         ("T2", "0.1 → 0.11", "shadow"), ("P5", "0.1 → 0.08", "live"),
         ("T1", "0.1 → 0.12", "live")], f"{rows}; {png}"
-    header, *rows = browser.execute_script(TABLE_ROWS_JS, 1)
+    header, *rows = browser.execute_script(TABLE_ROWS_JS, 2)
     assert rows == [["(no segment)", "35.00", "39.00", "+4.00"]], f"{header} {rows}; {png}"
     _assert_not_blank(png)

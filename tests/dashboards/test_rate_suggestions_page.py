@@ -25,7 +25,7 @@ def _run(url: str, monkeypatch: pytest.MonkeyPatch) -> AppTest:
 def test_pending_what_if_and_experiment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     books = build_rates_books(tmp_path)
     app = _run(books.url, monkeypatch)
-    pending, segments, experiment = (frame.value for frame in app.dataframe)
+    pending, experiment, segments = (frame.value for frame in app.dataframe)
     assert list(pending["promoter"]) == ["T2", "P5", "T1"]  # newest run first
     t1 = pending.set_index("promoter").loc["T1"]
     assert t1["rate"] == "0.1 → 0.12" and t1["margin / cycle"] == "12.30 (4.10 to 20.50)"

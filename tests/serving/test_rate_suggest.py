@@ -226,3 +226,22 @@ def test_a_later_run_supersedes_what_was_left_pending(books, registry, serving):
     with books.connect() as conn:
         latest = read_model.latest_suggestions(conn)
     assert {r.run_id for r in latest.values()} == {second.run_id}
+
+
+def test_books_without_active_promoters_record_an_empty_run(tmp_path, registry, serving):
+    from settlement.db import create_db_engine, upgrade
+    from settlement.plan import parse_plan_text
+    from settlement.plan_store import store_versions
+
+    engine = create_db_engine(f"sqlite:///{tmp_path / 'empty.db'}")
+    upgrade(engine)
+    with engine.begin() as conn:
+        store_versions(conn, parse_plan_text(mall_files().plan_text))
+    try:
+        outcome = suggest_rates(engine, registry, RateSettings(mode="live"), serving,
+                                as_of=_as_of(), now=_as_of(), by="test")
+        assert outcome.suggestion_ids == [] and "no active promoter" in outcome.summary
+        with engine.connect() as conn:
+            assert [r.summary for r in read_model.suggestion_runs(conn)] == [outcome.summary]
+    finally:
+        engine.dispose()

@@ -170,3 +170,10 @@ def test_runs_are_ordered_by_their_instant(books):
         rs.store_run(conn, _run(), [_suggestion("P1")])
     with books.begin() as conn, pytest.raises(RateSuggestionError, match="not after"):
         rs.store_run(conn, _run(), [_suggestion("P1")])
+
+
+def test_latest_for_some_promoters_only(books):
+    with books.begin() as conn:
+        rs.store_run(conn, _run(), [_suggestion("P1"), _suggestion("P2"), _suggestion("P3")])
+    with books.connect() as conn:
+        assert set(read_model.latest_suggestions(conn, ["P1", "P3", "P9"])) == {"P1", "P3"}
