@@ -72,3 +72,23 @@ class LedgerInvariantBroken(SettlementError):
     """A posting set does not balance or would break an invariant; never caught and ignored."""
 
     code = "ledger_invariant_broken"
+
+
+class InvalidPayee(SettlementError):
+    """Payee details are malformed (a card number that is not digits, no holder name...)."""
+
+    code = "invalid_payee"
+
+
+class WithdrawalRefused(SettlementError):
+    """A withdrawal the rules do not allow as asked: above the available balance, below the
+    minimum, over the daily count, a request key reused for another request, a wrong state."""
+
+    code = "withdrawal_refused"
+
+
+class InvalidBankFile(SettlementError):
+    """A bank result file that cannot be applied (wrong columns, unknown lines, a bad status);
+    nothing of it is applied."""
+
+    code = "invalid_bank_file"
