@@ -106,7 +106,7 @@ class PayoutOut(BaseModel):
     promoter_id: str
     currency: str
     amount: str
-    status: Literal["paid", "awaiting_approval", "rejected"]
+    status: Literal["paid", "awaiting_approval", "rejected", "failed"]
     as_of: datetime
     hold_reason: str | None
     decided_by: str | None

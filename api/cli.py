@@ -25,6 +25,7 @@ from api.common import (
     stored_plans,
 )
 from settlement import db
+from settlement.bank_batches import payout_payees
 from settlement.config import SettlementSettings
 from settlement.errors import SettlementError
 from settlement.event_file import index_file
@@ -139,7 +140,9 @@ def _print_payouts(payouts: list, export: Path | None) -> None:
         typer.echo(f"{p.payout_id:>8} {p.promoter_id:<24} {amount:>14} {p.currency} "
                    f"{p.status}{why}")
     if export is not None:
-        export_csv(payouts, export)
+        with open_books(create=False).connect() as conn:
+            payees = payout_payees(conn, [p.payout_id for p in payouts])
+        export_csv(payouts, export, payees)
         typer.echo(f"exported {len(payouts)} payout(s) to {export}")
 
 

@@ -322,8 +322,12 @@ def apply_results(engine: Engine, results: Sequence[LineResult], at: datetime) -
 def payout_payees(conn: Connection, payout_ids: Sequence[int]) -> dict[int, str]:
     """payout id -> the masked payee its bank line went to (payouts not sent yet are absent)."""
     line, payee = f.bank_lines.c, f.payees.c
-    query = (select(line.source_id, payee.method, payee.account_masked)
-             .select_from(f.bank_lines.join(f.payees, payee.payee_id == line.payee_id))
-             .where(line.source == LineSource.PAYOUT.value, line.source_id.in_(payout_ids)))
-    return {int(source_id): f"{method} {masked}" for source_id, method, masked
-            in conn.execute(query)}
+    found: dict[int, str] = {}
+    for start in range(0, len(payout_ids), 5_000):  # bounded IN lists
+        query = (select(line.source_id, payee.method, payee.account_masked)
+                 .select_from(f.bank_lines.join(f.payees, payee.payee_id == line.payee_id))
+                 .where(line.source == LineSource.PAYOUT.value,
+                        line.source_id.in_(payout_ids[start:start + 5_000])))
+        found.update({int(source_id): f"{method} {masked}" for source_id, method, masked
+                      in conn.execute(query)})
+    return found

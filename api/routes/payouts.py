@@ -21,6 +21,7 @@ from api.common import future_as_of
 from api.deps import ApiSettingsDep, BooksDep
 from api.errors import Refused, error_responses
 from serving.errors import NoSnapshot
+from settlement.bank_batches import payout_payees
 from settlement.errors import NotFound, PayoutError, PlanError
 from settlement.payouts import (
     approve_payout,
@@ -34,7 +35,7 @@ from settlement.plan_store import load_plan_book
 from settlement.reports import verify_ledger
 
 router = APIRouter(prefix="/v1", tags=["payouts"])
-Status = Annotated[str | None, Query(pattern="^(paid|awaiting_approval|rejected)$")]
+Status = Annotated[str | None, Query(pattern="^(paid|awaiting_approval|rejected|failed)$")]
 FinanceCaller = Annotated[Caller, allow("finance")]
 PayoutId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 
@@ -87,9 +88,11 @@ def payouts(books: BooksDep, api: ApiSettingsDep, status: Status = None,
             responses={200: {"content": {"text/csv": {}}, "description": "the bank file"},
                        **error_responses(validated=True)})
 def export(books: BooksDep, status: Status = None) -> Response:
-    """The payouts (of one status) as the CSV finance uploads to the bank."""
+    """The payouts (of one status) as CSV for finance: why each was held, who decided, and the
+    (masked) payee of its bank line (the bank file itself is `GET /v1/bank/batches/{id}/file`)."""
     with books.connect() as conn:
-        text = payouts_csv(list_payouts(conn, status))
+        found = list_payouts(conn, status)
+        text = payouts_csv(found, payout_payees(conn, [p.payout_id for p in found]))
     return Response(text, media_type="text/csv")
 
 
