@@ -35,6 +35,10 @@ from api.routes import (
     promoters,
     segments,
 )
+from api.routes import bank as bank_routes
+from api.routes import payees as payees_routes
+from api.routes import statements as statements_routes
+from api.routes import withdrawals as withdrawals_routes
 from serving.champions import ChampionRegistry
 from serving.config import ServingSettings
 from serving.model_health import ModelHealthService
@@ -45,7 +49,8 @@ from settlement.config import SettlementSettings
 from settlement.stream.config import StreamSettings
 from settlement.stream.lag import StreamLag
 
-ROUTERS = (health, events, balances, payouts, plans, keys, models, segments, promoters)
+ROUTERS = (health, events, balances, payouts, plans, keys, models, segments, promoters,
+           payees_routes, withdrawals_routes, bank_routes, statements_routes)
 
 
 def create_app(settings: ServingSettings | None = None, books: SettlementSettings | None = None,

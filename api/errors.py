@@ -27,11 +27,14 @@ from serving.errors import (
 )
 from settlement.api_keys import InvalidKeyRequest
 from settlement.errors import (
+    InvalidBankFile,
     InvalidEvent,
+    InvalidPayee,
     NotFound,
     PayoutError,
     PlanError,
     SettlementError,
+    WithdrawalRefused,
 )
 
 STATUS: dict[type[ServingError], int] = {
@@ -52,6 +55,9 @@ SETTLEMENT_STATUS: dict[type[SettlementError], int] = {
     PlanError: 422,
     InvalidEvent: 422,
     InvalidKeyRequest: 422,
+    InvalidPayee: 422,
+    WithdrawalRefused: 422,
+    InvalidBankFile: 422,
 }
 
 

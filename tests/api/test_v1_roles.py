@@ -14,6 +14,7 @@ from fastapi.testclient import TestClient
 from api.app import api_routes
 from settlement.api_keys import ROLES, create_key
 from settlement.db import create_db_engine
+from settlement.personal_data import generate_key
 from tests.api.books_app import REVOKED, books_app, keyed_books
 from tests.conftest import DEFAULT_PLAN
 
@@ -46,12 +47,38 @@ EXAMPLES: dict[tuple[str, str], tuple[str, Any, set[int]]] = {
     ("GET", "/v1/segments"): ("/v1/segments", None, {404}),  # no champion in these books' store
     ("GET", "/v1/promoters/{promoter_id}/value"): ("/v1/promoters/P1/value", None, NO_SNAPSHOT),
     ("GET", "/v1/promoters/{promoter_id}/risk"): ("/v1/promoters/P1/risk", None, NO_SNAPSHOT),
+    ("POST", "/v1/promoters/{promoter_id}/payees"): ("/v1/promoters/P1/payees", {
+        "method": "wechat", "holder_name": "Ada", "account": "wx_ada"}, {201}),
+    ("GET", "/v1/promoters/{promoter_id}/payees"): ("/v1/promoters/P1/payees", None, OK),
+    ("POST", "/v1/withdrawals"): ("/v1/withdrawals", {  # P1 has nothing available
+        "promoter_id": "P1", "amount": "10.00", "request_key": "k"}, {422}),
+    ("GET", "/v1/withdrawals"): ("/v1/withdrawals", None, OK),
+    ("POST", "/v1/withdrawals/{withdrawal_id}/approve"): (
+        "/v1/withdrawals/999/approve", {"note": "why"}, {404}),
+    ("POST", "/v1/withdrawals/{withdrawal_id}/reject"): (
+        "/v1/withdrawals/999/reject", {"note": "why"}, {404}),
+    ("POST", "/v1/bank/batches"): ("/v1/bank/batches", None, OK),
+    ("GET", "/v1/bank/batches"): ("/v1/bank/batches", None, OK),
+    ("GET", "/v1/bank/batches/{batch_id}/file"): ("/v1/bank/batches/B-NONE/file", None, {404}),
+    ("POST", "/v1/bank/results"): ("/v1/bank/results", "batch_id,line_id,status\nB,1,paid\n",
+                                   {422}),  # no such batch
+    ("POST", "/v1/statements/build"): ("/v1/statements/build", {"period": "2026-03"}, OK),
+    ("GET", "/v1/statements"): ("/v1/statements", None, OK),
+    ("GET", "/v1/statements/{period}/export.csv"): ("/v1/statements/2026-03/export.csv", None,
+                                                    OK),
+    ("GET", "/v1/statements/{period}/export.xlsx"): ("/v1/statements/2026-03/export.xlsx", None,
+                                                     OK),
+    ("GET", "/v1/promoters/{promoter_id}/statements/{period}"): (
+        "/v1/promoters/P1/statements/2026-03", None, {200, 404}),  # 404 until built
 }
 
 
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory: pytest.TempPathFactory):
     root: Path = tmp_path_factory.mktemp("matrix")
+    env = pytest.MonkeyPatch()  # the payee routes encrypt; bank files stay in the scratch dir
+    env.setenv("FENRUN_DATA_KEYS", generate_key())
+    env.setenv("FENRUN_BANK_FILE_DIR", str(root / "bank"))
     books = keyed_books(f"sqlite:///{root / 'books.db'}", plan=DEFAULT_PLAN)
     engine = create_db_engine(books.url)
     with engine.begin() as conn:
@@ -61,6 +88,7 @@ def setup(tmp_path_factory: pytest.TempPathFactory):
     with TestClient(app) as client:
         client.post("/v1/events", json={"events": [JOIN]}, headers=books.headers("mall"))
         yield client, books, spare, app
+    env.undo()
 
 
 def test_every_route_names_its_roles_or_is_a_public_probe(setup):
