@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -30,6 +30,7 @@ from settlement.config import SettlementSettings
 from settlement.errors import SettlementError
 from settlement.event_file import index_file
 from settlement.ingest import settle_file
+from settlement.ledger_checks import verify_and_record
 from settlement.money import format_amount
 from settlement.payouts import (
     AWAITING_APPROVAL,
@@ -39,7 +40,7 @@ from settlement.payouts import (
     reject_payout,
     run_payouts,
 )
-from settlement.reports import balances_document, verify_ledger
+from settlement.reports import balances_document
 from settlement.service import release_due
 
 app = typer.Typer(help="fenrun: promoter commission settlement.", no_args_is_help=True,
@@ -124,8 +125,7 @@ def balances(
 @ledger_app.command("verify")
 def ledger_verify() -> None:
     """Exit non-zero if any entry does not balance or any balance differs from its journal."""
-    with open_books(create=False).connect() as conn:
-        problems = verify_ledger(conn)
+    problems, _ = verify_and_record(open_books(create=False), cli_actor(), datetime.now(UTC))
     for problem in problems:
         typer.echo(problem, err=True)
     if problems:

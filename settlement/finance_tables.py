@@ -108,3 +108,16 @@ statements = Table(
     UniqueConstraint("promoter_id", "period_start", "period_end"),
     Index(None, "period"),
 )
+
+# Every run of `verify_ledger` through the CLI, the API or the finance page: the last one and its
+# result are what finance looks at before trusting the books.
+ledger_checks = Table(
+    "ledger_checks",
+    metadata,
+    Column("check_id", BigId, primary_key=True, autoincrement=True),
+    Column("checked_at", UTCDateTime(), nullable=False),
+    Column("checked_by", String(100), nullable=False),
+    Column("problem_count", Integer, nullable=False),
+    Column("problems", Text, nullable=False),  # the first problems, one a line ("" when none)
+    Index(None, "checked_at"),
+)

@@ -1,4 +1,4 @@
-"""Money out: payees (sealed), withdrawals, bank batches and their lines, statements.
+"""Money out: payees (sealed), withdrawals, bank batches and lines, statements, ledger checks.
 
 Revision ID: 0012
 Revises: 0007
@@ -136,8 +136,25 @@ def upgrade() -> None:
         )
         batch_op.create_index(batch_op.f("ix_withdrawals_status"), ["status"], unique=False)
 
+    op.create_table(
+        "ledger_checks",
+        sa.Column("check_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+                  autoincrement=True, nullable=False),
+        sa.Column("checked_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("checked_by", sa.String(length=100), nullable=False),
+        sa.Column("problem_count", sa.Integer(), nullable=False),
+        sa.Column("problems", sa.Text(), nullable=False),
+        sa.PrimaryKeyConstraint("check_id", name=op.f("pk_ledger_checks")),
+    )
+    with op.batch_alter_table("ledger_checks", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_ledger_checks_checked_at"), ["checked_at"],
+                              unique=False)
+
 
 def downgrade() -> None:
+    with op.batch_alter_table("ledger_checks", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_ledger_checks_checked_at"))
+    op.drop_table("ledger_checks")
     with op.batch_alter_table("withdrawals", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_withdrawals_status"))
         batch_op.drop_index(batch_op.f("ix_withdrawals_promoter_id_requested_at"))
