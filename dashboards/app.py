@@ -19,5 +19,6 @@ page = st.navigation([
     st.Page(PAGES / "segments.py", title="Segments", icon=":material/groups:"),
     st.Page(PAGES / "promoter_value.py", title="Promoter value", icon=":material/savings:"),
     st.Page(PAGES / "risk_triage.py", title="Risk triage", icon=":material/policy:"),
+    st.Page(PAGES / "finance.py", title="Finance", icon=":material/account_balance:"),
 ])
 page.run()

@@ -1,6 +1,7 @@
 """Proves the real app, opened in headless Chromium, shows the drift banner and models table,
-the Promoter value page its losing-promoters banner, tables and channel chart, and the Risk
-triage page its money-at-stake banner and flag tables.
+the Promoter value page its losing-promoters banner, tables and channel chart, the Risk
+triage page its money-at-stake banner and flag tables, and the Finance page its last ledger
+verification, balances and the payouts and withdrawals waiting for a decision.
 
 It also saves a screenshot of each page and checks it is a real, non-blank image with the banner
 painted in it.
@@ -27,6 +28,7 @@ import pytest
 from PIL import Image  # a dependency of streamlit
 
 from tests.drift_store import DriftStore, build_drift_store
+from tests.finance_store import build_finance_books
 from tests.promoter_value_store import build_value_store
 from tests.risk_store import write_flags
 
@@ -112,7 +114,8 @@ def app_url(drifted: DriftStore, tmp_path_factory: pytest.TempPathFactory) -> It
     port = _free_port()
     values = build_value_store(tmp_path_factory.mktemp("value")).feature_store_dir
     write_flags(Path(values))  # the same snapshot store holds the anomaly flags
-    env = {**os.environ,
+    finance = build_finance_books(tmp_path_factory.mktemp("finance"))  # the books (and key)
+    env = {**os.environ, **finance,
            "FENRUN_MLFLOW_TRACKING_URI": drifted.serving.mlflow_tracking_uri,
            "FENRUN_MLFLOW_EXPERIMENT": drifted.serving.mlflow_experiment,
            "FENRUN_FEATURE_STORE_DIR": values}
@@ -276,3 +279,30 @@ def test_risk_triage_page_renders_in_chromium(app_url: str, browser: WebDriver,
         f"{rows}; {png}")
     _assert_not_blank(png)
     _assert_banner_painted(png, browser)
+
+
+SUCCESS = '[data-testid="stAlertContentSuccess"]'
+
+
+def _finance_rendered(driver: WebDriver) -> bool:
+    """The last verification, the promoters, merchants and waiting tables with their rows."""
+    rows = [len(driver.execute_script(TABLE_ROWS_JS, i)) for i in range(3)]
+    banners = driver.find_elements(By.CSS_SELECTOR, SUCCESS)
+    return (bool(banners) and "Last verification" in banners[0].text and rows == [4, 2, 4]
+            and not driver.find_elements(By.CSS_SELECTOR, BUSY))
+
+
+def test_finance_page_renders_in_chromium(app_url: str, browser: WebDriver,
+                                          tmp_path: Path) -> None:
+    png = tmp_path / "finance.png"
+    browser.get(f"{app_url}/finance")
+    _wait_rendered(browser, _finance_rendered, png)
+    banner = browser.find_elements(By.CSS_SELECTOR, SUCCESS)[0].text
+    assert "by test: every entry balances" in banner, f"{banner!r}; {png}"
+    header, *rows = browser.execute_script(TABLE_ROWS_JS, 2)  # waiting for a decision
+    assert header[:4] == ["kind", "id", "promoter", "amount"], f"{header}; {png}"
+    assert [(row[0], row[2], row[3], row[5]) for row in rows] == [
+        ("payout", "P1", "20000.00", "review_limit"), ("payout", "P3", "500.00", "risk_review"),
+        ("withdrawal", "P1", "15000.00", "review_limit")], f"{rows}; {png}"
+    assert "6222021234567890123" not in browser.page_source, png  # masked, bank file aside
+    _assert_not_blank(png)
