@@ -16,7 +16,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, func, select, update
 
 from settlement import finance_tables as f
 from settlement import tables as t
@@ -69,8 +69,9 @@ def _check(method: str, holder_name: str, account: str, bank_name: str | None) -
                            f"{', '.join(m.value for m in PayeeMethod)}")
     if not holder_name.strip() or len(holder_name) > MAX_NAME_CHARS:
         raise InvalidPayee(f"holder_name: must be 1 to {MAX_NAME_CHARS} characters")
-    normalised = account.replace(" ", "").strip()
+    normalised = account.strip()
     if method == PayeeMethod.BANK_CARD:
+        normalised = normalised.replace(" ", "")  # cards are written in groups of four
         if not _CARD.match(normalised):
             raise InvalidPayee("account: a bank card number is 12 to 19 digits")
         if not bank_name or not bank_name.strip() or len(bank_name) > MAX_BANK_CHARS:
@@ -150,3 +151,35 @@ def payee_details(conn: Connection, cipher: DataCipher, payee_id: int) -> PayeeD
         raise NotFound(f"payee_id: no payee {payee_id}")
     return PayeeDetails(cipher.decrypt(row[0], HOLDER_CONTEXT),
                         cipher.decrypt(row[1], ACCOUNT_CONTEXT), row[2])
+
+
+ERASED = "(erased)"
+
+
+def export_payees(conn: Connection, cipher: DataCipher, promoter_id: str) -> list[dict[str, Any]]:
+    """Everything held about a promoter's payees, in clear: for the person's own privacy export
+    (`fenrun privacy export`), nothing else."""
+    c = f.payees.c
+    rows = conn.execute(select(f.payees).where(c.promoter_id == promoter_id)
+                        .order_by(c.payee_id))
+    out = []
+    for row in rows:
+        erased = row.account_masked == ERASED
+        out.append({
+            "payee_id": row.payee_id, "method": row.method, "bank_name": row.bank_name,
+            "holder_name": None if erased else cipher.decrypt(row.holder_name_sealed,
+                                                              HOLDER_CONTEXT),
+            "account": None if erased else cipher.decrypt(row.account_sealed, ACCOUNT_CONTEXT),
+            "created_at": row.created_at.isoformat(), "created_by": row.created_by,
+            "retired_at": row.retired_at.isoformat() if row.retired_at else None})
+    return out
+
+
+def erase_payees(conn: Connection, promoter_id: str, at: datetime) -> int:
+    """Erase the personal fields of a promoter's payees (`fenrun privacy erase`): name and account
+    gone, sealed and masked; the rows, ids and the amounts paid to them stay, as accounting law
+    requires. An erased payee is retired: nothing can be sent to it any more."""
+    c = f.payees.c
+    return int(conn.execute(update(f.payees).where(c.promoter_id == promoter_id).values(
+        holder_name_sealed="", account_sealed="", holder_masked=ERASED, account_masked=ERASED,
+        retired_at=func.coalesce(c.retired_at, at))).rowcount)
