@@ -101,9 +101,9 @@ def stored_statements(conn: Connection, period: str | None = None,
 
 
 def stored_periods(conn: Connection, limit: int = 200) -> list[str]:
-    """Period labels with statements, newest first."""
+    """Labels of the cycle periods with statements (a day, week or month), newest first."""
     c = f.statements.c
-    query = (select(c.period, c.period_start).distinct()
+    query = (select(c.period, c.period_start).distinct().where(c.trigger == CYCLE)
              .order_by(c.period_start.desc(), c.period).limit(limit))
     return [period for period, _ in conn.execute(query)]
 

@@ -57,7 +57,7 @@ def withdrawals_request(
     with exit_codes():
         rules = WithdrawalRules.of(FinanceSettings(), currency)
         amount_minor = parse_amount(amount, currency, "AMOUNT")
-        made = request_withdrawal(engine, rules, promoter_id, amount_minor, key, promoter_id,
+        made = request_withdrawal(engine, rules, promoter_id, amount_minor, key, cli_actor(),
                                   at, payee_id)
     print_withdrawals([made])
 

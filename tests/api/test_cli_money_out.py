@@ -162,3 +162,14 @@ def test_statements_of_the_month_are_built_and_exported(cli):
     assert missing.exit_code == 2 and "no statement of P1 for 2026-02" in missing.output
     bad = cli("statements", "build", "--period", "March")
     assert bad.exit_code == 2 and "period: a period is a month" in bad.output
+
+
+def test_a_balance_passing_the_threshold_gets_a_statement(cli, monkeypatch):
+    unset = cli("statements", "threshold", "--as-of", "2026-03-21T00:00:00Z")
+    assert unset.exit_code == 2 and "FENRUN_STATEMENT_THRESHOLD is not set" in unset.output
+    monkeypatch.setenv("FENRUN_STATEMENT_THRESHOLD", "15000.00")
+    made = cli("statements", "threshold", "--as-of", "2026-03-21T00:00:00Z")
+    assert made.exit_code == 0, made.output
+    assert "1 promoter(s) passed 15000.00 CNY" in made.stdout and "20000.00" in made.stdout
+    again = cli("statements", "threshold", "--as-of", "2026-03-22T00:00:00Z")
+    assert "0 promoter(s) passed" in again.stdout  # it was above already: no new statement

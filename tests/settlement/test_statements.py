@@ -23,7 +23,12 @@ from settlement.read_model import commissions
 from settlement.reports import verify_ledger
 from settlement.statement_export import statements_csv, statements_xlsx
 from settlement.statement_periods import last_complete, parse_period
-from settlement.statement_store import build_period, build_threshold, stored_statements
+from settlement.statement_store import (
+    build_period,
+    build_threshold,
+    stored_periods,
+    stored_statements,
+)
 from settlement.statements import build_statements, by_promoter
 from settlement.withdrawals import (
     WithdrawalStatus,
@@ -149,6 +154,10 @@ def test_a_balance_passing_the_threshold_gets_its_statement(month):
     assert [(s.promoter_id, s.opening_minor, s.closing_minor) for s in made] == [
         ("P1", 0, 100_000)]  # 100 + 500 + 1,000 earned - 100 clawed back - 500 paid out
     assert build_threshold(month, "CNY", 90_000, at("2026-03-21T00:00:00Z"), "ann") == []
+    build_period(month, "CNY", MARCH, "ann", at("2026-04-01T00:00:00Z"))
+    with month.connect() as conn:
+        assert stored_periods(conn) == ["2026-03"]  # the cycle periods finance picks from
+        assert len(stored_statements(conn, promoter_id="P1")) == 2
 
 
 def _split(events: Path, before: datetime, out: Path) -> tuple[Path, Path]:
