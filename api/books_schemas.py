@@ -50,6 +50,7 @@ class PromoterBalanceOut(BaseModel):
     available: str
     paid: str
     clawback_receivable: str
+    withdrawing: str = "0.00"  # withdrawals requested or sent, not yet paid
 
 
 class MerchantBalanceOut(BaseModel):

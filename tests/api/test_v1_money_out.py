@@ -63,6 +63,7 @@ def test_withdrawal_waits_is_approved_sent_paid_and_the_books_agree(client):
                                                             "15000.00")
     assert client.post("/v1/withdrawals", json=body, headers=client.mall).json() == w
     assert _available(client) == "5000.00"
+    assert client.get("/v1/promoters/P1/balances").json()["withdrawing"] == "15000.00"
     refused = client.post(f"/v1/withdrawals/{w['withdrawal_id']}/approve", json={"note": ""})
     assert refused.status_code == 422
     approved = client.post(f"/v1/withdrawals/{w['withdrawal_id']}/approve",
