@@ -99,7 +99,8 @@ class PayoutRunIn(BaseModel):
 
 
 class PayoutDecisionIn(BaseModel):
-    note: str | None = Field(None, max_length=2000, description="why, recorded with the key's name")
+    note: str = Field(min_length=1, max_length=2000, pattern=r"\S",
+                      description="why (required), recorded with the key's name")
 
 
 class PayoutOut(BaseModel):

@@ -193,26 +193,35 @@ def payouts_run(
     typer.echo(f"{len(made) - waiting} paid, {waiting} awaiting approval")
 
 
-Note = Annotated[str | None, typer.Option(help="why, recorded with the decision")]
+Note = Annotated[str, typer.Option(help="why (required), recorded with who decided")]
+
+
+def _reason(note: str) -> str:
+    """A decision that moves money says why: a blank reason is refused before anything."""
+    if not note.strip():
+        fail("--note: say why; it is recorded with who decided")
+    return note.strip()
 
 
 @payouts_app.command("approve")
-def payouts_approve(payout_id: int, note: Note = None) -> None:
+def payouts_approve(payout_id: int, note: Note) -> None:
     """Approve a payout above the review limit; it is paid if the balance still covers it."""
     try:
         engine = open_books(create=False)
-        payout = approve_payout(engine, stored_plans(engine), payout_id, cli_actor(), note)
+        payout = approve_payout(engine, stored_plans(engine), payout_id, cli_actor(),
+                                _reason(note))
     except SettlementError as error:
         fail(str(error), code=1)
     _print_payouts([payout], None)
 
 
 @payouts_app.command("reject")
-def payouts_reject(payout_id: int, note: Note = None) -> None:
+def payouts_reject(payout_id: int, note: Note) -> None:
     """Reject a payout awaiting approval; the balance stays available."""
     try:
         engine = open_books(create=False)
-        payout = reject_payout(engine, stored_plans(engine), payout_id, cli_actor(), note)
+        payout = reject_payout(engine, stored_plans(engine), payout_id, cli_actor(),
+                               _reason(note))
     except SettlementError as error:
         fail(str(error), code=1)
     _print_payouts([payout], None)

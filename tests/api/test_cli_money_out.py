@@ -173,3 +173,15 @@ def test_a_balance_passing_the_threshold_gets_a_statement(cli, monkeypatch):
     assert "1 promoter(s) passed 15000.00 CNY" in made.stdout and "20000.00" in made.stdout
     again = cli("statements", "threshold", "--as-of", "2026-03-22T00:00:00Z")
     assert "0 promoter(s) passed" in again.stdout  # it was above already: no new statement
+
+
+def test_a_payout_decision_at_the_terminal_needs_a_reason(cli):
+    run = cli("payouts", "run", "--as-of", "2026-03-20T00:00:00Z", "--no-hold-flagged")
+    assert "awaiting approval" in run.stdout
+    missing = cli("payouts", "approve", "1")
+    assert missing.exit_code == 2 and "--note" in missing.output
+    blank = cli("payouts", "approve", "1", "--note", " ")
+    assert blank.exit_code == 2 and "--note: say why" in blank.output
+    assert "awaiting_approval" in cli("payouts", "list").stdout
+    done = cli("payouts", "reject", "1", "--note", "withdrawal instead")
+    assert done.exit_code == 0 and "rejected" in done.stdout

@@ -126,3 +126,14 @@ def test_statements_are_built_served_and_exported(client):
     assert book["lines"].max_row == 3
     bad = client.post("/v1/statements/build", json={"period": "March"})
     assert (bad.status_code, bad.json()["code"]) == (422, "invalid_event")
+
+
+def test_a_payout_decision_needs_a_reason(client):
+    [waiting] = client.get("/v1/payouts", params={"status": "awaiting_approval"}).json()["payouts"]
+    for body in ({}, {"note": ""}, {"note": "   "}):
+        refused = client.post(f"/v1/payouts/{waiting['payout_id']}/reject", json=body)
+        assert (refused.status_code, refused.json()["code"]) == (422, "invalid_request"), body
+    rejected = client.post(f"/v1/payouts/{waiting['payout_id']}/reject",
+                           json={"note": "promoter asked to withdraw instead"})
+    assert (rejected.json()["status"], rejected.json()["decided_by"]) == ("rejected",
+                                                                          "finance-test")
