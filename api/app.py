@@ -40,6 +40,10 @@ from api.routes import (
     rates,
     segments,
 )
+from api.routes import bank as bank_routes
+from api.routes import payees as payees_routes
+from api.routes import statements as statements_routes
+from api.routes import withdrawals as withdrawals_routes
 from serving.champions import ChampionRegistry
 from serving.config import ServingSettings
 from serving.model_health import ModelHealthService
@@ -53,7 +57,8 @@ from settlement.stream.config import StreamSettings
 from settlement.stream.lag import StreamLag
 
 ROUTERS = (health, events, balances, payouts, plans, keys, models, segments, promoters, rates,
-           applications, invites, privacy)
+           applications, invites, privacy, payees_routes, withdrawals_routes, bank_routes,
+           statements_routes)
 
 
 def create_app(settings: ServingSettings | None = None, books: SettlementSettings | None = None,

@@ -50,6 +50,7 @@ class PromoterBalanceOut(BaseModel):
     available: str
     paid: str
     clawback_receivable: str
+    withdrawing: str = "0.00"  # withdrawals requested or sent, not yet paid
 
 
 class MerchantBalanceOut(BaseModel):
@@ -98,7 +99,8 @@ class PayoutRunIn(BaseModel):
 
 
 class PayoutDecisionIn(BaseModel):
-    note: str | None = Field(None, max_length=2000, description="why, recorded with the key's name")
+    note: str = Field(min_length=1, max_length=2000, pattern=r"\S",
+                      description="why (required), recorded with the key's name")
 
 
 class PayoutOut(BaseModel):
@@ -106,7 +108,7 @@ class PayoutOut(BaseModel):
     promoter_id: str
     currency: str
     amount: str
-    status: Literal["paid", "awaiting_approval", "rejected"]
+    status: Literal["paid", "awaiting_approval", "rejected", "failed"]
     as_of: datetime
     hold_reason: str | None
     decided_by: str | None

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -25,10 +25,12 @@ from api.common import (
     stored_plans,
 )
 from settlement import db
+from settlement.bank_batches import payout_payees
 from settlement.config import SettlementSettings
 from settlement.errors import SettlementError
 from settlement.event_file import index_file
 from settlement.ingest import settle_file
+from settlement.ledger_checks import verify_and_record
 from settlement.money import format_amount
 from settlement.payouts import (
     AWAITING_APPROVAL,
@@ -38,7 +40,7 @@ from settlement.payouts import (
     reject_payout,
     run_payouts,
 )
-from settlement.reports import balances_document, verify_ledger
+from settlement.reports import balances_document
 from settlement.service import release_due
 
 app = typer.Typer(help="fenrun: promoter commission settlement.", no_args_is_help=True,
@@ -123,8 +125,7 @@ def balances(
 @ledger_app.command("verify")
 def ledger_verify() -> None:
     """Exit non-zero if any entry does not balance or any balance differs from its journal."""
-    with open_books(create=False).connect() as conn:
-        problems = verify_ledger(conn)
+    problems, _ = verify_and_record(open_books(create=False), cli_actor(), datetime.now(UTC))
     for problem in problems:
         typer.echo(problem, err=True)
     if problems:
@@ -139,7 +140,9 @@ def _print_payouts(payouts: list, export: Path | None) -> None:
         typer.echo(f"{p.payout_id:>8} {p.promoter_id:<24} {amount:>14} {p.currency} "
                    f"{p.status}{why}")
     if export is not None:
-        export_csv(payouts, export)
+        with open_books(create=False).connect() as conn:
+            payees = payout_payees(conn, [p.payout_id for p in payouts])
+        export_csv(payouts, export, payees)
         typer.echo(f"exported {len(payouts)} payout(s) to {export}")
 
 
@@ -190,26 +193,35 @@ def payouts_run(
     typer.echo(f"{len(made) - waiting} paid, {waiting} awaiting approval")
 
 
-Note = Annotated[str | None, typer.Option(help="why, recorded with the decision")]
+Note = Annotated[str, typer.Option(help="why (required), recorded with who decided")]
+
+
+def _reason(note: str) -> str:
+    """A decision that moves money says why: a blank reason is refused before anything."""
+    if not note.strip():
+        fail("--note: say why; it is recorded with who decided")
+    return note.strip()
 
 
 @payouts_app.command("approve")
-def payouts_approve(payout_id: int, note: Note = None) -> None:
+def payouts_approve(payout_id: int, note: Note) -> None:
     """Approve a payout above the review limit; it is paid if the balance still covers it."""
     try:
         engine = open_books(create=False)
-        payout = approve_payout(engine, stored_plans(engine), payout_id, cli_actor(), note)
+        payout = approve_payout(engine, stored_plans(engine), payout_id, cli_actor(),
+                                _reason(note))
     except SettlementError as error:
         fail(str(error), code=1)
     _print_payouts([payout], None)
 
 
 @payouts_app.command("reject")
-def payouts_reject(payout_id: int, note: Note = None) -> None:
+def payouts_reject(payout_id: int, note: Note) -> None:
     """Reject a payout awaiting approval; the balance stays available."""
     try:
         engine = open_books(create=False)
-        payout = reject_payout(engine, stored_plans(engine), payout_id, cli_actor(), note)
+        payout = reject_payout(engine, stored_plans(engine), payout_id, cli_actor(),
+                               _reason(note))
     except SettlementError as error:
         fail(str(error), code=1)
     _print_payouts([payout], None)

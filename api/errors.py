@@ -28,11 +28,14 @@ from serving.errors import (
 from serving.rate_advice import NoSuggestion
 from settlement.api_keys import InvalidKeyRequest
 from settlement.errors import (
+    InvalidBankFile,
     InvalidEvent,
+    InvalidPayee,
     NotFound,
     PayoutError,
     PlanError,
     SettlementError,
+    WithdrawalRefused,
 )
 from settlement.people_errors import InvalidPersonalData, TooManyAttempts
 from settlement.personal_data import DataKeyInvalid, DataKeyMissing, UndecryptableData
@@ -61,6 +64,9 @@ SETTLEMENT_STATUS: dict[type[SettlementError], int] = {
     DataKeyMissing: 503,
     DataKeyInvalid: 503,
     UndecryptableData: 500,
+    InvalidPayee: 422,
+    WithdrawalRefused: 422,
+    InvalidBankFile: 422,
 }
 
 

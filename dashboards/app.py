@@ -20,5 +20,6 @@ page = st.navigation([
     st.Page(PAGES / "promoter_value.py", title="Promoter value", icon=":material/savings:"),
     st.Page(PAGES / "risk_triage.py", title="Risk triage", icon=":material/policy:"),
     st.Page(PAGES / "rate_suggestions.py", title="Rate suggestions", icon=":material/percent:"),
+    st.Page(PAGES / "finance.py", title="Finance", icon=":material/account_balance:"),
 ])
 page.run()

@@ -79,3 +79,23 @@ class RateSuggestionError(SettlementError):
     mode, an effective instant inside the notice period...)."""
 
     code = "rate_suggestion_error"
+
+
+class InvalidPayee(SettlementError):
+    """Payee details are malformed (a card number that is not digits, no holder name...)."""
+
+    code = "invalid_payee"
+
+
+class WithdrawalRefused(SettlementError):
+    """A withdrawal the rules do not allow as asked: above the available balance, below the
+    minimum, over the daily count, a request key reused for another request, a wrong state."""
+
+    code = "withdrawal_refused"
+
+
+class InvalidBankFile(SettlementError):
+    """A bank result file that cannot be applied (wrong columns, unknown lines, a bad status);
+    nothing of it is applied."""
+
+    code = "invalid_bank_file"

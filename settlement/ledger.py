@@ -10,6 +10,13 @@ How money moves:
             already released is clawed back through `clawback_receivable`, netted at the next payout
 - released: Dr promoter pending / Cr promoter available (hold over)
 - payout:   Dr promoter available, Cr clawback receivable, Cr promoter paid (the net sent out)
+- withdrawal (a promoter asks for part of its available balance; `settlement.withdrawals`):
+    requested: Dr promoter available / Cr promoter reserved (no longer available, not yet decided)
+    approved:  Dr promoter reserved / Cr promoter in transit (decided; goes out in a bank file)
+    paid:      Dr promoter in transit / Cr promoter paid (amount − fee), Cr platform revenue (fee)
+    failed:    Dr promoter in transit / Cr promoter available (the bank returned it)
+    rejected:  Dr promoter reserved / Cr promoter available (a reviewer said no)
+- payout line failed at the bank: Dr promoter paid / Cr promoter available (the reversal)
 """
 
 from __future__ import annotations
@@ -31,6 +38,8 @@ class AccountKind(StrEnum):
     PROMOTER_AVAILABLE = "promoter_available"  # liability: released, waiting for a payout
     PROMOTER_PAID = "promoter_paid"  # disbursed to the promoter (credit-normal tally)
     CLAWBACK_RECEIVABLE = "clawback_receivable"  # asset: released commission refunded since
+    PROMOTER_RESERVED = "promoter_reserved"  # liability: a withdrawal requested, not yet decided
+    PROMOTER_IN_TRANSIT = "promoter_in_transit"  # liability: approved, sent to the bank
 
 
 class EntryKind(StrEnum):
@@ -40,6 +49,12 @@ class EntryKind(StrEnum):
     REFUNDED = "refunded"  # part of an order was refunded: the difference is booked
     RELEASED = "released"  # an order's hold ended: pending moves to available
     PAYOUT = "payout"  # a payout was sent: available (net of clawbacks) moves to paid
+    PAYOUT_FAILED = "payout_failed"  # the bank failed a payout line: paid back to available
+    WITHDRAWAL_REQUESTED = "wd_requested"  # available moves to reserved
+    WITHDRAWAL_APPROVED = "wd_approved"  # reserved moves to in transit
+    WITHDRAWAL_PAID = "wd_paid"  # in transit moves to paid (and the fee to the platform)
+    WITHDRAWAL_FAILED = "wd_failed"  # in transit returns to available
+    WITHDRAWAL_REJECTED = "wd_rejected"  # reserved returns to available
 
 
 CREDIT_NORMAL = frozenset(
@@ -49,6 +64,8 @@ CREDIT_NORMAL = frozenset(
         AccountKind.PROMOTER_PENDING,
         AccountKind.PROMOTER_AVAILABLE,
         AccountKind.PROMOTER_PAID,
+        AccountKind.PROMOTER_RESERVED,
+        AccountKind.PROMOTER_IN_TRANSIT,
     }
 )
 PLATFORM_OWNER = "platform"
@@ -162,3 +179,32 @@ def payout_postings(
             _credit(_PROMOTER_PAID, promoter_id, currency, amount_minor),
         ]
     )
+
+
+_PROMOTER_RESERVED = AccountKind.PROMOTER_RESERVED.value
+_PROMOTER_IN_TRANSIT = AccountKind.PROMOTER_IN_TRANSIT.value
+
+
+def move_postings(promoter_id: str, currency: str, amount_minor: int, source: str,
+                  target: str) -> tuple[Posting, ...]:
+    """Move `amount_minor` between two of a promoter's credit-normal accounts (source decreases).
+
+    Every withdrawal step but the payment is such a move; so is a failed payout line's reversal.
+    """
+    if amount_minor <= 0:
+        raise LedgerInvariantBroken(f"amount_minor: a move must be positive, got {amount_minor}")
+    return (_debit(source, promoter_id, currency, amount_minor),
+            _credit(target, promoter_id, currency, amount_minor))
+
+
+def withdrawal_paid_postings(promoter_id: str, currency: str, amount_minor: int,
+                             fee_minor: int) -> tuple[Posting, ...]:
+    """The bank paid a withdrawal: the promoter received amount − fee, the platform earned fee."""
+    if not 0 <= fee_minor < amount_minor:
+        raise LedgerInvariantBroken(
+            f"fee_minor: {fee_minor} must lie in [0, amount {amount_minor})")
+    return _nonzero([
+        _debit(_PROMOTER_IN_TRANSIT, promoter_id, currency, amount_minor),
+        _credit(_PROMOTER_PAID, promoter_id, currency, amount_minor - fee_minor),
+        _credit(_PLATFORM_REVENUE, PLATFORM_OWNER, currency, fee_minor),
+    ])

@@ -9,6 +9,7 @@ class PayoutStatus(StrEnum):
     PAID = "paid"  # left the books at once, or approved by a person
     AWAITING_APPROVAL = "awaiting_approval"  # waits for a person (see HoldReason)
     REJECTED = "rejected"  # a person said no; the balance stayed available
+    FAILED = "failed"  # the bank failed its line: reversed, the balance is available again
 
 
 class HoldReason(StrEnum):

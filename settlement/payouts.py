@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Mapping
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -50,10 +51,15 @@ class Payout:
     note: str | None = None  # why, as they said it
 
 
-def _lock(conn: Connection) -> None:
+def lock_disbursements(conn: Connection) -> None:
+    """Hold the one lock of every transaction that spends available balances (payout runs and
+    decisions, withdrawals, bank results) until the transaction ends."""
     # SQLite writers are already serialised by BEGIN IMMEDIATE; PostgreSQL needs the lock.
     if conn.dialect.name == "postgresql":
         conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PAYOUT_LOCK_KEY})
+
+
+_lock = lock_disbursements
 
 
 def _payout_entry(payout_id: int, promoter_id: str, currency: str, amount: int, clawback: int,
@@ -179,18 +185,23 @@ def list_payouts(conn: Connection, status: str | None = None) -> list[Payout]:
     return [_payout(r) for r in conn.execute(query)]
 
 
-def payouts_csv(payouts: list[Payout]) -> str:
-    """The file finance uploads to the bank: one row per payout, amounts as decimal strings."""
+def payouts_csv(payouts: list[Payout], payees: Mapping[int, str] | None = None) -> str:
+    """The payouts finance reviews: one row per payout, amounts as decimal strings, why it was
+    held and the (masked) payee its bank line went to (`settlement.bank_batches.payout_payees`;
+    empty until it is sent in a bank batch)."""
+    payees = payees or {}
     handle = io.StringIO(newline="")
     writer = csv.writer(handle)
-    writer.writerow(["payout_id", "promoter_id", "currency", "amount", "status", "as_of"])
+    writer.writerow(["payout_id", "promoter_id", "currency", "amount", "status", "as_of",
+                     "hold_reason", "decided_by", "payee"])
     for p in payouts:
         writer.writerow([p.payout_id, p.promoter_id, p.currency,
                          format_amount(p.amount_minor, p.currency), p.status,
-                         p.as_of.strftime("%Y-%m-%dT%H:%M:%SZ")])
+                         p.as_of.strftime("%Y-%m-%dT%H:%M:%SZ"), p.hold_reason or "",
+                         p.decided_by or "", payees.get(p.payout_id, "")])
     return handle.getvalue()
 
 
-def export_csv(payouts: list[Payout], path: Path) -> None:
+def export_csv(payouts: list[Payout], path: Path, payees: Mapping[int, str] | None = None) -> None:
     """`payouts_csv` written to `path`."""
-    path.write_text(payouts_csv(payouts), encoding="utf-8", newline="")
+    path.write_text(payouts_csv(payouts, payees), encoding="utf-8", newline="")

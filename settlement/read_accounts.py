@@ -18,7 +18,8 @@ from settlement import tables as t
 from settlement.ledger import AccountKind, readable_balance
 
 PROMOTER_ACCOUNTS = (AccountKind.PROMOTER_PENDING.value, AccountKind.PROMOTER_AVAILABLE.value,
-                     AccountKind.PROMOTER_PAID.value, AccountKind.CLAWBACK_RECEIVABLE.value)
+                     AccountKind.PROMOTER_PAID.value, AccountKind.CLAWBACK_RECEIVABLE.value,
+                     AccountKind.PROMOTER_RESERVED.value, AccountKind.PROMOTER_IN_TRANSIT.value)
 
 
 class BalanceRow(NamedTuple):
@@ -46,6 +47,7 @@ class PromoterBalance:
     available_minor: int
     paid_minor: int
     clawback_minor: int
+    withdrawing_minor: int = 0  # withdrawals requested or sent, not yet paid (reserved + transit)
 
 
 def account_balances(conn: Connection, as_of: datetime | None = None, *,
@@ -93,6 +95,8 @@ def promoter_balances(conn: Connection, currency: str, promoter_ids: list[str] |
             available_minor=kinds.get(AccountKind.PROMOTER_AVAILABLE, 0) - clawback,
             paid_minor=kinds.get(AccountKind.PROMOTER_PAID, 0),
             clawback_minor=clawback,
+            withdrawing_minor=kinds.get(AccountKind.PROMOTER_RESERVED, 0)
+            + kinds.get(AccountKind.PROMOTER_IN_TRANSIT, 0),
         )
     return result
 

@@ -5,7 +5,7 @@ Importing the two table modules is what declares their tables; nothing else need
 
 from __future__ import annotations
 
-from settlement import people_tables, rate_tables, stream_tables, tables
+from settlement import finance_tables, people_tables, rate_tables, stream_tables, tables
 from settlement.schema_types import metadata
 
-__all__ = ["metadata", "people_tables", "rate_tables", "stream_tables", "tables"]
+__all__ = ["finance_tables", "metadata", "people_tables", "rate_tables", "stream_tables", "tables"]

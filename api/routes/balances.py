@@ -36,7 +36,8 @@ router = APIRouter(prefix="/v1", tags=["balances"])
             responses=error_responses(NotFound, validated=True))
 def promoter_balance(promoter_id: PromoterId, books: BooksDep) -> PromoterBalanceOut:
     """What the books owe the promoter now: pending (inside the hold), available (net of
-    clawbacks, may be negative), paid, and the clawback receivable. 404 for a promoter who
+    clawbacks, may be negative), paid, the clawback receivable, and what withdrawals requested
+    or sent hold (`withdrawing`: no longer available, not yet paid). 404 for a promoter who
     never joined; zeros for one who joined and earned nothing yet."""
     with books.connect() as conn:
         if not promoter_known(conn, promoter_id):
@@ -49,7 +50,8 @@ def promoter_balance(promoter_id: PromoterId, books: BooksDep) -> PromoterBalanc
     return PromoterBalanceOut(
         promoter_id=promoter_id, currency=currency, pending=format_amount(pending, currency),
         available=format_amount(available, currency), paid=format_amount(paid, currency),
-        clawback_receivable=format_amount(clawback, currency))
+        clawback_receivable=format_amount(clawback, currency),
+        withdrawing=format_amount(balance.withdrawing_minor if balance else 0, currency))
 
 
 @router.get("/promoters/{promoter_id:path}/ledger", dependencies=[allow("finance")],

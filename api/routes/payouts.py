@@ -4,6 +4,7 @@ and the note), export CSV; and `/v1/ledger/verify`. The same services as `fenrun
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request
@@ -21,7 +22,9 @@ from api.common import future_as_of
 from api.deps import ApiSettingsDep, BooksDep
 from api.errors import Refused, error_responses
 from serving.errors import NoSnapshot
+from settlement.bank_batches import payout_payees
 from settlement.errors import NotFound, PayoutError, PlanError
+from settlement.ledger_checks import verify_and_record
 from settlement.payouts import (
     approve_payout,
     list_payouts,
@@ -31,10 +34,9 @@ from settlement.payouts import (
 )
 from settlement.plan import PlanBook
 from settlement.plan_store import load_plan_book
-from settlement.reports import verify_ledger
 
 router = APIRouter(prefix="/v1", tags=["payouts"])
-Status = Annotated[str | None, Query(pattern="^(paid|awaiting_approval|rejected)$")]
+Status = Annotated[str | None, Query(pattern="^(paid|awaiting_approval|rejected|failed)$")]
 FinanceCaller = Annotated[Caller, allow("finance")]
 PayoutId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 
@@ -87,9 +89,11 @@ def payouts(books: BooksDep, api: ApiSettingsDep, status: Status = None,
             responses={200: {"content": {"text/csv": {}}, "description": "the bank file"},
                        **error_responses(validated=True)})
 def export(books: BooksDep, status: Status = None) -> Response:
-    """The payouts (of one status) as the CSV finance uploads to the bank."""
+    """The payouts (of one status) as CSV for finance: why each was held, who decided, and the
+    (masked) payee of its bank line (the bank file itself is `GET /v1/bank/batches/{id}/file`)."""
     with books.connect() as conn:
-        text = payouts_csv(list_payouts(conn, status))
+        found = list_payouts(conn, status)
+        text = payouts_csv(found, payout_payees(conn, [p.payout_id for p in found]))
     return Response(text, media_type="text/csv")
 
 
@@ -109,10 +113,10 @@ def reject(payout_id: PayoutId, body: PayoutDecisionIn, books: BooksDep,
     return PayoutOut.of(reject_payout(books, _plans(books), payout_id, caller.name, body.note))
 
 
-@router.get("/ledger/verify", dependencies=[allow("finance")])
-def ledger_verify(books: BooksDep) -> LedgerCheckOut:
+@router.get("/ledger/verify")
+def ledger_verify(books: BooksDep, caller: FinanceCaller) -> LedgerCheckOut:
     """Every problem in the journal (entries that do not balance, balances that differ from
-    their postings, order allocations that do not add up); `ok` when there is none."""
-    with books.connect() as conn:
-        problems = verify_ledger(conn)
+    their postings, order allocations that do not add up); `ok` when there is none. Each run is
+    recorded (who, when, what it found) for the finance page."""
+    problems, _ = verify_and_record(books, caller.name, datetime.now(UTC))
     return LedgerCheckOut(ok=not problems, problems=problems)

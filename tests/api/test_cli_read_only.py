@@ -17,7 +17,7 @@ READ_ONLY = [
     ["balances"],
     ["ledger", "verify"],
     ["payouts", "list"],
-    ["payouts", "approve", "1"],
+    ["payouts", "approve", "1", "--note", "checked"],
     ["release", "--as-of", "2026-03-01T00:00:00Z"],
     ["payouts", "run", "--as-of", "2026-03-01T00:00:00Z", "--no-hold-flagged"],
     ["plan", "list"],

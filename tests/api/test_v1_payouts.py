@@ -60,7 +60,8 @@ def test_a_run_pays_small_sums_and_queues_large_ones_for_a_person(tmp_path: Path
         assert (balance["paid"], balance["available"]) == ("20000.00", "0.00")
         csv = client.get("/v1/payouts/export.csv")
         assert csv.headers["content-type"].startswith("text/csv")
-        assert csv.text.splitlines()[0] == "payout_id,promoter_id,currency,amount,status,as_of"
+        assert csv.text.splitlines()[0] == ("payout_id,promoter_id,currency,amount,status,as_of,"
+                                            "hold_reason,decided_by,payee")
         assert len(csv.text.splitlines()) == 3
         assert client.get("/v1/ledger/verify").json() == {"ok": True, "problems": []}
         ledger = client.get("/v1/promoters/BIG/ledger", params={"limit": 2}).json()

@@ -14,6 +14,7 @@ from fastapi.testclient import TestClient
 from api.app import api_routes
 from settlement.api_keys import ROLES, create_key
 from settlement.db import create_db_engine
+from settlement.personal_data import generate_key
 from tests.api.books_app import REVOKED, books_app, keyed_books
 from tests.conftest import DEFAULT_PLAN
 
@@ -35,8 +36,10 @@ EXAMPLES: dict[tuple[str, str], tuple[str, Any, set[int]]] = {
     ("POST", "/v1/payouts/run"): ("/v1/payouts/run", {"as_of": "2026-03-20T00:00:00Z"}, OK),
     ("GET", "/v1/payouts"): ("/v1/payouts", None, OK),
     ("GET", "/v1/payouts/export.csv"): ("/v1/payouts/export.csv", None, OK),
-    ("POST", "/v1/payouts/{payout_id}/approve"): ("/v1/payouts/999/approve", {}, {404}),
-    ("POST", "/v1/payouts/{payout_id}/reject"): ("/v1/payouts/999/reject", {}, {404}),
+    ("POST", "/v1/payouts/{payout_id}/approve"): ("/v1/payouts/999/approve", {"note": "why"},
+                                                  {404}),
+    ("POST", "/v1/payouts/{payout_id}/reject"): ("/v1/payouts/999/reject", {"note": "why"},
+                                                 {404}),
     ("GET", "/v1/ledger/verify"): ("/v1/ledger/verify", None, OK),
     ("GET", "/v1/plans"): ("/v1/plans", None, OK),
     ("GET", "/v1/plans/{version_id}"): ("/v1/plans/2026-01-01T00:00:00Z", None, OK),
@@ -85,12 +88,38 @@ EXAMPLES: dict[tuple[str, str], tuple[str, Any, set[int]]] = {
         f"/v1/invite-codes/{NO_CODE}/registrations", {"customer_id": "C9"}, {404}),
     ("GET", "/v1/people/{person_id}/export"): ("/v1/people/P1/export", None, OK),
     ("POST", "/v1/people/{person_id}/erase"): ("/v1/people/nobody/erase", {}, {404}),
+    ("POST", "/v1/promoters/{promoter_id}/payees"): ("/v1/promoters/P1/payees", {
+        "method": "wechat", "holder_name": "Ada", "account": "wx_ada"}, {201}),
+    ("GET", "/v1/promoters/{promoter_id}/payees"): ("/v1/promoters/P1/payees", None, OK),
+    ("POST", "/v1/withdrawals"): ("/v1/withdrawals", {  # P1 has nothing available
+        "promoter_id": "P1", "amount": "10.00", "request_key": "k"}, {422}),
+    ("GET", "/v1/withdrawals"): ("/v1/withdrawals", None, OK),
+    ("POST", "/v1/withdrawals/{withdrawal_id}/approve"): (
+        "/v1/withdrawals/999/approve", {"note": "why"}, {404}),
+    ("POST", "/v1/withdrawals/{withdrawal_id}/reject"): (
+        "/v1/withdrawals/999/reject", {"note": "why"}, {404}),
+    ("POST", "/v1/bank/batches"): ("/v1/bank/batches", None, OK),
+    ("GET", "/v1/bank/batches"): ("/v1/bank/batches", None, OK),
+    ("GET", "/v1/bank/batches/{batch_id}/file"): ("/v1/bank/batches/B-NONE/file", None, {404}),
+    ("POST", "/v1/bank/results"): ("/v1/bank/results", "batch_id,line_id,status\nB,1,paid\n",
+                                   {422}),  # no such batch
+    ("POST", "/v1/statements/build"): ("/v1/statements/build", {"period": "2026-03"}, OK),
+    ("GET", "/v1/statements"): ("/v1/statements", None, OK),
+    ("GET", "/v1/statements/{period}/export.csv"): ("/v1/statements/2026-03/export.csv", None,
+                                                    OK),
+    ("GET", "/v1/statements/{period}/export.xlsx"): ("/v1/statements/2026-03/export.xlsx", None,
+                                                     OK),
+    ("GET", "/v1/promoters/{promoter_id}/statements/{period}"): (
+        "/v1/promoters/P1/statements/2026-03", None, {200, 404}),  # 404 until built
 }
 
 
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory: pytest.TempPathFactory):
     root: Path = tmp_path_factory.mktemp("matrix")
+    env = pytest.MonkeyPatch()  # the payee routes encrypt; bank files stay in the scratch dir
+    env.setenv("FENRUN_DATA_KEYS", generate_key())
+    env.setenv("FENRUN_BANK_FILE_DIR", str(root / "bank"))
     books = keyed_books(f"sqlite:///{root / 'books.db'}", plan=DEFAULT_PLAN)
     engine = create_db_engine(books.url)
     with engine.begin() as conn:
@@ -101,6 +130,7 @@ def setup(tmp_path_factory: pytest.TempPathFactory):
         client.post("/v1/events", json={"events": [JOIN, PROMOTER_KEY_JOIN]},
                     headers=books.headers("mall"))
         yield client, books, spare, app
+    env.undo()
 
 
 def test_every_route_names_its_roles_or_is_a_public_probe(setup):

@@ -16,6 +16,7 @@ from hypothesis import HealthCheck, settings
 from schemathesis import checks as st_checks
 from schemathesis.specs.openapi import checks as openapi_checks
 
+from settlement.personal_data import generate_key
 from tests.api.books_app import books_app, keyed_books
 
 ROOT = Path(tempfile.mkdtemp(prefix="fenrun-schemathesis-"))
@@ -29,6 +30,9 @@ CHECKS = [st_checks.not_a_server_error, openapi_checks.status_code_conformance,
 
 @pytest.fixture(scope="module", autouse=True)
 def _running_app() -> Iterator[None]:
+    env = pytest.MonkeyPatch()  # payees are encrypted, bank files written: keep both in scratch
+    env.setenv("FENRUN_DATA_KEYS", generate_key())
+    env.setenv("FENRUN_BANK_FILE_DIR", str(ROOT / "bank"))
     with TestClient(APP) as client:  # the lifespan opens the books for every generated call
         seed = [{"event_id": "j1", "type": "promoter_joined", "ts": "2026-03-01T00:00:00Z",
                  "promoter_id": SEEDED},
@@ -39,6 +43,7 @@ def _running_app() -> Iterator[None]:
                  "lines": [{"sku": "s", "category": "food", "amount": "100.00"}]}]
         client.post("/v1/events", json={"events": seed}, headers=BOOKS.headers("mall"))
         yield
+    env.undo()
 
 
 @pytest.mark.slow

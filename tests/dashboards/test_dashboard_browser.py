@@ -1,7 +1,8 @@
 """Proves the real app, opened in headless Chromium, shows the drift banner and models table,
 the Promoter value page its losing-promoters banner, tables and channel chart, the Risk
-triage page its money-at-stake banner and flag tables, and the Rate suggestions page its pending
-suggestions, what-if cost and experiment chart.
+triage page its money-at-stake banner and flag tables, the Rate suggestions page its pending
+suggestions, what-if cost and experiment chart, and the Finance page its last ledger
+verification, balances and the payouts and withdrawals waiting for a decision.
 
 It also saves a screenshot of each page and checks it is a real, non-blank image with the banner
 painted in it.
@@ -28,6 +29,7 @@ import pytest
 from PIL import Image  # a dependency of streamlit
 
 from tests.drift_store import DriftStore, build_drift_store
+from tests.finance_store import build_finance_books
 from tests.promoter_value_store import build_value_store
 from tests.rates_books import build_rates_books
 from tests.risk_store import write_flags
@@ -107,15 +109,12 @@ def drifted(tmp_path_factory: pytest.TempPathFactory) -> DriftStore:
     return build_drift_store(tmp_path_factory.mktemp("drifted"), drifted=True)
 
 
-@pytest.fixture(scope="module")
-def app_url(drifted: DriftStore, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """Base URL of a real `streamlit run dashboards/app.py` reading the drifted store and a
-    promoter value snapshot store."""
+def _serve_app(books: dict[str, str], drifted: DriftStore, values: str,
+               tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real `streamlit run dashboards/app.py` on `books` (FENRUN_ settings), the drifted
+    model store and a snapshot store; its base URL while the caller holds it."""
     port = _free_port()
-    values = build_value_store(tmp_path_factory.mktemp("value")).feature_store_dir
-    write_flags(Path(values))  # the same snapshot store holds the anomaly flags
-    rates = build_rates_books(tmp_path_factory.mktemp("rates"))  # the Rate suggestions page
-    env = {**os.environ, "FENRUN_DATABASE_URL": rates.url,
+    env = {**os.environ, **books,
            "FENRUN_MLFLOW_TRACKING_URI": drifted.serving.mlflow_tracking_uri,
            "FENRUN_MLFLOW_EXPERIMENT": drifted.serving.mlflow_experiment,
            "FENRUN_FEATURE_STORE_DIR": values}
@@ -134,6 +133,32 @@ def app_url(drifted: DriftStore, tmp_path_factory: pytest.TempPathFactory) -> It
     finally:
         code = _stop(process)
     assert code == 0, f"streamlit exited {code} on SIGTERM:\n{log_path.read_text()[-2000:]}"
+
+
+@pytest.fixture(scope="module")
+def values_store(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A promoter value snapshot store that also holds the anomaly flags."""
+    values = build_value_store(tmp_path_factory.mktemp("value")).feature_store_dir
+    write_flags(Path(values))
+    return str(values)
+
+
+@pytest.fixture(scope="module")
+def app_url(drifted: DriftStore, values_store: str,
+            tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The app on the drifted store, the value snapshots and books with rate suggestions."""
+    rates = build_rates_books(tmp_path_factory.mktemp("rates"))  # the Rate suggestions page
+    yield from _serve_app({"FENRUN_DATABASE_URL": rates.url}, drifted, values_store,
+                          tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def finance_url(drifted: DriftStore, values_store: str,
+                tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The app on books with payouts, withdrawals, a bank batch and statements (and their key):
+    other books than the rate suggestions', so a second server."""
+    finance = build_finance_books(tmp_path_factory.mktemp("finance"))
+    yield from _serve_app(finance, drifted, values_store, tmp_path_factory)
 
 
 @pytest.fixture
@@ -301,4 +326,31 @@ def test_rate_suggestions_page_renders_in_chromium(app_url: str, browser: WebDri
         ("T1", "0.1 → 0.12", "live")], f"{rows}; {png}"
     header, *rows = browser.execute_script(TABLE_ROWS_JS, 2)
     assert rows == [["(no segment)", "35.00", "39.00", "+4.00"]], f"{header} {rows}; {png}"
+    _assert_not_blank(png)
+
+
+SUCCESS = '[data-testid="stAlertContentSuccess"]'
+
+
+def _finance_rendered(driver: WebDriver) -> bool:
+    """The last verification, the promoters, merchants and waiting tables with their rows."""
+    rows = [len(driver.execute_script(TABLE_ROWS_JS, i)) for i in range(3)]
+    banners = driver.find_elements(By.CSS_SELECTOR, SUCCESS)
+    return (bool(banners) and "Last verification" in banners[0].text and rows == [4, 2, 4]
+            and not driver.find_elements(By.CSS_SELECTOR, BUSY))
+
+
+def test_finance_page_renders_in_chromium(finance_url: str, browser: WebDriver,
+                                          tmp_path: Path) -> None:
+    png = tmp_path / "finance.png"
+    browser.get(f"{finance_url}/finance")
+    _wait_rendered(browser, _finance_rendered, png)
+    banner = browser.find_elements(By.CSS_SELECTOR, SUCCESS)[0].text
+    assert "by test: every entry balances" in banner, f"{banner!r}; {png}"
+    header, *rows = browser.execute_script(TABLE_ROWS_JS, 2)  # waiting for a decision
+    assert header[:4] == ["kind", "id", "promoter", "amount"], f"{header}; {png}"
+    assert [(row[0], row[2], row[3], row[5]) for row in rows] == [
+        ("payout", "P1", "20000.00", "review_limit"), ("payout", "P3", "500.00", "risk_review"),
+        ("withdrawal", "P1", "15000.00", "review_limit")], f"{rows}; {png}"
+    assert "6222021234567890123" not in browser.page_source, png  # masked, bank file aside
     _assert_not_blank(png)

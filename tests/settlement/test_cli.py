@@ -108,7 +108,8 @@ def test_payout_run_exports_csv_and_verify_passes(cli):
     result = cli("payouts", "run", "--as-of", "2026-03-10T00:00:00Z", "--export", export)
     assert result.exit_code == 0, result.output
     rows = export.read_text().splitlines()
-    assert rows[0] == "payout_id,promoter_id,currency,amount,status,as_of"
+    assert rows[0] == ("payout_id,promoter_id,currency,amount,status,as_of,hold_reason,"
+                       "decided_by,payee")
     assert sorted(r.split(",")[1:5] for r in rows[1:]) == [["A", "CNY", "100.00", "paid"],
                                                            ["B", "CNY", "200.00", "paid"]]
     assert cli("ledger", "verify").exit_code == 0

@@ -5,14 +5,14 @@ promoter; orders by id, by due date and by payment instant, never by customer; p
 or in full, never by parent (ancestries are walked id by id). Data is untouched.
 
 Revision ID: 0013
-Revises: 0007
+Revises: 0012
 Create Date: 2026-11-26
 """
 
 from alembic import op
 
 revision = "0013"
-down_revision = "0007"
+down_revision = "0012"
 branch_labels = None
 depends_on = None
 
