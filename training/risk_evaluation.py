@@ -82,6 +82,7 @@ class RiskEvaluationRequest:
     seeds: tuple[int, ...] = (201, 202, 203)
     days: int = 120
     fraud: FraudRates = field(default_factory=FraudRates)
+    stealth: float = 0.0  # share of fraudsters who hide (`SimulationConfig.fraud_stealth`)
     fpr: float = 0.01  # the operating point recall is measured at
     top_share: float = 0.01  # precision among the top share of promoters
     cutoff_share: float = 0.5  # simulated decisions are made at this point of the period
@@ -102,7 +103,8 @@ class RiskEvaluationRequest:
             value = getattr(self, name)
             if not 0.0 < value < 1.0:
                 raise ValueError(f"{name}: {value!r} must be in (0, 1)")
-        SimulationConfig(promoters=self.promoters, days=self.days, fraud=self.fraud)
+        SimulationConfig(promoters=self.promoters, days=self.days, fraud=self.fraud,
+                         fraud_stealth=self.stealth)
 
 
 @dataclass(frozen=True)
@@ -198,7 +200,7 @@ def evaluate_seed(request: RiskEvaluationRequest, seed: int, folder: Path) -> di
     """Every metric of one seed (module doc), as a JSON-able dict."""
     began = time.perf_counter()
     config = SimulationConfig(promoters=request.promoters, days=request.days, seed=seed,
-                              fraud=request.fraud)
+                              fraud=request.fraud, fraud_stealth=request.stealth)
     mall = settle_mall(folder, config)
     scored, _ = scan_at(mall.frames, mall.as_of, request, request.days)
     metrics, flagged = ranking_metrics(scored, mall.labels, request)
@@ -286,6 +288,7 @@ def evaluate(request: RiskEvaluationRequest) -> dict[str, Any]:
             seeds.append(evaluate_seed(request, seed, Path(folder)))
     settings = {"promoters": request.promoters, "days": request.days,
                 "seeds": list(request.seeds), "fraud_rates": request.fraud.as_dict(),
+                "stealth": request.stealth,
                 "fpr": request.fpr, "top_share": request.top_share,
                 "cutoff_share": request.cutoff_share, "review_share": request.review_share,
                 "model_weight": request.score.model_weight,
@@ -298,6 +301,7 @@ def evaluate(request: RiskEvaluationRequest) -> dict[str, Any]:
 def request_settings(request: RiskEvaluationRequest) -> dict[str, Any]:
     """The request as flat MLflow parameters."""
     flat = {"promoters": request.promoters, "days": request.days,
-            "seeds": ",".join(map(str, request.seeds)), "fpr": request.fpr}
+            "seeds": ",".join(map(str, request.seeds)), "fpr": request.fpr,
+            "stealth": request.stealth}
     flat.update({f"fraud_{k}": v for k, v in asdict(request.fraud).items()})
     return flat
