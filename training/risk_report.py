@@ -1,5 +1,7 @@
-"""Logging a risk evaluation (`fenrun risk evaluate --mlflow`, `make bench`) as one MLflow run:
-the request as parameters, the mean and worst metrics, the full JSON as an artifact."""
+"""Presenting a risk evaluation: the table `fenrun risk evaluate` prints, its JSON (NaN -> null:
+a metric with nothing to measure, e.g. recall of a fraud type a small mall did not draw), and one
+MLflow run per evaluation (`--mlflow`, `make bench`): the request as parameters, the mean and
+worst metrics, the full JSON as an artifact."""
 
 from __future__ import annotations
 
@@ -33,6 +35,22 @@ def flat_metrics(result: dict[str, Any]) -> dict[str, float]:
     return out
 
 
+def without_nan(value: Any) -> Any:
+    """`value` with every NaN float replaced by None, recursively (strict JSON has no NaN)."""
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if isinstance(value, dict):
+        return {k: without_nan(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [without_nan(v) for v in value]
+    return value
+
+
+def to_json(result: dict[str, Any]) -> str:
+    """The evaluation as strict JSON (`allow_nan=False`: a NaN left over would fail here)."""
+    return json.dumps(without_nan(result), indent=1, allow_nan=False, default=float)
+
+
 def log_evaluation(settings: TrainingSettings, request: RiskEvaluationRequest,
                    result: dict[str, Any]) -> str:
     """One run per evaluation; returns its id."""
@@ -42,7 +60,7 @@ def log_evaluation(settings: TrainingSettings, request: RiskEvaluationRequest,
         mlflow.log_metrics(flat_metrics(result))
         with tempfile.TemporaryDirectory() as folder:
             path = Path(folder) / "risk_evaluation.json"
-            path.write_text(json.dumps(result, indent=1, default=float), encoding="utf-8")
+            path.write_text(to_json(result), encoding="utf-8")
             mlflow.log_artifact(str(path))
         return run.info.run_id
 

@@ -9,7 +9,6 @@ Parse, call one service, present; errors name the option (`api.exits`, `fail`).
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated
 
@@ -62,7 +61,7 @@ def evaluate_command(
 
     from features.simulator.config import FraudRates
     from training.risk_evaluation import RiskEvaluationRequest, evaluate
-    from training.risk_report import format_table
+    from training.risk_report import format_table, to_json
 
     if not 1 <= seeds <= 100:
         fail(f"--seeds: {seeds} is outside 1..100")
@@ -82,7 +81,7 @@ def evaluate_command(
     typer.echo(format_table(result))
     typer.echo(f"time {result['seconds']:.0f}s")
     if json_path is not None:
-        json_path.write_text(json.dumps(result, indent=1, default=float), encoding="utf-8")
+        json_path.write_text(to_json(result), encoding="utf-8")
         typer.echo(f"written: {json_path}")
     if mlflow_log:
         from training.config import TrainingSettings

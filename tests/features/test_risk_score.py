@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from features.risk_rules import RULES
 from features.risk_score import (
     RULE_FEATURE_PREFIX,
     SCORE_COLUMNS,
@@ -23,7 +24,6 @@ from features.risk_score import (
     rule_scores,
     score_promoters,
 )
-from features.risk_rules import RULES
 from tests.features.test_risk_rules import AS_OF, Book, promoter
 
 
