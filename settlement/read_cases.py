@@ -8,6 +8,7 @@ case reversed is the sum of the promoter-side postings of the order's risk-rever
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
+from datetime import datetime
 from typing import NamedTuple
 
 from sqlalchemy import Connection, select
@@ -31,7 +32,7 @@ class OrderCommissionRow(NamedTuple):
     levels: tuple[int, ...]  # the promoter's levels on the order (1 = attributed)
     amount_minor: int
     released: bool  # the hold ended: the commission is (or was) available to pay out
-    paid_at: object  # datetime of payment
+    paid_at: datetime
 
 
 def _chunks(items: Sequence[str]) -> Iterator[Sequence[str]]:
@@ -96,3 +97,72 @@ def known_orders(conn: Connection, order_ids: Iterable[str]) -> set[str]:
     for part in _chunks(sorted(set(order_ids))):
         found.update(conn.execute(select(o.order_id).where(o.order_id.in_(part))).scalars())
     return found
+
+
+class CaseOrderRow(NamedTuple):
+    """An order of a case as its timeline shows it, with the device and IP it was paid from."""
+
+    order_id: str
+    customer_id: str
+    merchant_id: str
+    currency: str
+    paid_at: datetime
+    confirmed_at: datetime | None
+    released_at: datetime | None
+    gross_minor: int
+    refunded_minor: int
+    device_hash: str | None
+    ip_hash: str | None
+
+
+class CaseRefundRow(NamedTuple):
+    order_id: str
+    ts: datetime
+    amount_minor: int
+
+
+def case_orders(conn: Connection, order_ids: Iterable[str]
+                ) -> tuple[list[CaseOrderRow], list[CaseRefundRow]]:
+    """The named orders and their refunds, oldest first. Payload fields (device, IP, the order a
+    refund names) are read from the order events of the orders' time span only."""
+    from settlement.read_model import payload_field  # the one JSON extraction
+
+    o, e = t.orders.c, t.events.c
+    ids = sorted(set(order_ids))
+    orders = [row for part in _chunks(ids) for row in conn.execute(
+        select(o.order_id, o.customer_id, o.merchant_id, o.currency, o.paid_at, o.confirmed_at,
+               o.released_at, o.gross_minor, o.refunded_minor).where(o.order_id.in_(part)))]
+    if not orders:
+        return [], []
+    since = min(row.paid_at for row in orders)
+    until = max(row.paid_at for row in orders)
+    named = payload_field(conn, "order_id")
+    devices: dict[str, tuple[str | None, str | None]] = {}
+    for part in _chunks(ids):
+        for order_id, device, ip in conn.execute(
+                select(named, payload_field(conn, "device_hash"), payload_field(conn, "ip_hash"))
+                .where(e.type == "order_paid", e.status == "applied", e.ts >= since,
+                       e.ts <= until, named.in_(part))):
+            devices[order_id] = (device, ip)
+    refunds = refund_amounts(conn, ids, since)
+    rows = [CaseOrderRow(*row, *devices.get(row.order_id, (None, None))) for row in orders]
+    return sorted(rows, key=lambda row: (row.paid_at, row.order_id)), refunds
+
+
+def refund_amounts(conn: Connection, order_ids: Sequence[str], since: datetime
+                   ) -> list[CaseRefundRow]:
+    """Applied refunds of the named orders after `since`: what left clearing in each."""
+    from settlement.read_model import payload_field
+
+    e, j, p = t.events.c, t.journal_entries.c, t.postings.c
+    named = payload_field(conn, "order_id")
+    rows: list[CaseRefundRow] = []
+    for part in _chunks(order_ids):
+        query = (select(named, e.ts, -p.amount_minor)
+                 .select_from(t.events.join(t.journal_entries, j.event_id == e.event_id)
+                              .join(t.postings, p.entry_id == j.entry_id))
+                 .where(e.type == "order_refunded", e.status == "applied", e.ts >= since,
+                        p.account_kind == AccountKind.CLEARING.value, named.in_(part)))
+        rows += [CaseRefundRow(order_id, ts, int(amount)) for order_id, ts, amount in
+                 conn.execute(query)]
+    return sorted(rows, key=lambda row: (row.ts, row.order_id))

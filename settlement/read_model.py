@@ -48,7 +48,10 @@ from settlement.read_accounts import (
     raw_balances,
 )
 from settlement.read_cases import (
+    CaseOrderRow,
+    CaseRefundRow,
     OrderCommissionRow,
+    case_orders,
     held_orders,
     known_orders,
     order_commissions,
@@ -81,7 +84,8 @@ __all__ = [
     "last_event_at", "order_currencies", "outbox_unpublished", "payouts_awaiting_approval",
     "promoter_balances", "promoters", "raw_balances", "read_orders", "refunds",
     "stream_positions", "touches",
-    "OrderCommissionRow", "held_orders", "known_orders", "order_commissions", "risk_entry_count",
+    "CaseOrderRow", "CaseRefundRow", "OrderCommissionRow", "case_orders", "held_orders",
+    "known_orders", "order_commissions", "risk_entry_count",
     "risk_reversed",
 ]
 
