@@ -10,6 +10,10 @@ How money moves:
             already released is clawed back through `clawback_receivable`, netted at the next payout
 - released: Dr promoter pending / Cr promoter available (hold over)
 - payout:   Dr promoter available, Cr clawback receivable, Cr promoter paid (the net sent out)
+- risk reversal (a confirmed fraud case): Dr promoter pending (the order was not released; it
+            stays held) or Dr clawback receivable (released or paid: netted at the next payout)
+            / Cr risk recovered (the order's merchant), per promoter and order, as a difference
+            from what was reversed before, so booking it again books nothing
 """
 
 from __future__ import annotations
@@ -31,6 +35,8 @@ class AccountKind(StrEnum):
     PROMOTER_AVAILABLE = "promoter_available"  # liability: released, waiting for a payout
     PROMOTER_PAID = "promoter_paid"  # disbursed to the promoter (credit-normal tally)
     CLAWBACK_RECEIVABLE = "clawback_receivable"  # asset: released commission refunded since
+    # liability: commission reversed on confirmed fraud, owed back to the merchant who funded it
+    RISK_RECOVERED = "risk_recovered"
 
 
 class EntryKind(StrEnum):
@@ -40,6 +46,7 @@ class EntryKind(StrEnum):
     REFUNDED = "refunded"  # part of an order was refunded: the difference is booked
     RELEASED = "released"  # an order's hold ended: pending moves to available
     PAYOUT = "payout"  # a payout was sent: available (net of clawbacks) moves to paid
+    RISK_REVERSAL = "risk_reversal"  # a confirmed fraud case reversed an order's commission
 
 
 CREDIT_NORMAL = frozenset(
@@ -49,6 +56,7 @@ CREDIT_NORMAL = frozenset(
         AccountKind.PROMOTER_PENDING,
         AccountKind.PROMOTER_AVAILABLE,
         AccountKind.PROMOTER_PAID,
+        AccountKind.RISK_RECOVERED,
     }
 )
 PLATFORM_OWNER = "platform"
@@ -162,3 +170,16 @@ def payout_postings(
             _credit(_PROMOTER_PAID, promoter_id, currency, amount_minor),
         ]
     )
+
+
+def risk_reversal_postings(merchant_id: str, currency: str, released: bool,
+                           amounts: dict[str, int]) -> tuple[Posting, ...]:
+    """Take `amounts` (promoter -> minor units, negative to give back) off each promoter's
+    commission on one order: from pending when the order was not released, else as a claw-back
+    receivable; the sum goes to the merchant's risk-recovered account."""
+    account = _CLAWBACK_RECEIVABLE if released else _PROMOTER_PENDING
+    postings = [Posting(AccountKey(account, promoter_id, currency), amount)
+                for promoter_id, amount in sorted(amounts.items())]
+    postings.append(_credit(AccountKind.RISK_RECOVERED.value, merchant_id, currency,
+                            sum(amounts.values())))
+    return _nonzero(postings)

@@ -47,6 +47,17 @@ from settlement.read_accounts import (
     promoter_balances,
     raw_balances,
 )
+from settlement.read_cases import (
+    CaseOrderRow,
+    CaseRefundRow,
+    OrderCommissionRow,
+    case_orders,
+    held_orders,
+    known_orders,
+    order_commissions,
+    risk_entry_count,
+    risk_reversed,
+)
 from settlement.read_queues import (
     outbox_unpublished,
     payouts_awaiting_approval,
@@ -73,6 +84,9 @@ __all__ = [
     "last_event_at", "order_currencies", "outbox_unpublished", "payouts_awaiting_approval",
     "promoter_balances", "promoters", "raw_balances", "read_orders", "refunds",
     "stream_positions", "touches",
+    "CaseOrderRow", "CaseRefundRow", "OrderCommissionRow", "case_orders", "held_orders",
+    "known_orders", "order_commissions", "risk_entry_count",
+    "risk_reversed",
 ]
 
 COMMISSION_ENTRIES = (EntryKind.PAID.value, EntryKind.REFUNDED.value)

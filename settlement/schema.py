@@ -5,7 +5,7 @@ Importing the two table modules is what declares their tables; nothing else need
 
 from __future__ import annotations
 
-from settlement import stream_tables, tables
+from settlement import risk_tables, stream_tables, tables
 from settlement.schema_types import metadata
 
-__all__ = ["metadata", "stream_tables", "tables"]
+__all__ = ["metadata", "risk_tables", "stream_tables", "tables"]
