@@ -11,7 +11,9 @@ unpaid commission (pending + available, never below 0) when a rule holds it, els
 
 Point in time: rules, profiles and model inputs see only what was booked by `as_of`; the
 balances are the books' *current* ones (what a hold can still protect), as in `serving.risk`.
-`store_scan` keeps the result as the `risk_scan` snapshot of its as-of for the case store.
+`store_scan` keeps the result as the `risk_scan` snapshot of its as-of; `open_scan_cases` hands
+the held promoters' flags (with their evidence) to the case store (`serving.risk_cases`), where
+they join each promoter's active case: re-running a scan over the same books opens nothing new.
 """
 
 from __future__ import annotations
@@ -23,17 +25,18 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import Connection
+from sqlalchemy import Connection, Engine
 
 from features.profiles.domain import as_utc, restrict_to
 from features.profiles.repository import load_raw_frames
 from features.profiles.service import build_profiles
 from features.profiles.store import write_snapshot
-from features.risk_rules import DEFAULT_CONFIG, RiskRuleConfig, run_rules
+from features.risk_rules import DEFAULT_CONFIG, FLAG_COLUMNS, RiskRuleConfig, run_rules
 from features.risk_score import DEFAULT_SCORE_CONFIG, RiskScoreConfig, ScanModels, score_promoters
 from serving.anomaly import ANOMALY_MODEL
 from serving.champions import Champion, ChampionRegistry
 from serving.errors import NoChampion, UnknownPromoter
+from serving.risk_cases import open_cases
 from settlement.read_model import books_currencies, promoter_balances
 
 SUPERVISED_MODEL = "risk-supervised"
@@ -56,6 +59,13 @@ class RiskScan:
         rows = self.scored[self.scored["held"]]
         return rows.sort_values(["held_minor", "rank"], ascending=[False, True],
                                 ignore_index=True)
+
+    @property
+    def model_version(self) -> str:
+        """The models that scored, as a case's flags record them: `anomaly:3+risk-supervised:1`."""
+        supervised = f"+{SUPERVISED_MODEL}:{self.supervised_version}" if (
+            self.supervised_version) else ""
+        return f"{ANOMALY_MODEL}:{self.anomaly_version}{supervised}"
 
     @property
     def held_minor(self) -> int:
@@ -109,3 +119,19 @@ def scan_books(books: Connection, as_of: datetime, registry: ChampionRegistry,
 def store_scan(scan: RiskScan, root: str | Path) -> Path:
     """Store the scan as the `risk_scan` snapshot of its as-of (a rerun replaces it)."""
     return write_snapshot(scan.scored.assign(currency=scan.currency), root, RISK_SCAN_TABLE)
+
+
+def held_flags(scan: RiskScan) -> pd.DataFrame:
+    """Every flag of the held promoters (`FLAG_COLUMNS`, evidence as dicts), by promoter."""
+    rows = [{"promoter_id": row.promoter_id, **flag}
+            for row in scan.held.sort_values("promoter_id").itertuples()
+            for flag in json.loads(row.flags)]
+    return pd.DataFrame(rows, columns=list(FLAG_COLUMNS))
+
+
+def open_scan_cases(engine: Engine, scan: RiskScan, actor: str = "risk-scan") -> list[int]:
+    """Record the held promoters' flags as cases; the ids of the cases they opened or joined."""
+    flags = held_flags(scan)
+    if flags.empty:
+        return []
+    return open_cases(engine, flags, actor=actor, model_version=scan.model_version)

@@ -27,6 +27,12 @@ import numpy as np
 import pandas as pd
 from mlflow.models import infer_signature
 
+from features.profiles.domain import as_utc, restrict_to
+from features.profiles.repository import load_raw_frames
+from features.profiles.service import build_profiles
+from features.risk_rules import run_rules
+from features.risk_score import supervised_features
+from settlement.db import create_db_engine
 from training.config import TrainingSettings
 from training.registry import data_fingerprint, log_model_card, register_and_gate
 from training.risk_metrics import pr_auc, precision_top
@@ -117,8 +123,12 @@ def train(settings: TrainingSettings, features: pd.DataFrame, decisions: pd.Data
     check_enough(labels, config)
     rows = features.loc[labels.index]
     held = out_of_time_split(decisions.loc[labels.index, "decided_at"], config.holdout_share)
-    model = fit_supervised(rows.loc[~held], labels.loc[~held], config)
     later_x, later_y = rows.loc[held], labels.loc[held].to_numpy()
+    if later_y.min() == later_y.max():
+        raise CannotTrain(f"risk-supervised: the latest {len(later_y)} decided case(s) are all "
+                          f"{'confirmed' if later_y[0] else 'dismissed'}: no out-of-time score "
+                          "for the gate (decide more cases of both outcomes)")
+    model = fit_supervised(rows.loc[~held], labels.loc[~held], config)
     later_p = np.asarray(model.predict(later_x), dtype="float64")
     metrics = {"pr_auc": pr_auc(later_p, later_y),
                "precision_top_10pct": precision_top(later_p, later_y, 0.1),
@@ -157,3 +167,56 @@ def _log_run(model: lgb.Booster, train_x: pd.DataFrame, labels: pd.Series,
                 "label, so the model knows flagged-looking fraud best.",
                 "Few labels on a young mall: the PR-AUC of a small holdout is noisy.",
                 "A score is a ranking for review, never a reason to hold money on its own."])
+
+
+MAX_CASE_INSTANTS = 50  # distinct case-opening instants read back (one book read each)
+
+
+def decided_cases(settings: TrainingSettings) -> pd.DataFrame:
+    """The confirmed and dismissed cases of the books (`settlement.risk_cases`, at most its
+    `MAX_LISTED`): promoter_id, outcome, opened_at, decided_at."""
+    from settlement.risk_cases import MAX_LISTED, list_cases
+    from settlement.risk_domain import CaseStatus
+
+    engine = create_db_engine(settings.database_url)
+    try:
+        with engine.connect() as conn:
+            cases = list_cases(conn, [CaseStatus.CONFIRMED, CaseStatus.DISMISSED], MAX_LISTED)
+    finally:
+        engine.dispose()
+    return pd.DataFrame(
+        [(c.promoter_id, c.status, pd.Timestamp(c.opened_at), pd.Timestamp(c.decided_at))
+         for c in cases], columns=["promoter_id", "outcome", "opened_at", "decided_at"])
+
+
+def case_features(settings: TrainingSettings, cases: pd.DataFrame) -> pd.DataFrame:
+    """Each case's `supervised_features` row as of the instant it was opened (what the scan saw
+    then, never what came to light later); the most recent `MAX_CASE_INSTANTS` instants."""
+    instants = sorted(cases["opened_at"].unique())
+    if len(instants) > MAX_CASE_INSTANTS:
+        raise CannotTrain(f"risk-supervised: cases opened at {len(instants)} instants, at most "
+                          f"{MAX_CASE_INSTANTS} are read back (MAX_CASE_INSTANTS)")
+    engine = create_db_engine(settings.database_url)
+    rows = []
+    try:
+        for instant in instants:
+            at = as_utc(instant)
+            frames = restrict_to(load_raw_frames(engine, at.to_pydatetime()), at)
+            profiles = build_profiles(frames, at)
+            features = supervised_features(profiles, run_rules(frames, at))
+            features.index = profiles["promoter_id"].to_numpy()
+            wanted = cases.loc[cases["opened_at"] == instant, "promoter_id"]
+            rows.append(features.reindex(wanted.to_numpy()).fillna(0.0))
+    finally:
+        engine.dispose()
+    return pd.concat(rows).loc[cases["promoter_id"].to_numpy()].reset_index(drop=True)
+
+
+def train_from_cases(settings: TrainingSettings,
+                     config: SupervisedConfig = SupervisedConfig()) -> TrainOutcome:
+    """`fenrun risk train`: the decided cases of the books -> `train`. `CannotTrain` (naming the
+    counts) below `min_labels`, before any feature is computed."""
+    cases = decided_cases(settings)
+    check_enough(decision_labels(cases), config)
+    cases = cases.sort_values(["opened_at", "promoter_id"], ignore_index=True)
+    return train(settings, case_features(settings, cases), cases, config)

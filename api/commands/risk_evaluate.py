@@ -1,7 +1,9 @@
-"""`fenrun risk scan` and `fenrun risk evaluate` (issue 14), added to the `fenrun risk` group.
+"""`fenrun risk scan|train|evaluate` (issue 14), added to the `fenrun risk` group.
 
 `scan --as-of T`: rules + the anomaly champion (+ the supervised one once trained) over every
-promoter, stored as the `risk_scan` snapshot; prints the held promoters with their reasons.
+promoter, stored as the `risk_scan` snapshot; the held promoters' flags open cases (the queue
+`fenrun risk cases` lists); prints the held promoters with their reasons.
+`train`: the supervised model from the confirmed and dismissed cases, once `--min-labels` exist.
 `evaluate`: simulates malls, settles, scans and scores the scan against the simulator's labels
 (`training.risk_evaluation`); prints a table, writes `--json`, logs to MLflow with `--mlflow`.
 Parse, call one service, present; errors name the option (`api.exits`, `fail`).
@@ -15,7 +17,7 @@ from typing import Annotated
 import typer
 
 from api.commands.risk import risk_app
-from api.common import fail, parse_as_of
+from api.common import fail, open_books, parse_as_of
 from api.exits import exit_codes
 
 SHOWN = 10  # held promoters printed by `scan`; the snapshot holds every promoter
@@ -93,26 +95,29 @@ def evaluate_command(
 
 def scan_command(
     as_of: Annotated[str, typer.Option("--as-of", help="scan as of (ISO-8601 with offset)")],
+    open_cases: Annotated[bool, typer.Option(
+        "--open-cases/--no-open-cases",
+        help="hand the held promoters' flags to the case queue (`fenrun risk cases`)")] = True,
 ) -> None:
-    """Scan every promoter (rules + models), store the snapshot, print the held ones."""
+    """Scan every promoter (rules + models), store the snapshot, open cases, print the held."""
     at = parse_as_of(as_of)
     from serving.champions import ChampionRegistry
     from serving.config import ServingSettings
-    from serving.risk_scan import scan_books, store_scan
-    from settlement.db import create_db_engine
+    from serving.risk_scan import open_scan_cases, scan_books, store_scan
     from settlement.money import format_amount
-    from training.config import TrainingSettings
 
     serving = ServingSettings()
     registry = ChampionRegistry(serving)
-    engine = create_db_engine(TrainingSettings().database_url)
+    engine = open_books(create=False)
     try:
-        with exit_codes(), engine.connect() as conn:
-            try:
-                scan = scan_books(conn, at, registry)
-            except ValueError as error:
-                fail(f"--as-of: {error}")
+        with exit_codes():
+            with engine.connect() as conn:
+                try:
+                    scan = scan_books(conn, at, registry)
+                except ValueError as error:
+                    fail(f"--as-of: {error}")
             path = store_scan(scan, serving.feature_store_dir)
+            cases = open_scan_cases(engine, scan) if open_cases else []
     finally:
         registry.close()
         engine.dispose()
@@ -126,9 +131,31 @@ def scan_command(
         typer.echo(f"  #{row.rank:<4} {row.promoter_id:<12} score {row.score:.3f}  held "
                    f"{format_amount(int(row.held_minor), currency):>10}  {row.rules}")
     typer.echo(f"snapshot stored: {path}")
+    if open_cases:
+        typer.echo(f"{len(cases):,} case(s) opened or joined: `fenrun risk cases`")
+
+
+def train_command(
+    min_labels: Annotated[int, typer.Option(
+        "--min-labels", min=1, help="decided cases needed before a model is trained")] = 40,
+) -> None:
+    """Train the supervised risk model on the confirmed and dismissed cases (LightGBM)."""
+    from training.config import TrainingSettings
+    from training.registry import configure_tracking
+    from training.risk_supervised import SupervisedConfig, train_from_cases
+
+    settings = TrainingSettings()
+    with exit_codes():
+        configure_tracking(settings)
+        outcome = train_from_cases(settings, SupervisedConfig(min_labels=min_labels))
+    decision = outcome.decision
+    typer.echo(f"{decision.model_name} v{decision.version} -> {decision.alias}: {decision.rule}")
+    for metric, value in outcome.metrics.items():
+        typer.echo(f"  {metric:<24}{value:>12.4f}")
 
 
 def register(app: typer.Typer) -> None:
-    """Add `evaluate` and `scan` to the `fenrun risk` group (registered by `api.commands.risk`)."""
+    """Add `evaluate`, `scan` and `train` to the `fenrun risk` group (`api.commands.risk`)."""
     risk_app.command("evaluate")(evaluate_command)
     risk_app.command("scan")(scan_command)
+    risk_app.command("train")(train_command)

@@ -118,3 +118,12 @@ def test_trained_on_decisions_registered_and_joins_the_scan(
     assert not held.empty and held["rules"].str.len().gt(0).all()
     row = scan.promoter(str(held.iloc[0]["promoter_id"]))
     assert row["flags"] and "evidence" in row["flags"][0]
+
+
+def test_no_model_when_the_latest_decisions_hold_one_outcome(settings: TrainingSettings) -> None:
+    features = pd.DataFrame({"x": np.arange(40.0)})
+    decisions = pd.DataFrame({
+        "outcome": ["dismissed", "confirmed"] * 15 + ["confirmed"] * 10,
+        "decided_at": pd.date_range("2026-03-01", periods=40, freq="D", tz="UTC")})
+    with pytest.raises(CannotTrain, match="latest 10 decided case.*all confirmed"):
+        train(settings, features, decisions)
