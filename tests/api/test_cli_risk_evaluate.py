@@ -63,3 +63,30 @@ def test_a_small_run_writes_the_issue_shape(tmp_path: Path) -> None:
         assert set(seed["recall_at_1pct_fpr"]) == set(FRAUD_TYPES)
         assert seed["supervised"]["trained"] in (True, False)
     assert document["settings"]["promoters"] == 300
+
+
+@pytest.fixture
+def empty_books(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    from settlement.db import create_db_engine, upgrade
+
+    url = f"sqlite:///{tmp_path / 'books.db'}"
+    engine = create_db_engine(url)
+    upgrade(engine)
+    engine.dispose()
+    monkeypatch.setenv("FENRUN_DATABASE_URL", url)
+    monkeypatch.setenv("FENRUN_MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    monkeypatch.setenv("FENRUN_MLFLOW_ARTIFACT_ROOT", str(tmp_path / "artifacts"))
+    monkeypatch.setenv("FENRUN_FEATURE_STORE_DIR", str(tmp_path / "features"))
+    return tmp_path
+
+
+def test_train_without_decided_cases_trains_nothing_and_says_why(empty_books: Path) -> None:
+    result = runner.invoke(app, ["risk", "train"])
+    assert result.exit_code == 2, result.output
+    assert "0 decided case(s), at least 40 needed (min_labels)" in result.stderr
+
+
+def test_scan_without_an_anomaly_champion_names_the_command(empty_books: Path) -> None:
+    result = runner.invoke(app, ["risk", "scan", "--as-of", "2026-03-01T00:00:00Z"])
+    assert result.exit_code == 2, result.output
+    assert "fenrun train" in result.stderr and "anomaly" in result.stderr
