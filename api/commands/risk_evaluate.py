@@ -67,6 +67,8 @@ def evaluate_command(
 
     if not 1 <= seeds <= 100:
         fail(f"--seeds: {seeds} is outside 1..100")
+    if seed_base < 0:
+        fail(f"--seed-base: {seed_base} must be 0 or more (a seed is a non-negative integer)")
     given = {"self_referral": self_referral, "device_farm": device_farm,
              "refund_abuse": refund_abuse, "velocity_burst": velocity_burst,
              "referral_ring": referral_ring, "click_spam": click_spam}

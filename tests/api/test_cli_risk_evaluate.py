@@ -21,6 +21,7 @@ runner = CliRunner()
 @pytest.mark.parametrize(("args", "named"), [
     (["--promoters", "50"], "--promoters: 50 is outside 100..100000"),
     (["--seeds", "0"], "--seeds: 0 is outside 1..100"),
+    (["--seed-base", "-3"], "--seed-base: -3 must be 0 or more"),
     (["--days", "10"], "--days: 10 is outside 30..366"),
     (["--stealth", "1.5"], "--stealth: 1.5 is outside 0..1"),
     (["--self-referral", "0.2", "--device-farm", "0.2", "--refund-abuse", "0.2"],
