@@ -20,6 +20,7 @@ BENCHMARKS = [
     ("api", "benchmarks.api_bench", {"promoters": 20_000}),
     ("risk rules", "benchmarks.risk_rules_bench", {"promoters": 2000}),
     ("rate api", "benchmarks.rate_api_bench", {"promoters": 1000, "seconds": 30}),
+    ("risk evaluation", "benchmarks.risk_eval_bench", {"promoters": 2000}),
 ]
 
 

@@ -17,6 +17,10 @@ How money moves:
     failed:    Dr promoter in transit / Cr promoter available (the bank returned it)
     rejected:  Dr promoter reserved / Cr promoter available (a reviewer said no)
 - payout line failed at the bank: Dr promoter paid / Cr promoter available (the reversal)
+- risk reversal (a confirmed fraud case): Dr promoter pending (the order was not released; it
+            stays held) or Dr clawback receivable (released or paid: netted at the next payout)
+            / Cr risk recovered (the order's merchant), per promoter and order, as a difference
+            from what was reversed before, so booking it again books nothing
 """
 
 from __future__ import annotations
@@ -40,6 +44,8 @@ class AccountKind(StrEnum):
     CLAWBACK_RECEIVABLE = "clawback_receivable"  # asset: released commission refunded since
     PROMOTER_RESERVED = "promoter_reserved"  # liability: a withdrawal requested, not yet decided
     PROMOTER_IN_TRANSIT = "promoter_in_transit"  # liability: approved, sent to the bank
+    # liability: commission reversed on confirmed fraud, owed back to the merchant who funded it
+    RISK_RECOVERED = "risk_recovered"
 
 
 class EntryKind(StrEnum):
@@ -55,6 +61,7 @@ class EntryKind(StrEnum):
     WITHDRAWAL_PAID = "wd_paid"  # in transit moves to paid (and the fee to the platform)
     WITHDRAWAL_FAILED = "wd_failed"  # in transit returns to available
     WITHDRAWAL_REJECTED = "wd_rejected"  # reserved returns to available
+    RISK_REVERSAL = "risk_reversal"  # a confirmed fraud case reversed an order's commission
 
 
 CREDIT_NORMAL = frozenset(
@@ -66,6 +73,7 @@ CREDIT_NORMAL = frozenset(
         AccountKind.PROMOTER_PAID,
         AccountKind.PROMOTER_RESERVED,
         AccountKind.PROMOTER_IN_TRANSIT,
+        AccountKind.RISK_RECOVERED,
     }
 )
 PLATFORM_OWNER = "platform"
@@ -208,3 +216,16 @@ def withdrawal_paid_postings(promoter_id: str, currency: str, amount_minor: int,
         _credit(_PROMOTER_PAID, promoter_id, currency, amount_minor - fee_minor),
         _credit(_PLATFORM_REVENUE, PLATFORM_OWNER, currency, fee_minor),
     ])
+
+
+def risk_reversal_postings(merchant_id: str, currency: str, released: bool,
+                           amounts: dict[str, int]) -> tuple[Posting, ...]:
+    """Take `amounts` (promoter -> minor units, negative to give back) off each promoter's
+    commission on one order: from pending when the order was not released, else as a claw-back
+    receivable; the sum goes to the merchant's risk-recovered account."""
+    account = _CLAWBACK_RECEIVABLE if released else _PROMOTER_PENDING
+    postings = [Posting(AccountKey(account, promoter_id, currency), amount)
+                for promoter_id, amount in sorted(amounts.items())]
+    postings.append(_credit(AccountKind.RISK_RECOVERED.value, merchant_id, currency,
+                            sum(amounts.values())))
+    return _nonzero(postings)

@@ -64,6 +64,17 @@ from settlement.read_accounts import (
     promoter_balances,
     raw_balances,
 )
+from settlement.read_cases import (
+    CaseOrderRow,
+    CaseRefundRow,
+    OrderCommissionRow,
+    case_orders,
+    held_orders,
+    known_orders,
+    order_commissions,
+    risk_entry_count,
+    risk_reversed,
+)
 from settlement.read_queues import (
     outbox_unpublished,
     payouts_awaiting_approval,
@@ -95,6 +106,9 @@ __all__ = [
     "experiment_members", "experiments", "get_suggestion", "latest_suggestions",
     "list_suggestions", "open_experiment", "rate_assignments", "suggestion_runs",
     "suggestions_marker", "Level1Rates", "level1_rates",
+    "CaseOrderRow", "CaseRefundRow", "OrderCommissionRow", "case_orders", "held_orders",
+    "known_orders", "order_commissions", "risk_entry_count",
+    "risk_reversed",
 ]
 
 COMMISSION_ENTRIES = (EntryKind.PAID.value, EntryKind.REFUNDED.value)

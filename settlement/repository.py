@@ -121,6 +121,11 @@ _ORDER_SELECT = (
 )
 
 
+# An order held for risk review keeps its commission pending until the hold is lifted.
+_NOT_HELD = ("AND NOT EXISTS (SELECT 1 FROM order_holds h WHERE h.order_id = orders.order_id "
+             "AND h.lifted_at IS NULL) ")
+
+
 def _order_from_tuple(lookup: _Lookup, row: tuple[Any, ...]) -> OrderState:
     instant = lookup.instant
     return OrderState(row[0], row[1], row[2], row[3], row[4], instant(row[5]),
@@ -198,7 +203,7 @@ class DatabaseSource:
 
     def load_orders_due(self, as_of: datetime, limit: int) -> dict[str, OrderState]:
         rows = self.lookup.rows(
-            _ORDER_SELECT + "release_due_at <= {p} AND released_at IS NULL "
+            _ORDER_SELECT + "release_due_at <= {p} AND released_at IS NULL " + _NOT_HELD +
             "ORDER BY release_due_at, order_id LIMIT {p}", None, as_of, limit)
         return {row[0]: _order_from_tuple(self.lookup, row) for row in rows}
 

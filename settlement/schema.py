@@ -5,7 +5,15 @@ Importing the two table modules is what declares their tables; nothing else need
 
 from __future__ import annotations
 
-from settlement import finance_tables, people_tables, rate_tables, stream_tables, tables
+from settlement import (
+    finance_tables,
+    people_tables,
+    rate_tables,
+    risk_tables,
+    stream_tables,
+    tables,
+)
 from settlement.schema_types import metadata
 
-__all__ = ["finance_tables", "metadata", "people_tables", "rate_tables", "stream_tables", "tables"]
+__all__ = ["finance_tables", "metadata", "people_tables", "rate_tables", "risk_tables",
+           "stream_tables", "tables"]

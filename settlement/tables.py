@@ -170,6 +170,9 @@ payouts = Table(
     # Who decided an awaiting payout (an API key's name or "cli") and why, as they said it.
     Column("decided_by", String(100)),
     Column("note", Text),
+    # What the run kept back for open risk cases (still available), and why, for a person.
+    Column("kept_back_minor", BigInteger),
+    Column("kept_back_reason", Text),
     Index(None, "promoter_id", "status"),
 )
 

@@ -32,6 +32,8 @@ def simulate_command(
     referral_ring: Annotated[float, typer.Option(help=_SHARE)] = _DEFAULT.referral_ring,
     click_spam: Annotated[float, typer.Option(help=_SHARE)] = _DEFAULT.click_spam,
     refund_rate: Annotated[float, typer.Option(help="Base share of orders refunded.")] = 0.06,
+    fraud_stealth: Annotated[float, typer.Option(
+        help="Share of fraudsters who hide (0: plain fraud, the files of earlier runs).")] = 0.0,
 ) -> None:
     """Simulate a 分销 mall: write events.jsonl, plan.yaml and labels.csv into --out."""
     try:
@@ -40,7 +42,7 @@ def simulate_command(
             promoters=promoters, days=days, seed=seed, start=start_at,
             fraud=FraudRates(self_referral, device_farm, refund_abuse, velocity_burst,
                              referral_ring, click_spam),
-            refund_base_rate=refund_rate,
+            refund_base_rate=refund_rate, fraud_stealth=fraud_stealth,
         )
     except ValueError as error:
         typer.echo(f"error: {error}", err=True)

@@ -130,6 +130,7 @@ def _versions_with_champion(name: str) -> bool:
 
 @pytest.mark.parametrize("args", [
     ("risk", "flag", "--as-of", "{at}"),
+    ("risk", "scan", "--as-of", "{at}"),
     ("drift", "--as-of", "{at}"),
     ("features", "build", "--as-of", "{at}"),
     ("ltv", "evaluate", "--cutoff", "{cutoff}", "--horizon-days", "30", "--out", "ltv.csv"),
