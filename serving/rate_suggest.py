@@ -212,7 +212,11 @@ def explore_one_step(arm: np.ndarray, arms: int, share: float, rng: np.random.Ge
 
 
 def _predict(response: Any, inputs: pd.DataFrame, arm: np.ndarray) -> pd.DataFrame:
-    return response.predict(inputs[MODEL_INPUTS].assign(arm=arm.astype(np.int64)))
+    out = response.predict(inputs[MODEL_INPUTS].assign(arm=arm.astype(np.int64)))
+    if "kept_sd_yuan" not in out.columns:  # registered before the response model gave spreads
+        raise ValueError(f"{RESPONSE}: the champion gives no interval (kept_sd_yuan); register "
+                         "it again with `fenrun policy register`")
+    return out
 
 
 def _ladder_of(policy: Champion) -> np.ndarray:

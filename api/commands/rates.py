@@ -54,6 +54,8 @@ def suggest_command(
         with exit_codes():
             outcome = suggest_rates(engine, registry, settings, serving, as_of=at,
                                     now=datetime.now(UTC), by=cli_actor(), seed=seed)
+    except ValueError as error:  # a champion or a mall the suggestion cannot use, named
+        fail(str(error))
     finally:
         registry.close()
         engine.dispose()
