@@ -23,11 +23,8 @@ class PolicyConfig:
     `threshold_raise`, lower a step when below `threshold_lower`.
     `bags`: promoter-bootstrap fits of e(x), averaged; 16 beat 8 and 3 on design seeds 1-5
     (static oracle share 0.48 / 0.44 / 0.40), at ~1 s more per fit.
-    `elasticity_leaves`, `elasticity_trees`: e(x) is boosted stumps (2 leaves: an additive model,
-    no interactions), since the explored rows are few and noisy; on design seeds 1-5 (N=5,000,
-    default response) stumps x 60 beat 8 leaves x 20 on every seed (oracle share 0.67 / 0.56 /
-    0.51 / 0.62 / 0.47 vs 0.62 / 0.50 / 0.45 / 0.55 / 0.43); 120 stumps at half the learning
-    rate gave the same. (Earlier, with 8 leaves, 20 rounds beat 50 and 120 on seeds 1-3.)
+    `elasticity_trees`: boosting rounds of e(x); few, since the explored rows are few and noisy
+    (20 beat 50 and 120 on design seeds 1-3: static oracle share 0.42 / 0.36 / 0.31).
     Cadence: immediate settlement for promoters of grade index >= `immediate_min_grade` with
     tenure >= `immediate_min_tenure` cycles who are not flagged; standard for everyone else.
     """
@@ -43,8 +40,7 @@ class PolicyConfig:
     immediate_min_tenure: int = 6
     bags: int = 16
     trees: int = 120
-    elasticity_leaves: int = 2
-    elasticity_trees: int = 60
+    elasticity_trees: int = 20
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -60,7 +56,6 @@ class PolicyConfig:
             "immediate_min_tenure": (self.immediate_min_tenure, 0, 1000),
             "bags": (self.bags, 2, 32),
             "trees": (self.trees, 10, 5000),
-            "elasticity_leaves": (self.elasticity_leaves, 2, 64),
             "elasticity_trees": (self.elasticity_trees, 5, 5000),
         }
         for name, (value, low, high) in checks.items():

@@ -7,9 +7,8 @@ is larger, since its refunds escape the hold):
    so each row's level is predicted by a model that never saw that promoter.
 2. Elasticity e(x): among explored rows (rate drawn by the logging policy, propensity logged),
    the outcome over its level is modelled as 1 + (1 - rho) * ((r / r0) ** e(x) - 1), the first
-   cycle of an adstock (AR(1) carry-over) response; boosted LightGBM stumps (an additive e(x))
-   fit it with a custom quasi-Poisson objective, each row weighted by the inverse of its logged
-   propensity. e is clipped at 0, so
+   cycle of an adstock (AR(1) carry-over) response; LightGBM fits e(x) with a custom quasi-Poisson
+   objective, each row weighted by the inverse of its logged propensity. e is clipped at 0, so
    predicted sales never fall when the rate rises (the monotone shape incentive systems impose).
 3. Carry-over rho: one number, by a 1-D search over rows where the rate changed this cycle or the
    one before, given e(x).
@@ -201,8 +200,7 @@ def _fit_elasticity(explored: pd.DataFrame, level: np.ndarray, target: str, rho:
         data = lgb.Dataset(explored[LEVEL_FEATURES], ratio, weight=weight * times[promoters],
                            categorical_feature=["channel", "category"])
         params = {"objective": _elasticity_objective(log_now, log_before, ratio, rho, base_e),
-                  "learning_rate": 0.1, "num_leaves": config.elasticity_leaves,
-                  "min_data_in_leaf": 100,
+                  "learning_rate": 0.1, "num_leaves": 8, "min_data_in_leaf": 100,
                   "lambda_l2": 1.0, "verbose": -1, "num_threads": 1, "seed": config.seed + bag}
         boosters.append(lgb.train(params, data, num_boost_round=config.elasticity_trees))
     return boosters, base_e
