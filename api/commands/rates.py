@@ -138,27 +138,21 @@ def approve_command(
     note: Annotated[str | None, typer.Option(help="why")] = None,
 ) -> None:
     """Approve pending live suggestions: one new plan version with the promoters' overrides."""
-    from settlement.rate_overrides import approve
+    from serving.rate_decisions import approve_suggestions
 
-    settings = _settings()
-    if settings.kill_switch:
-        fail("kill switch is on (FENRUN_RATES_KILL_SWITCH): no rate change is applied")
-    if not by.strip():
-        fail("--by: say who decides")
-    now = datetime.now(UTC)
-    notice = timedelta(days=settings.notice_days)
-    at = parse_as_of(effective_from, "--effective-from") if effective_from else now + notice
+    at = parse_as_of(effective_from, "--effective-from") if effective_from else None
     engine = open_books(create=False)
     try:
-        with exit_codes(), engine.begin() as conn:
-            version, rows = approve(conn, suggestion_ids, effective_from=at, decided_by=by,
-                                    decided_at=now, notice=notice, note=note)
+        with exit_codes():
+            version, rows = approve_suggestions(engine, _settings(), suggestion_ids, by=by,
+                                                note=note, effective_from=at)
     finally:
         engine.dispose()
     for r in rows:
         typer.echo(f"approved {r.suggestion_id}: promoter {r.promoter_id} {r.current_rate} -> "
                    f"{r.proposed_rate}")
-    typer.echo(f"plan version {version} effective from {at.isoformat()}")
+    if rows:
+        typer.echo(f"plan version {version} effective from {rows[0].effective_from.isoformat()}")
 
 
 @rates_app.command("reject")
@@ -168,15 +162,12 @@ def reject_command(
     note: Annotated[str, typer.Option(help="why (required)")],
 ) -> None:
     """Reject pending suggestions with the reason; nothing reaches a plan."""
-    from settlement.rate_overrides import reject
+    from serving.rate_decisions import reject_suggestions
 
-    if not by.strip():
-        fail("--by: say who decides")
     engine = open_books(create=False)
     try:
-        with exit_codes(), engine.begin() as conn:
-            rows = reject(conn, suggestion_ids, decided_by=by, decided_at=datetime.now(UTC),
-                          note=note)
+        with exit_codes():
+            rows = reject_suggestions(engine, suggestion_ids, by=by, note=note)
     finally:
         engine.dispose()
     for r in rows:
