@@ -152,6 +152,35 @@ def test_rows_changed_again_in_later_batches_need_no_fallback(two_books, monkeyp
     assert dump(piped) == dump(reading)
 
 
+def test_a_rejected_repeat_of_a_stored_order_or_join_is_decided_as_the_reading_path_does(
+        two_books):
+    """A second payment of a stored order or a second join of a stored promoter, each rejected
+    for another reason too (no row of theirs is written, so no key could catch a wrong guess),
+    then events that need the stored order and promoter in the next batches."""
+    reading, piped = two_books
+    for books in two_books:
+        _store_plan(books, DEFAULT_PLAN_TEXT)
+    ev = EventFactory()
+    before = [ev.join("2026-02-01T00:00:00Z", "P0"), ev.join("2026-02-01T00:00:01Z", "P1", "P0"),
+              ev.touch("2026-02-02T00:00:00Z", "c1", "P1"),
+              ev.paid("2026-02-02T00:00:01Z", "o1", "c1", ("a", "food", "10.00"))]
+    batches = [
+        [ev.join("2026-02-03T00:00:00Z", "P1", "P-nobody"),  # already joined / no such parent
+         ev.paid("2026-02-03T00:00:01Z", "o1", "c1", ("a", "food", "1.00"), currency="USD")],
+        [ev.touch("2026-02-04T00:00:00Z", "c2", "P1"), ev.confirmed("2026-02-04T00:00:01Z", "o1")],
+    ]
+    for books in two_books:
+        Ingest(books, BATCH).apply(before)
+    piped_statuses = [(o.status, o.reason) for _, outcomes in Ingest(piped, BATCH).apply_batches(
+        enumerate(batches)) for o in outcomes]
+    expected = []
+    for batch in batches:
+        expected += [(o.status, o.reason) for o in Ingest(reading, BATCH).apply(batch)]
+    assert piped_statuses == expected
+    assert [status for status, _ in expected] == [REJECTED, REJECTED, APPLIED, APPLIED]
+    assert dump(piped) == dump(reading)
+
+
 def test_replaying_the_same_events_changes_nothing(two_books):
     _, piped = two_books
     events = generate(600, seed=6)
