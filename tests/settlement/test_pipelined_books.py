@@ -192,6 +192,21 @@ def test_replaying_the_same_events_changes_nothing(two_books):
     assert_books_verified(piped)
 
 
+def test_starting_afresh_at_the_memory_bound_gives_the_same_books(two_books, monkeypatch):
+    reading, piped = two_books
+    events = generate(900, seed=8)
+    for books in two_books:
+        _store_plan(books, BENCH_PLAN)
+    fresh = []
+    original = pipeline.Workspace
+    monkeypatch.setattr(pipeline, "MAX_HELD", 150)  # a fresh workspace every batch or two
+    monkeypatch.setattr(pipeline, "Workspace",
+                        lambda *args, **kwargs: fresh.append(1) or original(*args, **kwargs))
+    assert pipelined(piped, events) == by_reading(reading, events)
+    assert len(fresh) > 3
+    assert dump(piped) == dump(reading)
+
+
 def test_a_simulated_mall_settles_to_identical_books(two_books, tmp_path):
     reading, piped = two_books
     simulate(tmp_path / "sim", SimulationConfig(promoters=300, days=20, seed=4))
