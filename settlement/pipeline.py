@@ -10,9 +10,9 @@ switch interval hands it the GIL as soon as its answer arrives.
 What keeps it right:
 - State is kept across batches (what was read, and what earlier batches wrote) only while this
   writer holds the book alone (`book_lock.py`): on PostgreSQL every other applying transaction
-  waits for it; on SQLite each write checks that no other connection committed meanwhile. Ids a
-  batch creates are not looked up: the primary keys of events, orders and promoters refuse a
-  wrong guess.
+  waits for it; on SQLite each write checks that no other connection committed meanwhile. Event
+  ids are not looked up: every decided event writes its row, so the events primary key refuses
+  a wrong guess of "new".
 - Outcomes are handed out only once their batch is committed, in order.
 - A write refused as a conflict (a key taken, a version moved, another writer or a new plan
   version since this writer read): no later batch is written; the batches not yet committed
@@ -145,7 +145,7 @@ class _Run:
                                              or workspace.held() > MAX_HELD):
                     yield from self._confirm(block=True)  # a fresh workspace reads committed rows
                     workspace = Workspace(source, self.book.max_lookback_days,
-                                          read_created_ids=False)
+                                          read_event_ids=False)
                 if self.fallen_back or workspace is None:
                     yield tag, self.reapply(events)
                     continue

@@ -234,11 +234,13 @@ class Workspace:
     """Cached reads plus the pending changes of one batch; discard it after a failed flush."""
 
     def __init__(self, source: StateSource, max_lookback_days: int,
-                 read_created_ids: bool = True) -> None:
+                 read_event_ids: bool = True) -> None:
         self._source = source
         # False only for a writer that holds the book alone and falls back to reading when a
-        # primary key refuses a row (pipeline.py): ids a batch creates are then not looked up.
-        self._read_created_ids = read_created_ids
+        # primary key refuses a row (pipeline.py). Only event ids may go unread: every decided
+        # event writes its row, so the events key checks every guess. An order or promoter
+        # guessed new is not checked when the event creating it is rejected for another reason.
+        self._read_event_ids = read_event_ids
         self._lookback = timedelta(days=max_lookback_days)
         self._events: dict[str, KnownEvent | None] = {}
         self._stored_events: dict[str, KnownEvent | None] = {}  # as read, before any decision
@@ -254,25 +256,18 @@ class Workspace:
     def prefetch(self, batch: Iterable[Event]) -> None:
         """Load in bulk what `batch` will read, so applying it costs no further query.
 
-        Without `read_created_ids`, the ids a batch creates (its event ids, the order ids it pays
-        and the promoter ids that join) are taken as new unless the batch also refers to them
-        otherwise: a wrong guess is refused by the primary key when the batch is written.
+        Without `read_event_ids`, the batch's event ids are taken as new: a wrong guess is
+        refused by the events primary key when the batch is written.
         """
         batch = list(batch)
         ids = _BatchIds.of(batch)
-        promoter_ids, order_ids = ids.promoters, ids.orders
-        if self._read_created_ids:
+        if self._read_event_ids:
             self._load_events([e.event_id for e in batch])
-            order_ids |= ids.paying
-            promoter_ids |= ids.joining
         else:
             for event in batch:
                 self._events.setdefault(event.event_id, None)
-            for order_id in ids.paying - order_ids:
-                self._orders.setdefault(order_id, None)
-            for promoter_id in ids.joining - promoter_ids:
-                self._promoters.setdefault(promoter_id, None)
-        self._load_orders(sorted(order_ids))
+        promoter_ids = ids.promoters | ids.joining
+        self._load_orders(sorted(ids.orders | ids.paying))
         if ids.customers and batch:
             since = min(e.ts for e in batch) - self._lookback
             self._load_touches(sorted(ids.customers), since)
