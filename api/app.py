@@ -33,6 +33,7 @@ from api.routes import (
     payouts,
     plans,
     promoters,
+    risk_cases,
     segments,
 )
 from serving.champions import ChampionRegistry
@@ -45,7 +46,8 @@ from settlement.config import SettlementSettings
 from settlement.stream.config import StreamSettings
 from settlement.stream.lag import StreamLag
 
-ROUTERS = (health, events, balances, payouts, plans, keys, models, segments, promoters)
+ROUTERS = (health, events, balances, payouts, plans, keys, models, segments, promoters,
+           risk_cases)
 
 
 def create_app(settings: ServingSettings | None = None, books: SettlementSettings | None = None,

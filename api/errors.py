@@ -33,6 +33,7 @@ from settlement.errors import (
     PlanError,
     SettlementError,
 )
+from settlement.risk_domain import CaseError
 
 STATUS: dict[type[ServingError], int] = {
     UnknownModel: 404,
@@ -52,6 +53,7 @@ SETTLEMENT_STATUS: dict[type[SettlementError], int] = {
     PlanError: 422,
     InvalidEvent: 422,
     InvalidKeyRequest: 422,
+    CaseError: 409,  # a decided case asked to move again, a dismissal without a reason
 }
 
 

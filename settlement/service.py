@@ -20,8 +20,9 @@ from typing import TypeVar
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
-from settlement.engine import Outcome, Settler
+from settlement.engine import EventStatus, Outcome, Settler
 from settlement.events import Event
+from settlement.order_screen import DEFAULT_SCREEN, OrderScreen, OrderScreener
 from settlement.plan import PlanBook
 from settlement.repository import DatabaseSource, StaleState, flush
 from settlement.state import Workspace
@@ -62,18 +63,24 @@ def in_transaction(engine: Engine, work: Callable[[Connection], T],
 
 
 def apply_batch(conn: Connection, plans: PlanBook, batch: Sequence[Event],
-                defer_missing: bool = False) -> list[Outcome]:
+                defer_missing: bool = False, screen: OrderScreen = DEFAULT_SCREEN
+                ) -> list[Outcome]:
     """Apply events in the given order inside the caller's transaction and write the result.
 
     With `defer_missing`, an event naming a promoter or order that does not exist yet comes back
-    as WAITING with nothing stored, for a streaming caller to hold and offer again later.
+    as WAITING with nothing stored, for a streaming caller to hold and offer again later. Paid
+    orders go through the order-time risk `screen` (a hit holds the order's commission).
     """
     workspace = Workspace(DatabaseSource(conn), plans.max_lookback_days)
     workspace.prefetch(batch)
-    settler = Settler(workspace, plans, defer_missing)
+    screener = OrderScreener(screen)
+    screener.prefetch(conn, batch)
+    settler = Settler(workspace, plans, defer_missing, screener)
     with collector_paused():
         outcomes = [settler.apply(event) for event in batch]
     flush(conn, workspace.changes)
+    if screener.pending:
+        screener.flush(conn, {o.event_id for o in outcomes if o.status == EventStatus.APPLIED})
     return outcomes
 
 

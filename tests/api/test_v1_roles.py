@@ -46,6 +46,13 @@ EXAMPLES: dict[tuple[str, str], tuple[str, Any, set[int]]] = {
     ("GET", "/v1/segments"): ("/v1/segments", None, {404}),  # no champion in these books' store
     ("GET", "/v1/promoters/{promoter_id}/value"): ("/v1/promoters/P1/value", None, NO_SNAPSHOT),
     ("GET", "/v1/promoters/{promoter_id}/risk"): ("/v1/promoters/P1/risk", None, NO_SNAPSHOT),
+    ("GET", "/v1/risk/cases"): ("/v1/risk/cases", None, OK),
+    ("GET", "/v1/risk/cases/{case_id}"): ("/v1/risk/cases/999", None, {404}),
+    ("POST", "/v1/risk/cases/{case_id}/investigate"): ("/v1/risk/cases/999/investigate", {},
+                                                       {404}),
+    ("POST", "/v1/risk/cases/{case_id}/confirm"): ("/v1/risk/cases/999/confirm", {}, {404}),
+    ("POST", "/v1/risk/cases/{case_id}/dismiss"): ("/v1/risk/cases/999/dismiss",
+                                                   {"note": "not fraud"}, {404}),
 }
 
 
