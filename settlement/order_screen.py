@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, or_, select, update
+from sqlalchemy import Connection, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -29,6 +29,7 @@ from settlement import risk_tables as r
 from settlement.events import Event, OrderPaid, OrderRefunded, PromoterJoined
 from settlement.money import format_amount
 from settlement.read_model import held_orders
+from settlement.repository import DatabaseSource
 from settlement.risk_cases import active_case_id, record_flags
 from settlement.risk_domain import FlagSource, RiskFlag
 from settlement.splits import Allocation, Beneficiary
@@ -100,13 +101,16 @@ class OrderScreener:
             self._held |= held_orders(conn, refunded)
 
     def _load_devices(self, conn: Connection, keys: list[str]) -> None:
-        d = r.promoter_devices.c
+        """Promoters who joined from any of `keys` (device or IP hashes): two indexed lookups
+        with the keys as one parameter (the repository's driver-level path)."""
+        lookup = DatabaseSource(conn).lookup
         for start in range(0, len(keys), MAX_KEYS):
             part = keys[start:start + MAX_KEYS]
-            for promoter_id, device, ip in conn.execute(select(
-                    d.promoter_id, d.device_hash, d.ip_hash).where(
-                    or_(d.device_hash.in_(part), d.ip_hash.in_(part)))):
-                self._remember(promoter_id, _Devices(device, ip))
+            for column in ("device_hash", "ip_hash"):
+                for promoter_id, device, ip in lookup.rows(
+                        "SELECT promoter_id, device_hash, ip_hash FROM promoter_devices "
+                        f"WHERE {column} {{ids}}", part):
+                    self._remember(promoter_id, _Devices(device, ip))
 
     def _remember(self, promoter_id: str, devices: _Devices) -> None:
         self._devices[promoter_id] = devices
@@ -137,8 +141,9 @@ class OrderScreener:
                        beneficiaries: tuple[Beneficiary, ...],
                        parent_of: Callable[[str], str | None]) -> list[tuple[RiskFlag, str]]:
         device, ip = _text(event.payload, "device_hash"), _text(event.payload, "ip_hash")
-        if not (device or ip) or not self._by_key:
-            return []
+        by_key = self._by_key
+        if (device is None or device not in by_key) and (ip is None or ip not in by_key):
+            return []  # nobody joined from this device or IP: the common case, two lookups
         found = []
         for promoter_id in sorted({b.promoter_id for b in beneficiaries if b.level == 1}):
             parent = parent_of(promoter_id)

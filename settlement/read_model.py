@@ -55,6 +55,7 @@ from settlement.read_cases import (
     held_orders,
     known_orders,
     order_commissions,
+    order_currency,
     risk_entry_count,
     risk_reversed,
 )
@@ -85,7 +86,7 @@ __all__ = [
     "promoter_balances", "promoters", "raw_balances", "read_orders", "refunds",
     "stream_positions", "touches",
     "CaseOrderRow", "CaseRefundRow", "OrderCommissionRow", "case_orders", "held_orders",
-    "known_orders", "order_commissions", "risk_entry_count",
+    "known_orders", "order_commissions", "order_currency", "risk_entry_count",
     "risk_reversed",
 ]
 

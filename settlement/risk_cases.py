@@ -30,6 +30,7 @@ from settlement.read_model import (
     books_currencies,
     known_orders,
     order_commissions,
+    order_currency,
     risk_reversed,
 )
 from settlement.repository import StaleState
@@ -72,7 +73,9 @@ def record_flags(conn: Connection, flags: Sequence[RiskFlag], at: datetime,
         by_promoter[flag.promoter_id].append(flag)
     case_ids = []
     for promoter_id in sorted(by_promoter):
-        case_id = active_case_id(conn, promoter_id) or _open(conn, promoter_id, at, actor)
+        case_id = active_case_id(conn, promoter_id) or _open(
+            conn, promoter_id, at, actor, [o for f in by_promoter[promoter_id]
+                                           for o in flag_orders(f)])
         added = sum(_add_flag(conn, case_id, flag, at, actor) for flag in by_promoter[promoter_id])
         if added:
             refresh_money(conn, case_id, at)
@@ -88,8 +91,10 @@ def active_case_id(conn: Connection, promoter_id: str) -> int | None:
     return int(found) if found is not None else None
 
 
-def _open(conn: Connection, promoter_id: str, at: datetime, actor: str) -> int:
-    currency = books_currencies(conn)[0]
+def _open(conn: Connection, promoter_id: str, at: datetime, actor: str,
+          order_ids: list[str]) -> int:
+    """A new open case, in the currency of its orders (the books' main one if none is known)."""
+    currency = order_currency(conn, order_ids) or books_currencies(conn)[0]
     case_id = int(conn.execute(r.risk_cases.insert().values(
         promoter_id=promoter_id, status=CaseStatus.OPEN.value, currency=currency,
         money_at_risk_minor=0, opened_at=at, updated_at=at, version=1,

@@ -107,14 +107,14 @@ def sort_events(events: Iterable[Event]) -> list[Event]:
 
 
 def apply_events(engine: Engine, plans: PlanBook, events: Sequence[Event],
-                 batch_size: int) -> list[Outcome]:
+                 batch_size: int, screen: OrderScreen = DEFAULT_SCREEN) -> list[Outcome]:
     """Apply already-ordered events in micro-batches of `batch_size`, one transaction each."""
     outcomes: list[Outcome] = []
     for start in range(0, len(events), batch_size):
         batch = events[start:start + batch_size]
 
         def work(conn: Connection, batch: Sequence[Event] = batch) -> list[Outcome]:
-            return apply_batch(conn, plans, batch)
+            return apply_batch(conn, plans, batch, screen=screen)
 
         outcomes.extend(in_transaction(engine, work))
     return outcomes
