@@ -139,6 +139,8 @@ def _versions_with_champion(name: str) -> bool:
     ("payouts", "run", "--as-of", "{at}"),
     ("payouts", "list"),
     ("db", "upgrade"),
+    ("risk", "cases"),
+    ("risk", "case", "1"),
 ])
 def test_readme_command_works_after_the_demo(demo: AfterDemo, args: tuple[str, ...]) -> None:
     filled = [a.format(at=demo.last_event_at, cutoff=demo.evaluate_day) for a in args]
@@ -153,3 +155,9 @@ def test_risk_flag_after_the_demo_stores_the_list(demo: AfterDemo) -> None:
     assert "promoters flagged by models:/fenrun-anomaly@champion v1" in result.output
     balances = json.loads(_fenrun("balances", "--format", "json").output)
     assert balances["promoters"]  # the books the flags' unpaid amounts were read from
+
+
+def test_the_demo_leaves_open_risk_cases_to_work(demo: AfterDemo) -> None:
+    queue = _fenrun("risk", "cases")
+    assert queue.exit_code == 0, queue.output
+    assert "case(s), by money at risk:" in queue.output and "self_referral" in queue.output
