@@ -26,10 +26,12 @@ from datetime import UTC, datetime
 from sqlalchemy import Connection, Engine, select, update
 
 from settlement import risk_tables as r
+from settlement import tables as t
 from settlement.events import parse_event
 from settlement.ledger import EntryKind, JournalEntry, risk_reversal_postings
 from settlement.money import format_amount
 from settlement.plan import PlanBook
+from settlement.read_cases import IN_CHUNK
 from settlement.read_model import held_orders, order_commissions, risk_entry_count, risk_reversed
 from settlement.repository import write_entries
 from settlement.risk_cases import (
@@ -110,6 +112,7 @@ def _confirm(conn: Connection, plans: PlanBook, case_id: int, by: str, note: str
     if case.status == CaseStatus.DISMISSED:
         raise CaseError(f"case_id: case {case_id} was dismissed; it cannot be confirmed")
     orders = case_order_ids(conn, case_id)
+    _claim_orders(conn, orders)
     first = case.status != CaseStatus.CONFIRMED
     frozen = _freeze(conn, case, orders, by, at) if first else []
     entries, per_promoter = _reverse(conn, case, orders, at)
@@ -126,6 +129,16 @@ def _confirm(conn: Connection, plans: PlanBook, case_id: int, by: str, note: str
     _store_recovered(conn, case_id, orders, at)
     return Decision(get_case(conn, case_id), first or bool(entries), total, tuple(entries),
                     tuple(frozen), suspended, per_promoter)
+
+
+def _claim_orders(conn: Connection, orders: list[str]) -> None:
+    """Bump the orders' row version before reading whether they were released: a release job
+    that read one of them before us fails its versioned write and retries (and then skips a
+    frozen order); one that committed first is waited for here, so we read it released."""
+    o = t.orders.c
+    for start in range(0, len(orders), IN_CHUNK):
+        conn.execute(update(t.orders).where(o.order_id.in_(orders[start:start + IN_CHUNK]))
+                     .values(version=o.version + 1))
 
 
 def _freeze(conn: Connection, case: Case, orders: list[str], by: str,
