@@ -32,7 +32,13 @@ from settlement.ledger import EntryKind, JournalEntry, risk_reversal_postings
 from settlement.money import format_amount
 from settlement.plan import PlanBook
 from settlement.read_cases import IN_CHUNK
-from settlement.read_model import held_orders, order_commissions, risk_entry_count, risk_reversed
+from settlement.read_model import (
+    OrderCommissionRow,
+    held_orders,
+    order_commissions,
+    risk_entry_count,
+    risk_reversed,
+)
 from settlement.repository import write_entries
 from settlement.risk_cases import (
     append_event,
@@ -170,7 +176,7 @@ def _reverse(conn: Connection, case: Case, orders: list[str],
              at: datetime) -> tuple[list[str], dict[str, int]]:
     """Book, per order, what each promoter still has on it minus what was reversed before."""
     done = risk_reversed(conn, orders)
-    by_order: dict[str, list] = defaultdict(list)
+    by_order: dict[str, list[OrderCommissionRow]] = defaultdict(list)
     for row in order_commissions(conn, orders):
         by_order[row.order_id].append(row)
     changes = Changes()
