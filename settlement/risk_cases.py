@@ -19,7 +19,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, func, select, update
 
@@ -36,6 +36,7 @@ from settlement.read_model import (
 from settlement.repository import StaleState
 from settlement.risk_domain import (
     ACTIVE,
+    DECIDED,
     MAX_FLAGS_PER_CALL,
     MAX_ORDERS_PER_CASE,
     TRANSITIONS,
@@ -281,3 +282,39 @@ def _reason(orders_by_case: dict[int, int], owner: dict[int, str], amount: int,
              f"{'s' if count > 1 else ''})" for case_id, count in sorted(orders_by_case.items())]
     return (f"{format_amount(amount, currency)} {currency} kept back until risk "
             f"{'; '.join(parts)} is decided")
+
+
+class CaseLabel(NamedTuple):
+    """A decided case as a training label: confirmed = fraud, dismissed = honest."""
+
+    case_id: int
+    promoter_id: str
+    status: str
+    decided_at: datetime
+    rules: tuple[str, ...]
+
+
+MAX_LABELS = 1_000_000
+
+
+def case_labels(conn: Connection, decided_by: datetime | None = None,
+                limit: int = MAX_LABELS) -> list[CaseLabel]:
+    """Confirmed and dismissed cases (decided by `decided_by`, if given), oldest decision first:
+    the labels a supervised model learns from."""
+    if not 1 <= limit <= MAX_LABELS:
+        raise CaseError(f"limit: {limit} must be between 1 and {MAX_LABELS}")
+    c, f = r.risk_cases.c, r.risk_case_flags.c
+    query = (select(c.case_id, c.promoter_id, c.status, c.decided_at)
+             .where(c.status.in_([s.value for s in DECIDED]))
+             .order_by(c.decided_at, c.case_id).limit(limit))
+    if decided_by is not None:
+        query = query.where(c.decided_at <= decided_by)
+    rows = conn.execute(query).all()
+    rules: dict[int, set[str]] = defaultdict(set)
+    ids = [int(row.case_id) for row in rows]
+    for start in range(0, len(ids), 5_000):
+        for case_id, rule in conn.execute(select(f.case_id, f.rule).where(
+                f.case_id.in_(ids[start:start + 5_000]))):
+            rules[int(case_id)].add(rule)
+    return [CaseLabel(int(row.case_id), row.promoter_id, row.status, row.decided_at,
+                      tuple(sorted(rules[int(row.case_id)]))) for row in rows]

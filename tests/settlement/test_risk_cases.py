@@ -13,7 +13,14 @@ from settlement.payouts import run_payouts
 from settlement.read_model import held_orders, promoter_balances
 from settlement.reports import verify_ledger
 from settlement.risk_actions import confirm_case, dismiss_case, investigate_case
-from settlement.risk_cases import case_events, case_order_ids, get_case, list_cases, record_flags
+from settlement.risk_cases import (
+    case_events,
+    case_labels,
+    case_order_ids,
+    get_case,
+    list_cases,
+    record_flags,
+)
 from settlement.risk_domain import CaseError, CaseStatus, RiskFlag
 from tests.settlement.helpers import assert_books_verified, at, settle
 
@@ -146,6 +153,17 @@ def test_a_decided_case_cannot_move_and_unknown_cases_are_named(mall, plans):
         confirm_case(mall, plans, 999, "ana")
     with pytest.raises(CaseError, match="must name who acted"):
         confirm_case(mall, plans, case_id, "")
+
+
+def test_decided_cases_are_labels(mall, plans):
+    [fraud] = _open(mall, _flag())
+    [honest] = _open(mall, _flag("H2", "velocity", ("x1",)))
+    confirm_case(mall, plans, fraud, "ana")
+    dismiss_case(mall, honest, "ana", "a promotion")
+    with mall.connect() as conn:
+        labels = case_labels(conn)
+    assert [(x.case_id, x.promoter_id, x.status, x.rules) for x in labels] == [
+        (fraud, "F", "confirmed", ("self_referral",)), (honest, "H2", "dismissed", ("velocity",))]
 
 
 def test_a_new_case_opens_after_a_decision(mall, plans):
