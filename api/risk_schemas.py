@@ -125,7 +125,9 @@ class DecisionOut(BaseModel):
     changed: bool = Field(description="false when it was already decided so: nothing booked")
     reversed: str
     entries: list[str]
-    orders: list[str] = Field(description="frozen (confirm) or released from hold (dismiss)")
+    orders: list[str] = Field(description="frozen (confirm) or lifted from hold (dismiss)")
+    released_orders: list[str] = Field(description="dismiss: lifted orders past their hold "
+                                                   "period, released now")
     suspended: bool
     reversed_per_promoter: dict[str, str]
 
@@ -135,6 +137,7 @@ class DecisionOut(BaseModel):
         return cls(case=CaseOut.of(decision.case), changed=decision.changed,
                    reversed=format_amount(decision.reversed_minor, cur),
                    entries=list(decision.entries), orders=list(decision.held_orders),
+                   released_orders=list(decision.released_orders),
                    suspended=decision.suspended,
                    reversed_per_promoter={p: format_amount(a, cur) for p, a in
                                           decision.per_promoter_minor.items()})

@@ -13,8 +13,9 @@ Confirming a case, in one transaction:
 - suspends the promoter through an ordinary `promoter_suspended` event (the settlement rules'
   suspension: no commission on later orders), applied by the one ingestion use case.
 
-Dismissing lifts the holds the case put on its orders (the release job then releases them as
-usual) and records why. Nothing here deletes or rewrites a journal row.
+Dismissing lifts the holds the case put on its orders, releases at once those whose hold period
+is over (booked at their due instant, as the release job books them; the others release when
+due) and records why. Nothing here deletes or rewrites a journal row.
 """
 
 from __future__ import annotations
@@ -54,7 +55,7 @@ from settlement.risk_domain import (
     CaseStatus,
     check_actor,
 )
-from settlement.service import apply_batch, in_transaction
+from settlement.service import apply_batch, in_transaction, release_orders
 from settlement.state import Changes
 
 
@@ -69,6 +70,7 @@ class Decision:
     held_orders: tuple[str, ...] = ()  # frozen now (confirm) or lifted now (dismiss)
     suspended: bool = False
     per_promoter_minor: dict[str, int] = field(default_factory=dict)
+    released_orders: tuple[str, ...] = ()  # dismiss: lifted and due, released now
 
 
 def _now() -> datetime:
@@ -221,8 +223,8 @@ def _store_recovered(conn: Connection, case_id: int, orders: list[str], at: date
 
 
 def dismiss_case(engine: Engine, case_id: int, by: str, note: str) -> Decision:
-    """Not fraud: lift the holds the case put on its orders, record why (a note is required).
-    Dismissing a dismissed case changes nothing."""
+    """Not fraud: lift the holds the case put on its orders and release the due ones, record
+    why (a note is required). Dismissing a dismissed case changes nothing."""
     check_actor(by, note)
     if not note or not note.strip():
         raise CaseError("note: say why the case is dismissed")
@@ -242,10 +244,12 @@ def _dismiss(conn: Connection, case_id: int, by: str, note: str) -> Decision:
     if lifted:
         conn.execute(update(r.order_holds).where(h.case_id == case_id, h.lifted_at.is_(None))
                      .values(lifted_at=at, lifted_by=by))
-    released = sum(row.amount_minor for row in order_commissions(conn, lifted))
+    held_minor = sum(row.amount_minor for row in order_commissions(conn, lifted))
+    released = release_orders(conn, lifted, at)  # the rest release when confirmed + hold days
     refresh_money(conn, case_id, at)
     move(conn, case, CaseStatus.DISMISSED, by, note, at,
          {"lifted_orders": lifted[:50], "lifted_count": len(lifted),
-          "lifted_minor": released,
-          "lifted_text": format_amount(released, case.currency)})
-    return Decision(get_case(conn, case_id), True, held_orders=tuple(lifted))
+          "lifted_minor": held_minor, "lifted_text": format_amount(held_minor, case.currency),
+          "released_orders": released[:50], "released_count": len(released)})
+    return Decision(get_case(conn, case_id), True, held_orders=tuple(lifted),
+                    released_orders=tuple(released))

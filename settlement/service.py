@@ -134,6 +134,21 @@ def release_batch(conn: Connection, plans: PlanBook, as_of: datetime, limit: int
     return released
 
 
+def release_orders(conn: Connection, order_ids: Sequence[str], as_of: datetime) -> list[str]:
+    """Release the named orders whose hold ended by `as_of` (a risk hold just lifted), inside
+    the caller's transaction; returns those released. Releases are booked at their due instant,
+    as the release job books them."""
+    source = DatabaseSource(conn)
+    orders = source.load_orders(list(order_ids))
+    workspace = Workspace(source, 0)
+    workspace.adopt_orders(orders)
+    settler = Settler(workspace, PlanBook([]))  # releasing reads no plan
+    released = [order_id for order_id, order in sorted(orders.items())
+                if settler.release_if_due(order, as_of)]
+    flush(conn, workspace.changes)
+    return released
+
+
 def release_all(conn: Connection, plans: PlanBook, as_of: datetime,
                 batch_size: int = RELEASE_BATCH) -> int:
     """Release every hold that ended by `as_of` inside the caller's transaction (an import)."""

@@ -77,5 +77,6 @@ def confirm(case_id: CaseId, body: CaseConfirmIn, books: BooksDep,
              responses=error_responses(NotFound, CaseError, validated=True))
 def dismiss(case_id: CaseId, body: CaseDismissIn, books: BooksDep,
             caller: RiskCaller) -> DecisionOut:
-    """Not fraud: lift the case's holds (released by the next release run), recording why."""
+    """Not fraud: lift the case's holds (orders past their hold period are released now),
+    recording why."""
     return DecisionOut.of(dismiss_case(books, case_id, caller.name, body.note))

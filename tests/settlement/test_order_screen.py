@@ -11,8 +11,8 @@ from settlement.order_screen import OrderScreen
 from settlement.read_model import held_orders, promoter_balances
 from settlement.risk_actions import confirm_case, dismiss_case
 from settlement.risk_cases import case_flags, list_cases
-from settlement.service import apply_batch, release_due
-from tests.settlement.helpers import assert_books_verified, at, settle
+from settlement.service import apply_batch
+from tests.settlement.helpers import assert_books_verified, settle
 
 
 def _paid(ev, ts, order, customer, amount="1000.00", **device):
@@ -65,8 +65,8 @@ def test_a_refund_after_the_due_date_never_releases_a_held_order(books, plans, e
 def test_deciding_the_case_reverses_or_releases_the_held_commission(books, plans, ev):
     settle(books, plans, _mall(ev), as_of="2026-03-20T00:00:00Z")
     case = _cases(books)["P"]
-    dismiss_case(books, case.case_id, "ana", "shared family phone")
-    release_due(books, plans, at("2026-03-20T00:00:00Z"))
+    decision = dismiss_case(books, case.case_id, "ana", "shared family phone")
+    assert decision.released_orders == ("own", "upline")  # due on day 9: released at once
     with books.connect() as conn:
         assert held_orders(conn, ["own", "upline"]) == set()
         assert promoter_balances(conn, "CNY")["P"].available_minor == 30_000
