@@ -77,9 +77,9 @@ class OrderScreener:
     flags: list[tuple[RiskFlag, str, Any]] = field(default_factory=list)  # flag, reason, at
 
     def prefetch(self, conn: Connection, batch: Sequence[Event]) -> None:
-        """One query for the devices the batch's orders were paid from, one for held refunds."""
-        if not self.screen.enabled:
-            return
+        """One query for the devices the batch's orders were paid from, one for held refunds.
+        Joins' devices are kept and held orders respected even with the screen off."""
+        screening = self.screen.enabled and self.screen.self_referral
         keys: set[str] = set()
         refunded: list[str] = []
         for event in batch:
@@ -90,7 +90,7 @@ class OrderScreener:
                 if devices.device_hash or devices.ip_hash:
                     self._joins[event.event_id] = (body.promoter_id, devices)
                     self._remember(body.promoter_id, devices)
-            elif isinstance(body, OrderPaid) and self.screen.self_referral:
+            elif isinstance(body, OrderPaid) and screening:
                 keys.update(k for k in (_text(event.payload, "device_hash"),
                                         _text(event.payload, "ip_hash")) if k)
             elif isinstance(body, OrderRefunded):

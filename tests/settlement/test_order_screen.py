@@ -99,3 +99,12 @@ def test_the_screen_can_be_turned_off(books, plans, ev):
         apply_batch(conn, plans, _mall(ev), screen=OrderScreen(enabled=False))
         assert held_orders(conn, ["own", "upline"]) == set()
         assert conn.execute(select(r.risk_cases)).first() is None
+
+
+def test_a_refund_with_the_screen_off_still_respects_a_hold(books, plans, ev):
+    settle(books, plans, _mall(ev), as_of="2026-03-05T00:00:00Z")
+    with books.begin() as conn:
+        apply_batch(conn, plans, [ev.refunded("2026-03-12T00:00:00Z", "own", ("s", "1.00"))],
+                    screen=OrderScreen(enabled=False))
+        assert held_orders(conn, ["own"]) == {"own"}
+        assert promoter_balances(conn, "CNY")["P"].clawback_minor == 0  # never released
