@@ -220,3 +220,18 @@ def dismiss_command(case_id: CaseId, note: Annotated[str, typer.Option(
             _decided(dismiss_case(engine, case_id, by or cli_actor(), note))
     finally:
         engine.dispose()
+
+
+@risk_app.command("note")
+def note_command(case_id: CaseId, note: Annotated[str, typer.Option(
+        "--note", help="what you found (recorded on the case's trail)")], by: By = None) -> None:
+    """Add a note to a case's trail, whatever its status."""
+    from settlement.risk_actions import add_note
+
+    engine = open_books(create=False)
+    try:
+        with exit_codes():
+            case = add_note(engine, case_id, by or cli_actor(), note)
+    finally:
+        engine.dispose()
+    typer.echo(f"note added to case #{case.case_id} ({case.status})")
