@@ -38,6 +38,7 @@ from api.routes import (
     privacy,
     promoters,
     rates,
+    risk_cases,
     segments,
 )
 from api.routes import bank as bank_routes
@@ -58,7 +59,7 @@ from settlement.stream.lag import StreamLag
 
 ROUTERS = (health, events, balances, payouts, plans, keys, models, segments, promoters, rates,
            applications, invites, privacy, payees_routes, withdrawals_routes, bank_routes,
-           statements_routes)
+           statements_routes, risk_cases)
 
 
 def create_app(settings: ServingSettings | None = None, books: SettlementSettings | None = None,

@@ -94,8 +94,8 @@ class PayoutRunIn(BaseModel):
     as_of: datetime = Field(description="with its offset; not later than now + 5 min unless "
                                         "`allow_future`")
     allow_future: bool = False
-    hold_flagged: bool = Field(True, description="queue payouts of promoters on the newest "
-                                                 "anomaly flag list for approval")
+    hold_flagged: bool = Field(True, description="keep back what open risk cases put at "
+                                                 "risk; the rest of each balance is paid")
 
 
 class PayoutDecisionIn(BaseModel):
@@ -113,6 +113,8 @@ class PayoutOut(BaseModel):
     hold_reason: str | None
     decided_by: str | None
     note: str | None
+    kept_back: str | None = Field(None, description="left available for open risk cases")
+    kept_back_reason: str | None = None
 
     @classmethod
     def of(cls, payout: Payout) -> PayoutOut:
@@ -123,7 +125,10 @@ class PayoutOut(BaseModel):
                    amount=format_amount(payout.amount_minor, payout.currency),
                    status=payout.status,  # type: ignore[arg-type]
                    as_of=payout.as_of, hold_reason=payout.hold_reason,
-                   decided_by=payout.decided_by, note=payout.note)
+                   decided_by=payout.decided_by, note=payout.note,
+                   kept_back=format_amount(payout.kept_back_minor, payout.currency)
+                   if payout.kept_back_minor else None,
+                   kept_back_reason=payout.kept_back_reason)
 
 
 class PayoutsOut(BaseModel):

@@ -139,6 +139,8 @@ def _print_payouts(payouts: list, export: Path | None) -> None:
         why = f" ({p.hold_reason})" if p.hold_reason and p.status == AWAITING_APPROVAL else ""
         typer.echo(f"{p.payout_id:>8} {p.promoter_id:<24} {amount:>14} {p.currency} "
                    f"{p.status}{why}")
+        if p.kept_back_reason:
+            typer.echo(f"{'':>8} {p.kept_back_reason}")
     if export is not None:
         with open_books(create=False).connect() as conn:
             payees = payout_payees(conn, [p.payout_id for p in payouts])
@@ -146,46 +148,20 @@ def _print_payouts(payouts: list, export: Path | None) -> None:
         typer.echo(f"exported {len(payouts)} payout(s) to {export}")
 
 
-STALE_FLAGS_DAYS = 7  # a flag list older than this at payout time is named as stale
-
-
-def _flagged_promoters(at: datetime) -> frozenset[str]:
-    """The promoters of the newest anomaly flag list (`fenrun risk flag`), if one is stored;
-    a list more than a week older than the run still holds (the safe side), with a warning."""
-    from serving.config import ServingSettings  # heavy: pandas
-    from serving.errors import NoSnapshot
-    from serving.risk import RiskService
-
-    try:
-        triage = RiskService(ServingSettings()).triage()
-    except NoSnapshot:
-        typer.echo("no anomaly flags stored (`fenrun risk flag`): no payout held for risk review")
-        return frozenset()
-    flagged = frozenset(triage.flagged["promoter_id"])
-    typer.echo(f"{len(flagged)} promoters flagged as of {triage.as_of:%Y-%m-%d %H:%M} UTC: "
-               "their payouts wait for risk review")
-    age_days = (at - triage.as_of.to_pydatetime()).total_seconds() / 86_400
-    if age_days > STALE_FLAGS_DAYS:
-        typer.echo(f"warning: the flag list is {age_days:.0f} days older than this run; "
-                   "refresh it with `fenrun risk flag --as-of ...`", err=True)
-    return flagged
-
-
 @payouts_app.command("run")
 def payouts_run(
     as_of: AsOf,
     export: Annotated[Path | None, typer.Option(help="write the batch as CSV for finance")] = None,
     hold_flagged: Annotated[bool, typer.Option(
-        help="queue the payouts of promoters on the newest anomaly flag list for approval")
+        help="keep back what open risk cases put at risk (`fenrun risk cases`); the rest is paid")
     ] = True,
     allow_future: AllowFuture = False,
 ) -> None:
     """Release what is due, then pay every promoter whose available balance reaches the minimum."""
     at = money_as_of(as_of, allow_future)
     engine = open_books(create=False)
-    review = _flagged_promoters(at) if hold_flagged else frozenset()
     try:
-        made = run_payouts(engine, stored_plans(engine), at, review)
+        made = run_payouts(engine, stored_plans(engine), at, hold_flagged)
     except SettlementError as error:
         fail(str(error))
     _print_payouts(made, export)

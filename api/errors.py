@@ -39,6 +39,7 @@ from settlement.errors import (
 )
 from settlement.people_errors import InvalidPersonalData, TooManyAttempts
 from settlement.personal_data import DataKeyInvalid, DataKeyMissing, UndecryptableData
+from settlement.risk_domain import CaseError
 
 STATUS: dict[type[ServingError], int] = {
     UnknownModel: 404,
@@ -67,6 +68,7 @@ SETTLEMENT_STATUS: dict[type[SettlementError], int] = {
     InvalidPayee: 422,
     WithdrawalRefused: 422,
     InvalidBankFile: 422,
+    CaseError: 409,  # a decided case asked to move again, a dismissal without a reason
 }
 
 

@@ -21,6 +21,7 @@ BENCHMARKS = [
     ("risk rules", "benchmarks.risk_rules_bench", {"promoters": 2000}),
     ("rate api", "benchmarks.rate_api_bench", {"promoters": 1000, "seconds": 30}),
     ("risk evaluation", "benchmarks.risk_eval_bench", {"promoters": 2000}),
+    ("order screen", "benchmarks.order_screen_bench", {"orders": 20_000}),
 ]
 
 

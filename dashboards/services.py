@@ -10,12 +10,20 @@ from __future__ import annotations
 
 import pandas as pd
 import streamlit as st
+from sqlalchemy import Engine
 
 from serving.config import ServingSettings
 from serving.model_health import ModelHealth, ModelHealthService
 from serving.promoter_value import PromoterValueReport, PromoterValueService
 from serving.risk import RiskService, TriageList
+from serving.risk_cases import CaseDetail, case_detail
 from serving.segments import SegmentCatalogue, champion_segments
+from settlement.config import SettlementSettings
+from settlement.db import open_existing
+from settlement.plan_store import load_plan_book
+from settlement.risk_actions import Decision, confirm_case, dismiss_case, investigate_case
+from settlement.risk_cases import list_cases
+from settlement.risk_domain import Case, CaseStatus
 
 TTL_S = 30
 
@@ -69,3 +77,38 @@ def load_triage(as_of: pd.Timestamp | None) -> TriageList:
 def load_segments() -> SegmentCatalogue:
     """The segments of `fenrun-segments@champion` (see `serving.segments`)."""
     return champion_segments(model_health_service())
+
+
+# Risk cases: read from the books (never cached long: the queue changes as the team works) -----
+
+@st.cache_resource
+def books() -> Engine:
+    """The books at `FENRUN_DATABASE_URL`; `BooksMissing` (a SettlementError) if there are none."""
+    return open_existing(SettlementSettings().database_url)
+
+
+def load_cases(statuses: tuple[str, ...], limit: int = 200) -> list[Case]:
+    """Cases of the statuses, by money at risk (see `settlement.risk_cases.list_cases`)."""
+    with books().connect() as conn:
+        return list_cases(conn, [CaseStatus(s) for s in statuses] or None, limit)
+
+
+def load_case(case_id: int) -> CaseDetail:
+    """One case as a reviewer reads it (`serving.risk_cases.case_detail`)."""
+    with books().connect() as conn:
+        return case_detail(conn, case_id)
+
+
+def decide(action: str, case_id: int, by: str, note: str | None) -> Decision:
+    """Investigate, confirm or dismiss a case through `settlement.risk_actions` (the same use
+    cases as `fenrun risk ...` and `/v1/risk/cases`)."""
+    engine = books()
+    if action == "investigate":
+        return investigate_case(engine, case_id, by, note)
+    if action == "confirm":
+        with engine.connect() as conn:
+            plans = load_plan_book(conn)
+        return confirm_case(engine, plans, case_id, by, note)
+    if action == "dismiss":
+        return dismiss_case(engine, case_id, by, note or "")
+    raise ValueError(f"action: {action!r} is not investigate, confirm or dismiss")

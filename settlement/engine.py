@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol
 
 from settlement.attribution import attribute
 from settlement.errors import (
@@ -34,7 +34,7 @@ from settlement.events import (
 from settlement.ledger import EntryKind, JournalEntry, allocation_postings, release_postings
 from settlement.money import parse_amount
 from settlement.plan import PlanBook
-from settlement.splits import Allocation, allocate, resolve_beneficiaries
+from settlement.splits import Allocation, Beneficiary, allocate, resolve_beneficiaries
 from settlement.state import (
     MONEY_COLUMNS,
     STATUS_COLUMNS,
@@ -44,6 +44,17 @@ from settlement.state import (
     RecordedEvent,
     Workspace,
 )
+
+
+class OrderScreen(Protocol):
+    """The order-time risk screen as the rules see it (`settlement.order_screen.OrderScreener`):
+    a hit holds a booked order's commission; a held order is never released by a refund."""
+
+    def check(self, event: Event, order_id: str, currency: str,
+              beneficiaries: tuple[Beneficiary, ...], allocation: Allocation,
+              parent_of: Callable[[str], str | None]) -> None: ...
+
+    def held(self, order_id: str) -> bool: ...
 
 
 class EventStatus(StrEnum):
@@ -74,10 +85,12 @@ class Outcome:
 class Settler:
     """The settlement rules, applied one event at a time to a workspace."""
 
-    def __init__(self, workspace: Workspace, plans: PlanBook, defer_missing: bool = False) -> None:
+    def __init__(self, workspace: Workspace, plans: PlanBook, defer_missing: bool = False,
+                 screener: OrderScreen | None = None) -> None:
         self.ws = workspace
         self.plans = plans
         self.defer_missing = defer_missing
+        self.screener = screener  # the order-time risk screen (settlement.order_screen)
 
     def apply(self, event: Event) -> Outcome:
         known = self.ws.known_event(event.event_id)
@@ -188,6 +201,9 @@ class Settler:
                            plan.version_id, event.ts, lines, beneficiaries, allocation)
         self._post(order, EntryKind.PAID, event, Allocation.empty(), allocation)
         self.ws.add_order(order)
+        if self.screener is not None:  # last: a hit holds a booked order, never rejects it
+            self.screener.check(event, body.order_id, body.currency, beneficiaries, allocation,
+                                self._parent_of)
 
     def _parent_of(self, promoter_id: str) -> str | None:
         promoter = self.ws.promoter(promoter_id)
@@ -229,7 +245,8 @@ class Settler:
                     f"{refund.sku}"
                 )
             refunds.append((line, amount))
-        self.release_if_due(order, event.ts)
+        if self.screener is None or not self.screener.held(order.order_id):
+            self.release_if_due(order, event.ts)
         for line, amount in refunds:
             line.refunded_minor += amount
         plan = self.plans.by_id(order.plan_version_id)

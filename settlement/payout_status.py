@@ -14,4 +14,6 @@ class PayoutStatus(StrEnum):
 
 class HoldReason(StrEnum):
     REVIEW_LIMIT = "review_limit"  # the sum is above the plan's review limit
-    RISK_REVIEW = "risk_review"  # the promoter is on the risk list the caller named
+    # the promoter was on the anomaly flag list: payouts before issue 14 only (a score alone
+    # holds nothing now; open risk cases keep back their money, see `kept_back_reason`)
+    RISK_REVIEW = "risk_review"

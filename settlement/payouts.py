@@ -1,11 +1,12 @@
 """Payout batches: pay promoters what has cleared its hold, with a person approving large sums.
 
 A run first releases every hold due by its `as_of`, then pays each promoter whose available balance
-(net of clawbacks) reaches the plan's `payout_minimum`. Sums above `review_limit`, and every payout
-of a promoter the caller names for risk review (the anomaly champion's flags, say), wait for
-approval and stay in the available balance until then; `hold_reason` says which. Runs and
-approvals hold a lock for their whole transaction, so two of them at once cannot pay the same
-balance twice.
+(net of clawbacks) reaches the plan's `payout_minimum`. Sums above `review_limit` wait for
+approval and stay in the available balance until then; `hold_reason` says why. Risk holds are
+proportionate (issue 14): a run keeps back only the released commission that open risk cases put
+at risk (`settlement.risk_cases.kept_back`), naming the cases in `kept_back_reason`, and pays the
+rest; a score alone, without a case a person can read, holds nothing. Runs and approvals hold a
+lock for their whole transaction, so two of them at once cannot pay the same balance twice.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Mapping
-from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,6 +29,7 @@ from settlement.payout_status import HoldReason, PayoutStatus
 from settlement.plan import PlanBook
 from settlement.reports import promoter_balances
 from settlement.repository import write_entries
+from settlement.risk_cases import kept_back
 from settlement.service import in_transaction, release_due
 from settlement.state import Changes
 
@@ -49,6 +50,8 @@ class Payout:
     hold_reason: str | None = None  # REVIEW_LIMIT or RISK_REVIEW while it awaits a person
     decided_by: str | None = None  # who approved or rejected it (an API key's name, "cli")
     note: str | None = None  # why, as they said it
+    kept_back_minor: int = 0  # left available for open risk cases (see kept_back_reason)
+    kept_back_reason: str | None = None
 
 
 def lock_disbursements(conn: Connection) -> None:
@@ -69,32 +72,32 @@ def _payout_entry(payout_id: int, promoter_id: str, currency: str, amount: int, 
                         payout_postings(promoter_id, currency, amount, clawback))
 
 
-def _hold_reason(amount: int, limit: int, flagged: bool) -> str | None:
-    """Risk first: a flagged promoter waits for review whatever the sum."""
-    if flagged:
-        return RISK_REVIEW
+def _hold_reason(amount: int, limit: int) -> str | None:
     return REVIEW_LIMIT if amount > limit else None
 
 
-def _run(conn: Connection, plans: PlanBook, as_of: datetime,
-         risk_review: AbstractSet[str]) -> list[Payout]:
+def _run(conn: Connection, plans: PlanBook, as_of: datetime, hold_cases: bool) -> list[Payout]:
     _lock(conn)
     plan = plans.version_at(as_of)
     waiting = set(conn.execute(select(t.payouts.c.promoter_id).where(
         t.payouts.c.status == AWAITING_APPROVAL)).scalars())
+    kept = kept_back(conn, plan.currency) if hold_cases else {}
     now = datetime.now(UTC)
     changes = Changes()
     made: list[Payout] = []
     for promoter_id, balance in promoter_balances(conn, plan.currency).items():
-        amount = balance.available_minor
+        keep = kept.get(promoter_id)
+        keep_minor = min(keep.amount_minor, max(balance.available_minor, 0)) if keep else 0
+        amount = balance.available_minor - keep_minor
         if promoter_id in waiting or amount <= 0 or amount < plan.payout_minimum_minor:
             continue
-        reason = _hold_reason(amount, plan.review_limit_minor, promoter_id in risk_review)
+        reason = _hold_reason(amount, plan.review_limit_minor)
         status = PAID if reason is None else AWAITING_APPROVAL
+        why = keep.reason if keep and keep_minor else None
         payout_id = conn.execute(t.payouts.insert().values(
             promoter_id=promoter_id, currency=plan.currency, amount_minor=amount, status=status,
             as_of=as_of, created_at=now, decided_at=now if status == PAID else None,
-            hold_reason=reason,
+            hold_reason=reason, kept_back_minor=keep_minor or None, kept_back_reason=why,
         ).returning(t.payouts.c.payout_id)).scalar_one()
         if status == PAID:
             entry = _payout_entry(payout_id, promoter_id, plan.currency, amount,
@@ -103,17 +106,17 @@ def _run(conn: Connection, plans: PlanBook, as_of: datetime,
             conn.execute(update(t.payouts).where(t.payouts.c.payout_id == payout_id)
                          .values(entry_id=entry.entry_id))
         made.append(Payout(payout_id, promoter_id, plan.currency, amount, status, as_of,
-                           reason))
+                           reason, kept_back_minor=keep_minor, kept_back_reason=why))
     write_entries(conn, changes)
     return made
 
 
 def run_payouts(engine: Engine, plans: PlanBook, as_of: datetime,
-                risk_review: AbstractSet[str] = frozenset()) -> list[Payout]:
-    """Release what is due by `as_of`, then pay (or queue for approval) every eligible promoter;
-    promoters in `risk_review` are queued for approval whatever their sum."""
+                hold_cases: bool = True) -> list[Payout]:
+    """Release what is due by `as_of`, then pay (or queue for approval) every eligible promoter,
+    keeping back what open risk cases put at risk unless `hold_cases` is off."""
     release_due(engine, plans, as_of)
-    return in_transaction(engine, lambda conn: _run(conn, plans, as_of, risk_review))
+    return in_transaction(engine, lambda conn: _run(conn, plans, as_of, hold_cases))
 
 
 def _load(conn: Connection, payout_id: int) -> Payout:
@@ -125,7 +128,8 @@ def _load(conn: Connection, payout_id: int) -> Payout:
 
 def _payout(row: Row[Any]) -> Payout:
     return Payout(row.payout_id, row.promoter_id, row.currency, row.amount_minor, row.status,
-                  row.as_of, row.hold_reason, row.decided_by, row.note)
+                  row.as_of, row.hold_reason, row.decided_by, row.note,
+                  int(row.kept_back_minor or 0), row.kept_back_reason)
 
 
 MAX_NOTE_LENGTH = 2000

@@ -166,3 +166,13 @@ def refund_amounts(conn: Connection, order_ids: Sequence[str], since: datetime
         rows += [CaseRefundRow(order_id, ts, int(amount)) for order_id, ts, amount in
                  conn.execute(query)]
     return sorted(rows, key=lambda row: (row.ts, row.order_id))
+
+
+def order_currency(conn: Connection, order_ids: Sequence[str]) -> str | None:
+    """The currency of the first named order in the books (a case's orders share one)."""
+    o = t.orders.c
+    for part in _chunks(sorted(set(order_ids))):
+        found = conn.execute(select(o.currency).where(o.order_id.in_(part)).limit(1)).first()
+        if found is not None:
+            return str(found[0])
+    return None

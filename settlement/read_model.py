@@ -72,6 +72,7 @@ from settlement.read_cases import (
     held_orders,
     known_orders,
     order_commissions,
+    order_currency,
     risk_entry_count,
     risk_reversed,
 )
@@ -107,7 +108,7 @@ __all__ = [
     "list_suggestions", "open_experiment", "rate_assignments", "suggestion_runs",
     "suggestions_marker", "Level1Rates", "level1_rates",
     "CaseOrderRow", "CaseRefundRow", "OrderCommissionRow", "case_orders", "held_orders",
-    "known_orders", "order_commissions", "risk_entry_count",
+    "known_orders", "order_commissions", "order_currency", "risk_entry_count",
     "risk_reversed",
 ]
 

@@ -13,8 +13,9 @@ Confirming a case, in one transaction:
 - suspends the promoter through an ordinary `promoter_suspended` event (the settlement rules'
   suspension: no commission on later orders), applied by the one ingestion use case.
 
-Dismissing lifts the holds the case put on its orders (the release job then releases them as
-usual) and records why. Nothing here deletes or rewrites a journal row.
+Dismissing lifts the holds the case put on its orders, releases at once those whose hold period
+is over (booked at their due instant, as the release job books them; the others release when
+due) and records why. Nothing here deletes or rewrites a journal row.
 """
 
 from __future__ import annotations
@@ -26,11 +27,19 @@ from datetime import UTC, datetime
 from sqlalchemy import Connection, Engine, select, update
 
 from settlement import risk_tables as r
+from settlement import tables as t
 from settlement.events import parse_event
 from settlement.ledger import EntryKind, JournalEntry, risk_reversal_postings
 from settlement.money import format_amount
 from settlement.plan import PlanBook
-from settlement.read_model import held_orders, order_commissions, risk_entry_count, risk_reversed
+from settlement.read_cases import IN_CHUNK
+from settlement.read_model import (
+    OrderCommissionRow,
+    held_orders,
+    order_commissions,
+    risk_entry_count,
+    risk_reversed,
+)
 from settlement.repository import write_entries
 from settlement.risk_cases import (
     append_event,
@@ -46,7 +55,7 @@ from settlement.risk_domain import (
     CaseStatus,
     check_actor,
 )
-from settlement.service import apply_batch, in_transaction
+from settlement.service import apply_batch, in_transaction, release_orders
 from settlement.state import Changes
 
 
@@ -61,6 +70,7 @@ class Decision:
     held_orders: tuple[str, ...] = ()  # frozen now (confirm) or lifted now (dismiss)
     suspended: bool = False
     per_promoter_minor: dict[str, int] = field(default_factory=dict)
+    released_orders: tuple[str, ...] = ()  # dismiss: lifted and due, released now
 
 
 def _now() -> datetime:
@@ -110,6 +120,7 @@ def _confirm(conn: Connection, plans: PlanBook, case_id: int, by: str, note: str
     if case.status == CaseStatus.DISMISSED:
         raise CaseError(f"case_id: case {case_id} was dismissed; it cannot be confirmed")
     orders = case_order_ids(conn, case_id)
+    _claim_orders(conn, orders)
     first = case.status != CaseStatus.CONFIRMED
     frozen = _freeze(conn, case, orders, by, at) if first else []
     entries, per_promoter = _reverse(conn, case, orders, at)
@@ -126,6 +137,16 @@ def _confirm(conn: Connection, plans: PlanBook, case_id: int, by: str, note: str
     _store_recovered(conn, case_id, orders, at)
     return Decision(get_case(conn, case_id), first or bool(entries), total, tuple(entries),
                     tuple(frozen), suspended, per_promoter)
+
+
+def _claim_orders(conn: Connection, orders: list[str]) -> None:
+    """Bump the orders' row version before reading whether they were released: a release job
+    that read one of them before us fails its versioned write and retries (and then skips a
+    frozen order); one that committed first is waited for here, so we read it released."""
+    o = t.orders.c
+    for start in range(0, len(orders), IN_CHUNK):
+        conn.execute(update(t.orders).where(o.order_id.in_(orders[start:start + IN_CHUNK]))
+                     .values(version=o.version + 1))
 
 
 def _freeze(conn: Connection, case: Case, orders: list[str], by: str,
@@ -157,7 +178,7 @@ def _reverse(conn: Connection, case: Case, orders: list[str],
              at: datetime) -> tuple[list[str], dict[str, int]]:
     """Book, per order, what each promoter still has on it minus what was reversed before."""
     done = risk_reversed(conn, orders)
-    by_order: dict[str, list] = defaultdict(list)
+    by_order: dict[str, list[OrderCommissionRow]] = defaultdict(list)
     for row in order_commissions(conn, orders):
         by_order[row.order_id].append(row)
     changes = Changes()
@@ -202,8 +223,8 @@ def _store_recovered(conn: Connection, case_id: int, orders: list[str], at: date
 
 
 def dismiss_case(engine: Engine, case_id: int, by: str, note: str) -> Decision:
-    """Not fraud: lift the holds the case put on its orders, record why (a note is required).
-    Dismissing a dismissed case changes nothing."""
+    """Not fraud: lift the holds the case put on its orders and release the due ones, record
+    why (a note is required). Dismissing a dismissed case changes nothing."""
     check_actor(by, note)
     if not note or not note.strip():
         raise CaseError("note: say why the case is dismissed")
@@ -223,10 +244,12 @@ def _dismiss(conn: Connection, case_id: int, by: str, note: str) -> Decision:
     if lifted:
         conn.execute(update(r.order_holds).where(h.case_id == case_id, h.lifted_at.is_(None))
                      .values(lifted_at=at, lifted_by=by))
-    released = sum(row.amount_minor for row in order_commissions(conn, lifted))
+    held_minor = sum(row.amount_minor for row in order_commissions(conn, lifted))
+    released = release_orders(conn, lifted, at)  # the rest release when confirmed + hold days
     refresh_money(conn, case_id, at)
     move(conn, case, CaseStatus.DISMISSED, by, note, at,
          {"lifted_orders": lifted[:50], "lifted_count": len(lifted),
-          "lifted_minor": released,
-          "lifted_text": format_amount(released, case.currency)})
-    return Decision(get_case(conn, case_id), True, held_orders=tuple(lifted))
+          "lifted_minor": held_minor, "lifted_text": format_amount(held_minor, case.currency),
+          "released_orders": released[:50], "released_count": len(released)})
+    return Decision(get_case(conn, case_id), True, held_orders=tuple(lifted),
+                    released_orders=tuple(released))

@@ -17,22 +17,26 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, func, select, update
 
 from settlement import risk_tables as r
 from settlement.errors import NotFound
+from settlement.money import format_amount
 from settlement.read_model import (
     books_currencies,
     known_orders,
     order_commissions,
+    order_currency,
     risk_reversed,
 )
 from settlement.repository import StaleState
 from settlement.risk_domain import (
     ACTIVE,
+    DECIDED,
     MAX_FLAGS_PER_CALL,
     MAX_ORDERS_PER_CASE,
     TRANSITIONS,
@@ -70,7 +74,9 @@ def record_flags(conn: Connection, flags: Sequence[RiskFlag], at: datetime,
         by_promoter[flag.promoter_id].append(flag)
     case_ids = []
     for promoter_id in sorted(by_promoter):
-        case_id = _active_case_id(conn, promoter_id) or _open(conn, promoter_id, at, actor)
+        case_id = active_case_id(conn, promoter_id) or _open(
+            conn, promoter_id, at, actor, [o for f in by_promoter[promoter_id]
+                                           for o in flag_orders(f)])
         added = sum(_add_flag(conn, case_id, flag, at, actor) for flag in by_promoter[promoter_id])
         if added:
             refresh_money(conn, case_id, at)
@@ -78,15 +84,18 @@ def record_flags(conn: Connection, flags: Sequence[RiskFlag], at: datetime,
     return case_ids
 
 
-def _active_case_id(conn: Connection, promoter_id: str) -> int | None:
+def active_case_id(conn: Connection, promoter_id: str) -> int | None:
+    """The promoter's open or investigating case, if any."""
     c = r.risk_cases.c
     found = conn.execute(select(c.case_id).where(
         c.promoter_id == promoter_id, c.status.in_(_ACTIVE_VALUES))).scalar_one_or_none()
     return int(found) if found is not None else None
 
 
-def _open(conn: Connection, promoter_id: str, at: datetime, actor: str) -> int:
-    currency = books_currencies(conn)[0]
+def _open(conn: Connection, promoter_id: str, at: datetime, actor: str,
+          order_ids: list[str]) -> int:
+    """A new open case, in the currency of its orders (the books' main one if none is known)."""
+    currency = order_currency(conn, order_ids) or books_currencies(conn)[0]
     case_id = int(conn.execute(r.risk_cases.insert().values(
         promoter_id=promoter_id, status=CaseStatus.OPEN.value, currency=currency,
         money_at_risk_minor=0, opened_at=at, updated_at=at, version=1,
@@ -227,3 +236,85 @@ def case_events(conn: Connection, case_id: int) -> list[CaseEvent]:
     return [CaseEvent(int(row.seq), int(row.case_id), row.at, row.actor, row.action,
                       row.from_status, row.to_status, row.note, json.loads(row.detail))
             for row in rows]
+
+
+@dataclass(frozen=True, slots=True)
+class KeptBack:
+    """What a payout run keeps back from one promoter for the active cases, and why."""
+
+    amount_minor: int
+    reason: str
+
+
+def kept_back(conn: Connection, currency: str) -> dict[str, KeptBack]:
+    """Per promoter: the released commission (available or already netted) that active cases
+    put at risk: their orders' commission, every level. Only that much waits; the rest of the
+    promoter's balance is paid as usual."""
+    c, o = r.risk_cases.c, r.risk_case_orders.c
+    rows = conn.execute(select(o.case_id, o.order_id, c.promoter_id).select_from(
+        r.risk_case_orders.join(r.risk_cases, c.case_id == o.case_id)).where(
+        c.status.in_(_ACTIVE_VALUES))).all()
+    if not rows:
+        return {}
+    cases_of: dict[str, set[int]] = defaultdict(set)
+    for case_id, order_id, _ in rows:
+        cases_of[order_id].add(int(case_id))
+    owner = {int(case_id): promoter for case_id, _, promoter in rows}
+    amounts: dict[str, int] = defaultdict(int)
+    why: dict[str, dict[int, int]] = defaultdict(lambda: defaultdict(int))
+    reversed_ = risk_reversed(conn, list(cases_of))
+    for row in order_commissions(conn, list(cases_of)):
+        if not row.released or row.currency != currency:
+            continue
+        amount = row.amount_minor - reversed_.get((row.order_id, row.promoter_id), 0)
+        if amount <= 0:
+            continue
+        amounts[row.promoter_id] += amount
+        for case_id in cases_of[row.order_id]:
+            why[row.promoter_id][case_id] += 1
+    return {promoter: KeptBack(amount, _reason(why[promoter], owner, amount, currency))
+            for promoter, amount in sorted(amounts.items())}
+
+
+def _reason(orders_by_case: dict[int, int], owner: dict[int, str], amount: int,
+            currency: str) -> str:
+    parts = [f"case #{case_id} about {owner[case_id]} ({count} released order"
+             f"{'s' if count > 1 else ''})" for case_id, count in sorted(orders_by_case.items())]
+    return (f"{format_amount(amount, currency)} {currency} kept back until risk "
+            f"{'; '.join(parts)} is decided")
+
+
+class CaseLabel(NamedTuple):
+    """A decided case as a training label: confirmed = fraud, dismissed = honest."""
+
+    case_id: int
+    promoter_id: str
+    status: str
+    decided_at: datetime
+    rules: tuple[str, ...]
+
+
+MAX_LABELS = 1_000_000
+
+
+def case_labels(conn: Connection, decided_by: datetime | None = None,
+                limit: int = MAX_LABELS) -> list[CaseLabel]:
+    """Confirmed and dismissed cases (decided by `decided_by`, if given), oldest decision first:
+    the labels a supervised model learns from."""
+    if not 1 <= limit <= MAX_LABELS:
+        raise CaseError(f"limit: {limit} must be between 1 and {MAX_LABELS}")
+    c, f = r.risk_cases.c, r.risk_case_flags.c
+    query = (select(c.case_id, c.promoter_id, c.status, c.decided_at)
+             .where(c.status.in_([s.value for s in DECIDED]))
+             .order_by(c.decided_at, c.case_id).limit(limit))
+    if decided_by is not None:
+        query = query.where(c.decided_at <= decided_by)
+    rows = conn.execute(query).all()
+    rules: dict[int, set[str]] = defaultdict(set)
+    ids = [int(row.case_id) for row in rows]
+    for start in range(0, len(ids), 5_000):
+        for case_id, rule in conn.execute(select(f.case_id, f.rule).where(
+                f.case_id.in_(ids[start:start + 5_000]))):
+            rules[int(case_id)].add(rule)
+    return [CaseLabel(int(row.case_id), row.promoter_id, row.status, row.decided_at,
+                      tuple(sorted(rules[int(row.case_id)]))) for row in rows]

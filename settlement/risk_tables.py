@@ -107,6 +107,8 @@ promoter_devices = Table(
     Column("promoter_id", Id, primary_key=True),
     Column("device_hash", String(128)),
     Column("ip_hash", String(128)),
+    Index(None, "device_hash"),
+    Index(None, "ip_hash"),
 )
 
 # Which ledger entries reverse which order's commission (the amounts are the entries' postings):

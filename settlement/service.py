@@ -21,8 +21,9 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from settlement.book_lock import share_book
-from settlement.engine import Outcome, Settler
+from settlement.engine import EventStatus, Outcome, Settler
 from settlement.events import Event
+from settlement.order_screen import DEFAULT_SCREEN, OrderScreen, OrderScreener
 from settlement.plan import PlanBook
 from settlement.repository import DatabaseSource, StaleState, flush
 from settlement.state import Workspace
@@ -63,19 +64,25 @@ def in_transaction(engine: Engine, work: Callable[[Connection], T],
 
 
 def apply_batch(conn: Connection, plans: PlanBook, batch: Sequence[Event],
-                defer_missing: bool = False) -> list[Outcome]:
+                defer_missing: bool = False, screen: OrderScreen = DEFAULT_SCREEN
+                ) -> list[Outcome]:
     """Apply events in the given order inside the caller's transaction and write the result.
 
     With `defer_missing`, an event naming a promoter or order that does not exist yet comes back
-    as WAITING with nothing stored, for a streaming caller to hold and offer again later.
+    as WAITING with nothing stored, for a streaming caller to hold and offer again later. Paid
+    orders go through the order-time risk `screen` (a hit holds the order's commission).
     """
     share_book(conn)
     workspace = Workspace(DatabaseSource(conn), plans.max_lookback_days)
     workspace.prefetch(batch)
-    settler = Settler(workspace, plans, defer_missing)
+    screener = OrderScreener(screen)
+    screener.prefetch(conn, batch)
+    settler = Settler(workspace, plans, defer_missing, screener)
     with collector_paused():
         outcomes = [settler.apply(event) for event in batch]
     flush(conn, workspace.changes)
+    if screener.pending:
+        screener.flush(conn, {o.event_id for o in outcomes if o.status == EventStatus.APPLIED})
     return outcomes
 
 
@@ -102,14 +109,14 @@ def sort_events(events: Iterable[Event]) -> list[Event]:
 
 
 def apply_events(engine: Engine, plans: PlanBook, events: Sequence[Event],
-                 batch_size: int) -> list[Outcome]:
+                 batch_size: int, screen: OrderScreen = DEFAULT_SCREEN) -> list[Outcome]:
     """Apply already-ordered events in micro-batches of `batch_size`, one transaction each."""
     outcomes: list[Outcome] = []
     for start in range(0, len(events), batch_size):
         batch = events[start:start + batch_size]
 
         def work(conn: Connection, batch: Sequence[Event] = batch) -> list[Outcome]:
-            return apply_batch(conn, plans, batch)
+            return apply_batch(conn, plans, batch, screen=screen)
 
         outcomes.extend(in_transaction(engine, work))
     return outcomes
@@ -125,6 +132,21 @@ def release_batch(conn: Connection, plans: PlanBook, as_of: datetime, limit: int
     workspace.adopt_orders(due)
     settler = Settler(workspace, plans)
     released = sum(settler.release_if_due(order, as_of) for order in due.values())
+    flush(conn, workspace.changes)
+    return released
+
+
+def release_orders(conn: Connection, order_ids: Sequence[str], as_of: datetime) -> list[str]:
+    """Release the named orders whose hold ended by `as_of` (a risk hold just lifted), inside
+    the caller's transaction; returns those released. Releases are booked at their due instant,
+    as the release job books them."""
+    source = DatabaseSource(conn)
+    orders = source.load_orders(list(order_ids))
+    workspace = Workspace(source, 0)
+    workspace.adopt_orders(orders)
+    settler = Settler(workspace, PlanBook([]))  # releasing reads no plan
+    released = [order_id for order_id, order in sorted(orders.items())
+                if settler.release_if_due(order, as_of)]
     flush(conn, workspace.changes)
     return released
 

@@ -2,7 +2,8 @@
 
 P1 earned 20,000.00: its payout (above the review limit) awaits approval and its withdrawal of
 15,000.00 waits for a reviewer (above the withdrawal review limit); P2's 200.00 payout was paid
-at once; P3's first withdrawal of 100.00 (a new payee) was approved and written to a bank batch.
+at once; P3's first withdrawal of 100.00 (a new payee) was approved and written to a bank batch,
+and the payout run paid it the other 400.00.
 March's statements are built and the ledger was verified once, by "test".
 """
 
@@ -62,12 +63,12 @@ def build_finance_books(root: Path) -> dict[str, str]:
         add_payee(conn, cipher, "P1", "bank_card", "张三丰", "6222021234567890123", "ICBC",
                   "test", WHEN)
         add_payee(conn, cipher, "P3", "alipay", "Ada", "ada@example.com", None, "test", WHEN)
-    run_payouts(engine, plans, datetime(2026, 3, 20, tzinfo=UTC),
-                risk_review=frozenset({"P3"}))  # P3's payout waits too: its money stays
     rules = WithdrawalRules.of(FinanceSettings(), "CNY")
-    request_withdrawal(engine, rules, "P1", 1_500_000, "w1", "P1", WHEN)
+    # P3 asks for 100.00 of its 500.00 first; the payout run then pays it the other 400.00
     small = request_withdrawal(engine, rules, "P3", 10_000, "w2", "P3", WHEN)
     decide_withdrawal(engine, small.withdrawal_id, True, "test", "first payee checked", WHEN)
+    run_payouts(engine, plans, datetime(2026, 3, 20, tzinfo=UTC))
+    request_withdrawal(engine, rules, "P1", 1_500_000, "w1", "P1", WHEN)
     create_batch(engine, "CNY", "bank_file", "test", WHEN)
     build_period(engine, "CNY", parse_period("2026-03"), "test", WHEN)
     verify_and_record(engine, "test", WHEN)

@@ -34,6 +34,7 @@ from settlement.plan import parse_plan_text
 from settlement.plan_store import load_plan_book, store_versions
 from settlement.read_model import last_event_at, promoter_balances
 from settlement.reports import verify_ledger
+from settlement.risk_cases import MAX_LISTED, list_cases
 from training.config import TrainingSettings
 
 
@@ -86,6 +87,7 @@ def demo_command(
     _run_step(lambda: flag_command(as_of=as_of, alert_share=0.05))
     typer.echo(f"then rate suggestions as of {as_of} (policy champion, guardrails, approvals):")
     _run_step(lambda: demo_rates(plans_as_of, seed))
+    _risk_cases(engine, plans.versions[-1].currency)
     typer.echo(f"demo done in {time.perf_counter() - started:.0f}s; MLflow store: "
                f"{TrainingSettings().mlflow_tracking_uri}")
     typer.echo("see model health, promoter value and risk triage: `make dashboard` (Streamlit),"
@@ -133,6 +135,16 @@ def _run_step(step: Callable[[], None]) -> None:
     except typer.Exit as exit_:
         if exit_.exit_code not in (0, None):
             typer.echo(f"    (step ended with status {exit_.exit_code}; see the message above)")
+
+
+def _risk_cases(engine: Engine, currency: str) -> None:
+    """The cases the order-time screen opened while settling: the Risk triage page's queue."""
+    with engine.connect() as conn:
+        cases = list_cases(conn, limit=MAX_LISTED)
+    at_risk = sum(case.money_at_risk_minor for case in cases)
+    typer.echo(f"    risk cases open: {len(cases)}, {format_amount(at_risk, currency)} "
+               f"{currency} of commission at risk (held pending); work them on the Risk "
+               "triage page or with `fenrun risk cases`")
 
 
 def _summarise(conn: Connection, currency: str) -> None:

@@ -168,8 +168,10 @@ def _decided(decision: Decision) -> None:
         for promoter_id, amount in decision.per_promoter_minor.items():
             typer.echo(f"    {promoter_id:<14} {format_amount(amount, case.currency):>12}")
     if decision.held_orders:
-        verb = "frozen" if case.status == "confirmed" else "released from hold"
+        verb = "frozen" if case.status == "confirmed" else "lifted from hold"
         typer.echo(f"  {len(decision.held_orders)} order(s) {verb}")
+    if decision.released_orders:
+        typer.echo(f"  {len(decision.released_orders)} order(s) past their hold period released")
     if decision.suspended:
         typer.echo(f"  promoter {case.promoter_id} suspended")
 
@@ -208,7 +210,8 @@ def confirm_command(
 @risk_app.command("dismiss")
 def dismiss_command(case_id: CaseId, note: Annotated[str, typer.Option(
         "--note", help="why it is not fraud (required)")], by: By = None) -> None:
-    """Not fraud: lift the case's holds (released by the next release run), record why."""
+    """Not fraud: lift the case's holds (orders past their hold period are released now),
+    record why."""
     from settlement.risk_actions import dismiss_case
 
     engine = open_books(create=False)
@@ -217,3 +220,18 @@ def dismiss_command(case_id: CaseId, note: Annotated[str, typer.Option(
             _decided(dismiss_case(engine, case_id, by or cli_actor(), note))
     finally:
         engine.dispose()
+
+
+@risk_app.command("note")
+def note_command(case_id: CaseId, note: Annotated[str, typer.Option(
+        "--note", help="what you found (recorded on the case's trail)")], by: By = None) -> None:
+    """Add a note to a case's trail, whatever its status."""
+    from settlement.risk_actions import add_note
+
+    engine = open_books(create=False)
+    try:
+        with exit_codes():
+            case = add_note(engine, case_id, by or cli_actor(), note)
+    finally:
+        engine.dispose()
+    typer.echo(f"note added to case #{case.case_id} ({case.status})")

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Path, Query
 from fastapi.responses import Response
 
 from api.auth import Caller, allow
@@ -21,7 +21,6 @@ from api.books_schemas import (
 from api.common import future_as_of
 from api.deps import ApiSettingsDep, BooksDep
 from api.errors import Refused, error_responses
-from serving.errors import NoSnapshot
 from settlement.bank_batches import payout_payees
 from settlement.errors import NotFound, PayoutError, PlanError
 from settlement.ledger_checks import verify_and_record
@@ -49,25 +48,16 @@ def _plans(books: BooksDep) -> PlanBook:
     return plans
 
 
-def _flagged(request: Request) -> frozenset[str]:
-    """The promoters on the newest anomaly flag list (`fenrun risk flag`), if one is stored."""
-    try:
-        triage = request.app.state.risk.triage()
-    except NoSnapshot:
-        return frozenset()
-    return frozenset(triage.flagged["promoter_id"])
-
-
 @router.post("/payouts/run", dependencies=[allow("finance")],
              responses=error_responses(PlanError, validated=True))
-def run(body: PayoutRunIn, request: Request, books: BooksDep) -> PayoutsOut:
+def run(body: PayoutRunIn, books: BooksDep) -> PayoutsOut:
     """Release what is due by `as_of`, then pay every promoter whose available balance reaches
-    the plan's minimum; sums above the review limit and flagged promoters wait for approval."""
+    the plan's minimum; sums above the review limit wait for approval, and what open risk cases
+    put at risk is kept back (named in `kept_back_reason`)."""
     problem = future_as_of(body.as_of, body.allow_future, "as_of", "allow_future")
     if problem:
         raise Refused(422, "future_as_of", problem)
-    review = _flagged(request) if body.hold_flagged else frozenset()
-    made = run_payouts(books, _plans(books), body.as_of, review)
+    made = run_payouts(books, _plans(books), body.as_of, body.hold_flagged)
     return PayoutsOut(payouts=[PayoutOut.of(p) for p in made], next_after=None)
 
 

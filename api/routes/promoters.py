@@ -41,5 +41,5 @@ def promoter_risk(promoter_id: PromoterId, service: RiskDep,
                   as_of: AsOf = None) -> PromoterRiskOut:
     """Whether the anomaly champion flagged the promoter (score, rank, why) and the commission
     it had not been paid, from the newest flag list at or before `as_of`. A payout system asks
-    this before paying; `fenrun payouts run` already holds flagged promoters for review."""
+    this before paying; `fenrun payouts run` keeps back what open risk cases put at risk."""
     return PromoterRiskOut.of(service.triage(as_of).promoter(promoter_id))

@@ -51,6 +51,8 @@ def test_the_queue_a_case_and_a_confirmation_twice(cli):
     assert f"#{case_f}" in queue[1] and "764.83 CNY" in queue[1] and "self_referral" in queue[1]
     shown = cli("risk", "case", case_f).output
     assert "promoter F, open, 764.83 CNY at risk" in shown and "f2" in shown
+    noted = cli("risk", "note", case_f, "--by", "ana", "--note", "phone matches the join")
+    assert f"note added to case #{case_f} (open)" in noted.output
     taken = cli("risk", "investigate", case_f, "--by", "ana", "--note", "checking devices")
     assert f"case #{case_f} is now investigating" in taken.output
     confirmed = cli("risk", "confirm", case_f, "--by", "ana", "--note", "same phone")
@@ -60,6 +62,7 @@ def test_the_queue_a_case_and_a_confirmation_twice(cli):
     assert "already confirmed: nothing changed" in again.output
     trail = cli("risk", "case", case_f).output
     assert "ana" in trail and "same phone" in trail and "recovered" in trail
+    assert "phone matches the join" in trail
     assert cli("ledger", "verify").exit_code == 0
     assert f"#{case_h2}" in cli("risk", "cases").output
     assert f"#{case_f}" in cli("risk", "cases", "--status", "confirmed").output

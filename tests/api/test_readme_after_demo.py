@@ -140,6 +140,8 @@ def _versions_with_champion(name: str) -> bool:
     ("payouts", "run", "--as-of", "{at}"),
     ("payouts", "list"),
     ("db", "upgrade"),
+    ("risk", "cases"),
+    ("risk", "case", "1"),
 ])
 def test_readme_command_works_after_the_demo(demo: AfterDemo, args: tuple[str, ...]) -> None:
     filled = [a.format(at=demo.last_event_at, cutoff=demo.evaluate_day) for a in args]
@@ -170,3 +172,7 @@ def test_demo_ends_with_rate_suggestions_some_approved(demo: AfterDemo) -> None:
     assert "promoter overrides (level-1 base rate)" in _fenrun("plan", "show").output
     listed = _fenrun("rates", "list", "--status", "approved")
     assert listed.exit_code == 0 and f"{len(approved)} suggestion(s)" in listed.output
+def test_the_demo_leaves_open_risk_cases_to_work(demo: AfterDemo) -> None:
+    queue = _fenrun("risk", "cases")
+    assert queue.exit_code == 0, queue.output
+    assert "case(s), by money at risk:" in queue.output and "self_referral" in queue.output

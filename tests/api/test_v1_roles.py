@@ -111,6 +111,13 @@ EXAMPLES: dict[tuple[str, str], tuple[str, Any, set[int]]] = {
                                                      OK),
     ("GET", "/v1/promoters/{promoter_id}/statements/{period}"): (
         "/v1/promoters/P1/statements/2026-03", None, {200, 404}),  # 404 until built
+    ("GET", "/v1/risk/cases"): ("/v1/risk/cases", None, OK),
+    ("GET", "/v1/risk/cases/{case_id}"): ("/v1/risk/cases/999", None, {404}),
+    ("POST", "/v1/risk/cases/{case_id}/investigate"): ("/v1/risk/cases/999/investigate", {},
+                                                       {404}),
+    ("POST", "/v1/risk/cases/{case_id}/confirm"): ("/v1/risk/cases/999/confirm", {}, {404}),
+    ("POST", "/v1/risk/cases/{case_id}/dismiss"): ("/v1/risk/cases/999/dismiss",
+                                                   {"note": "not fraud"}, {404}),
 }
 
 

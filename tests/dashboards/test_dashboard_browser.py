@@ -1,8 +1,10 @@
 """Proves the real app, opened in headless Chromium, shows the drift banner and models table,
 the Promoter value page its losing-promoters banner, tables and channel chart, the Risk
-triage page its money-at-stake banner and flag tables, the Rate suggestions page its pending
-suggestions, what-if cost and experiment chart, and the Finance page its last ledger
-verification, balances and the payouts and withdrawals waiting for a decision.
+triage page its case queue, a case's orders, timeline and shared-device graph, the anomaly
+money-at-stake banner and flag tables (and that a case confirmed from the page reaches the books),
+the Rate suggestions page its pending suggestions, what-if cost and experiment chart, and the
+Finance page its last ledger verification, balances and the payouts and withdrawals waiting for a
+decision.
 
 It also saves a screenshot of each page and checks it is a real, non-blank image with the banner
 painted in it.
@@ -32,6 +34,7 @@ from tests.drift_store import DriftStore, build_drift_store
 from tests.finance_store import build_finance_books
 from tests.promoter_value_store import build_value_store
 from tests.rates_books import build_rates_books
+from tests.risk_cases_store import build_case_books
 from tests.risk_store import write_flags
 
 try:  # a dev extra: without it the browser fixture skips (fails under CI) and says why
@@ -40,6 +43,7 @@ try:  # a dev extra: without it the browser fixture skips (fails under CI) and s
     from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.chrome.webdriver import WebDriver
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
     from selenium.webdriver.support.wait import WebDriverWait
 except ImportError as error:
     SELENIUM_MISSING: str | None = f"selenium not installed ({error}); pip install -e '.[dev]'"
@@ -159,6 +163,15 @@ def finance_url(drifted: DriftStore, values_store: str,
     other books than the rate suggestions', so a second server."""
     finance = build_finance_books(tmp_path_factory.mktemp("finance"))
     yield from _serve_app(finance, drifted, values_store, tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def risk_url(drifted: DriftStore, values_store: str,
+             tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The app on books with two open risk cases (a third server: other books again)."""
+    books = build_case_books(tmp_path_factory.mktemp("books"))
+    yield from _serve_app({"FENRUN_DATABASE_URL": books}, drifted, values_store,
+                          tmp_path_factory)
 
 
 @pytest.fixture
@@ -286,24 +299,73 @@ def test_promoter_value_page_renders_in_chromium(app_url: str, browser: WebDrive
     _assert_banner_painted(png, browser)
 
 
+# The page's tables in order: the case queue, the chosen case's orders, its trail, then the
+# anomaly flags' "money to hold first" and "every flagged promoter".
+QUEUE, ORDERS, TRAIL, HOLDABLE, FLAGGED = range(5)
+GRAPH = '[data-testid="stGraphVizChart"] svg g.node'
+
+
 def _triage_rendered(driver: WebDriver) -> bool:
-    rows = [len(driver.execute_script(TABLE_ROWS_JS, i)) for i in range(2)]
-    return ("of commission not yet paid" in _banner_text(driver) and rows == [3, 5]
+    rows = [len(driver.execute_script(TABLE_ROWS_JS, i)) for i in range(5)]
+    return ("of commission not yet paid" in _banner_text(driver)
+            and rows[QUEUE] == 3 and rows[ORDERS] == 4 and rows[HOLDABLE:] == [3, 5]
+            and len(driver.find_elements(By.CSS_SELECTOR, GRAPH)) >= 5
+            and driver.find_elements(By.CSS_SELECTOR, CHART_MARKS)  # the timeline
             and not driver.find_elements(By.CSS_SELECTOR, BUSY))
 
 
-def test_risk_triage_page_renders_in_chromium(app_url: str, browser: WebDriver,
+def test_risk_triage_page_renders_in_chromium(risk_url: str, browser: WebDriver,
                                               tmp_path: Path) -> None:
     png = tmp_path / "risk_triage.png"
-    browser.get(f"{app_url}/risk_triage")
+    browser.get(f"{risk_url}/risk_triage")
     _wait_rendered(browser, _triage_rendered, png)
     assert "2 flagged promoters have 1700.00 CNY" in _banner_text(browser), png
-    header, *rows = browser.execute_script(TABLE_ROWS_JS, 0)  # money to hold first
+    header, *cases = browser.execute_script(TABLE_ROWS_JS, QUEUE)
+    assert header[:4] == ["case", "promoter", "status", "money at risk"], f"{header}; {png}"
+    assert [(row[1], row[3]) for row in cases] == [("F", "764.83"), ("H2", "250.00")], png
+    header, *rows = browser.execute_script(TABLE_ROWS_JS, HOLDABLE)  # money to hold first
     assert header[:4] == ["rank", "promoter", "anomaly score", "unpaid"], f"{header}; {png}"
     assert [(row[1], row[3]) for row in rows] == [("R4", "1200.00"), ("R1", "500.00")], (
         f"{rows}; {png}")
     _assert_not_blank(png)
-    _assert_banner_painted(png, browser)
+    banner = browser.find_element(By.CSS_SELECTOR, '[data-testid="stAlertContainer"]')
+    browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", banner)
+    flags_png = tmp_path / "risk_triage_flags.png"
+    time.sleep(0.5)  # the scroll settles before the screenshot
+    assert browser.save_screenshot(str(flags_png)), flags_png
+    _assert_banner_painted(flags_png, browser)
+
+
+def _confirmed(driver: WebDriver) -> bool:
+    found = driver.find_elements(By.CSS_SELECTOR, '[data-testid="stAlertContentSuccess"]')
+    return bool(found) and "confirmed by ana" in found[0].text and not driver.find_elements(
+        By.CSS_SELECTOR, BUSY)
+
+
+def test_a_case_is_confirmed_from_the_page_in_chromium(risk_url: str, browser: WebDriver,
+                                                       tmp_path: Path) -> None:
+    """Runs last: it changes the books the page reads (case 1 confirmed)."""
+    png = tmp_path / "risk_case_confirmed.png"
+    browser.get(f"{risk_url}/risk_triage")
+    _wait_rendered(browser, _triage_rendered, tmp_path / "before.png")
+    name = browser.find_element(By.CSS_SELECTOR,
+                                'input[aria-label="your name (recorded on the trail)"]')
+    name.send_keys("ana", Keys.ENTER)
+    note = browser.find_element(By.CSS_SELECTOR,
+                                'textarea[aria-label="note: why (required to dismiss)"]')
+    note.send_keys("same phone as the promoter")
+    note.send_keys(Keys.TAB)
+    WebDriverWait(browser, RENDER_TIMEOUT_S, poll_frequency=0.25).until(
+        lambda d: not d.find_elements(By.CSS_SELECTOR, BUSY))
+    [confirm] = [b for b in browser.find_elements(By.TAG_NAME, "button")
+                 if b.text == "Confirm fraud"]
+    confirm.click()
+    _wait_rendered(browser, _confirmed, png)
+    banner = browser.find_element(By.CSS_SELECTOR, '[data-testid="stAlertContentSuccess"]').text
+    assert "764.83 CNY reversed in 3 ledger entries, promoter suspended" in banner, png
+    header, *cases = browser.execute_script(TABLE_ROWS_JS, QUEUE)
+    assert [row[1] for row in cases] == ["H2"], f"{cases}; {png}"  # the queue moved on
+    _assert_not_blank(png)
 
 
 def _rates_rendered(driver: WebDriver) -> bool:
@@ -336,7 +398,7 @@ def _finance_rendered(driver: WebDriver) -> bool:
     """The last verification, the promoters, merchants and waiting tables with their rows."""
     rows = [len(driver.execute_script(TABLE_ROWS_JS, i)) for i in range(3)]
     banners = driver.find_elements(By.CSS_SELECTOR, SUCCESS)
-    return (bool(banners) and "Last verification" in banners[0].text and rows == [4, 2, 4]
+    return (bool(banners) and "Last verification" in banners[0].text and rows == [4, 2, 3]
             and not driver.find_elements(By.CSS_SELECTOR, BUSY))
 
 
@@ -350,7 +412,7 @@ def test_finance_page_renders_in_chromium(finance_url: str, browser: WebDriver,
     header, *rows = browser.execute_script(TABLE_ROWS_JS, 2)  # waiting for a decision
     assert header[:4] == ["kind", "id", "promoter", "amount"], f"{header}; {png}"
     assert [(row[0], row[2], row[3], row[5]) for row in rows] == [
-        ("payout", "P1", "20000.00", "review_limit"), ("payout", "P3", "500.00", "risk_review"),
+        ("payout", "P1", "20000.00", "review_limit"),
         ("withdrawal", "P1", "15000.00", "review_limit")], f"{rows}; {png}"
     assert "6222021234567890123" not in browser.page_source, png  # masked, bank file aside
     _assert_not_blank(png)

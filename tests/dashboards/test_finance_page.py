@@ -38,14 +38,14 @@ def _withdrawals(env: dict[str, str]):
 def test_balances_waiting_items_last_check_and_downloads(env, monkeypatch):
     app = _run(env, monkeypatch)
     metrics = {m.label: m.value for m in app.metric}
-    assert metrics == {"owed to promoters": "20500.00", "payable to merchants": "175950.00",
+    assert metrics == {"owed to promoters": "20100.00", "payable to merchants": "175950.00",
                        "platform revenue": "10350.00"}  # 5% of 207,000.00
     assert "Last verification 2026-03-21 09:00 UTC by test" in app.success[0].value
     promoters, merchants, waiting = (frame.value for frame in app.dataframe)
     assert list(promoters["promoter"]) == ["P1", "P2", "P3"]
     assert list(promoters["withdrawing"]) == ["15000.00", "0.00", "100.00"]
     assert [(r.kind, r.promoter, r.amount, r._6) for r in waiting.itertuples()] == [
-        ("payout", "P1", "20000.00", "review_limit"), ("payout", "P3", "500.00", "risk_review"),
+        ("payout", "P1", "20000.00", "review_limit"),
         ("withdrawal", "P1", "15000.00", "review_limit")]
     assert list(merchants["payable"]) == ["175950.00"]
     labels = [b.proto.label for b in app.get("download_button")]
@@ -55,22 +55,22 @@ def test_balances_waiting_items_last_check_and_downloads(env, monkeypatch):
 
 def test_approving_a_withdrawal_records_who_and_why(env, monkeypatch):
     app = _run(env, monkeypatch)
-    app.selectbox[0].select("withdrawal 1: P1, 15000.00 CNY")
+    app.selectbox[0].select("withdrawal 2: P1, 15000.00 CNY")
     app.text_input(key="who").input("Ann")
     app.text_area[0].input("called P1, ID checked")
     app.button[1].click().run()  # Approve (0 is "Verify the ledger now")
     assert not app.exception
-    assert "withdrawal 1 is now approved (decided by dashboard:Ann)" in app.success[1].value
+    assert "withdrawal 2 is now approved (decided by dashboard:Ann)" in app.success[1].value
     w = _withdrawals(env)["P1"]
     assert (w.status, w.decided_by, w.note) == ("approved", "dashboard:Ann",
                                                 "called P1, ID checked")
     waiting = app.dataframe[2].value
-    assert list(waiting["kind"]) == ["payout", "payout"]
+    assert list(waiting["kind"]) == ["payout"]  # P1's, still above the review limit
 
 
 def test_a_decision_without_a_reason_changes_nothing(env, monkeypatch):
     app = _run(env, monkeypatch)
-    app.selectbox[0].select("withdrawal 1: P1, 15000.00 CNY")
+    app.selectbox[0].select("withdrawal 2: P1, 15000.00 CNY")
     app.text_input(key="who").input("Ann")
     app.button[2].click().run()  # Reject, no reason
     assert any("Say who you are and why" in e.value for e in app.error)

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
-import pandas as pd
 import pytest
 from sqlalchemy import text
 from typer.testing import CliRunner
 
 from api.cli import app
-from features.profiles.store import ANOMALY_FLAGS_TABLE, write_snapshot
 from settlement.db import create_db_engine
+from settlement.risk_cases import record_flags
+from settlement.risk_domain import RiskFlag
 from tests.conftest import DEFAULT_PLAN
 
 BRIEF = [
@@ -115,28 +116,32 @@ def test_payout_run_exports_csv_and_verify_passes(cli):
     assert cli("ledger", "verify").exit_code == 0
 
 
-def test_payout_run_holds_the_promoters_on_the_newest_flag_list(cli, monkeypatch):
-    events = write_events(cli.tmp / "e.jsonl", BRIEF)
+def test_payout_run_keeps_back_only_what_an_open_case_puts_at_risk(cli):
+    more = [{"event_id": "e6", "type": "touch", "ts": "2026-03-02T02:00:00Z", "customer_id": "y",
+             "promoter_id": "B"},
+            {"event_id": "e7", "type": "order_paid", "ts": "2026-03-02T03:00:00Z",
+             "order_id": "o2", "customer_id": "y", "merchant_id": "m1", "currency": "CNY",
+             "lines": [{"sku": "a", "category": "food", "amount": "1000.00"}]},
+            {"event_id": "e8", "type": "order_confirmed", "ts": "2026-03-03T00:00:00Z",
+             "order_id": "o2"}]
+    events = write_events(cli.tmp / "e.jsonl", BRIEF + more)
     cli("settle", events, "--plan", cli.tmp / "plan.yaml")
-    store = cli.tmp / "snapshots"
-    flags = pd.DataFrame({"as_of": pd.Timestamp("2026-03-09T00:00:00Z"), "currency": "CNY",
-                          "model_version": "1", "promoter_id": ["A", "B"], "score": [0.2, 0.9],
-                          "rank": [2, 1], "flagged": [False, True], "reasons": ["", "x"]})
-    write_snapshot(flags, store, ANOMALY_FLAGS_TABLE)
-    monkeypatch.setenv("FENRUN_FEATURE_STORE_DIR", str(store))
+    engine = create_db_engine(cli.url)
+    with engine.begin() as conn:
+        [case_id] = record_flags(conn, [RiskFlag("B", "self_referral", "high",
+                                                 {"orders": ["o1"]})],
+                                 datetime(2026, 3, 9, tzinfo=UTC))
+    engine.dispose()
     result = cli("payouts", "run", "--as-of", "2026-03-10T00:00:00Z")
     assert result.exit_code == 0, result.output
-    assert "1 promoters flagged as of 2026-03-09 00:00 UTC" in result.output
-    lines = {line.split()[1]: line for line in result.output.splitlines()
-             if line.strip()[:1].isdigit()}
-    assert lines["A"].endswith("paid") and lines["B"].endswith("awaiting_approval (risk_review)")
-    assert "1 paid, 1 awaiting approval" in result.output
-    assert "warning" not in result.stderr  # a day old: fresh enough
+    lines = result.output.splitlines()
+    [paid] = [line for line in lines if line.split()[1:2] == ["B"]]
+    assert paid.split()[2:] == ["100.00", "CNY", "paid"]  # 300.00 earned, 200.00 at risk
+    assert (f"200.00 CNY kept back until risk case #{case_id} about B (1 released order) "
+            "is decided") in result.output
+    assert "1 paid, 0 awaiting approval" in result.output  # A: 50.00 left, under the minimum
     unheld = cli("payouts", "run", "--as-of", "2026-03-11T00:00:00Z", "--no-hold-flagged")
-    assert "flagged" not in unheld.output  # B already waits: a run never pays it twice
-    assert "0 paid, 0 awaiting approval" in unheld.output
-    later = cli("payouts", "run", "--as-of", "2026-03-20T00:00:00Z")
-    assert "flag list is 11 days older than this run" in later.stderr
+    assert "2 paid" in unheld.output  # asked to ignore the case: A 150.00, B 200.00
     assert cli("ledger", "verify").exit_code == 0
 
 

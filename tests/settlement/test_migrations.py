@@ -78,3 +78,27 @@ def test_0013_drops_the_unread_indexes_and_keeps_the_rows(db_url):
     command.downgrade(_alembic_config(engine), "0007")
     assert "ix_touches_promoter_id" in {i["name"] for i in inspect(engine).get_indexes("touches")}
     engine.dispose()
+
+
+def test_0008_keeps_the_devices_promoters_joined_from_before_it(db_url):
+    from alembic import command
+
+    from settlement.db import _alembic_config
+
+    engine = create_db_engine(db_url)
+    command.upgrade(_alembic_config(engine), "0007")
+    with engine.begin() as conn:
+        conn.exec_driver_sql(
+            "INSERT INTO events (event_id, type, ts, payload_hash, status, reason, payload) "
+            "VALUES ('j1', 'promoter_joined', '2026-03-01 00:00:00', 'h', 'applied', NULL, "
+            "'{\"promoter_id\": \"P1\", \"device_hash\": \"d1\", \"ip_hash\": \"i1\"}'), "
+            "('j2', 'promoter_joined', '2026-03-01 00:00:00', 'h', 'applied', NULL, "
+            "'{\"promoter_id\": \"P2\"}'), "
+            "('j3', 'promoter_joined', '2026-03-01 00:00:00', 'h', 'rejected', 'x', "
+            "'{\"promoter_id\": \"P3\", \"device_hash\": \"d3\"}')")
+    upgrade(engine)
+    with engine.connect() as conn:
+        rows = conn.exec_driver_sql(
+            "SELECT promoter_id, device_hash, ip_hash FROM promoter_devices").all()
+    assert [tuple(row) for row in rows] == [("P1", "d1", "i1")]
+    engine.dispose()

@@ -9,13 +9,14 @@ from settlement.payouts import (
     AWAITING_APPROVAL,
     PAID,
     REJECTED,
-    REVIEW_LIMIT,
-    RISK_REVIEW,
     approve_payout,
     list_payouts,
     reject_payout,
     run_payouts,
 )
+from settlement.risk_actions import confirm_case, dismiss_case
+from settlement.risk_cases import record_flags
+from settlement.risk_domain import RiskFlag
 from tests.settlement.helpers import assert_books_verified, at, promoter, settle
 
 
@@ -103,19 +104,54 @@ def test_every_entry_records_the_plan_version_that_produced_it(earned, plans):
     assert unversioned == 0
 
 
-def test_flagged_promoters_wait_for_risk_review_whatever_the_sum(earned, plans):
-    made = {p.promoter_id: p for p in run_payouts(earned, plans, at("2026-03-10T00:00:00Z"),
-                                                  risk_review=frozenset({"normal", "nobody"}))}
-    assert (made["normal"].status, made["normal"].hold_reason) == (AWAITING_APPROVAL,
-                                                                  RISK_REVIEW)
-    assert (made["big"].status, made["big"].hold_reason) == (AWAITING_APPROVAL, REVIEW_LIMIT)
-    assert promoter(earned, "normal")["available"] == "150.00"  # nothing left the books
-    assert run_payouts(earned, plans, at("2026-03-11T00:00:00Z")) == []  # still waiting
-    paid = approve_payout(earned, plans, made["normal"].payout_id)
-    assert (paid.status, paid.hold_reason) == (PAID, RISK_REVIEW)  # why it waited is kept
-    assert promoter(earned, "normal") == {"pending": "0.00", "available": "0.00",
-                                          "paid": "150.00"}
-    with earned.connect() as conn:
-        reasons = {p.promoter_id: p.hold_reason for p in list_payouts(conn)}
-    assert reasons == {"normal": RISK_REVIEW, "big": REVIEW_LIMIT}
-    assert_books_verified(earned)
+def _top_earner(books, plans, ev):
+    """"top" earns 200.00 on o-top-c1-2 (flagged below) and 500.00 on o-top-c2-2; "normal"
+    150.00; all released by day 9."""
+    events = [ev.join("2026-03-01T00:00:00Z", p) for p in ("top", "normal")]
+    events += earn(ev, "top", "c1", "2000.00", 2) + earn(ev, "top", "c2", "5000.00", 2)
+    events += earn(ev, "normal", "c3", "1500.00", 2)
+    settle(books, plans, events, as_of="2026-03-05T00:00:00Z")
+    with books.begin() as conn:
+        [case_id] = record_flags(conn, [RiskFlag("top", "self_referral", "high",
+                                                 {"orders": ["o-top-c1-2"]})],
+                                 at("2026-03-05T00:00:00Z"))
+    return case_id
+
+
+def test_a_payout_keeps_back_only_what_an_open_case_puts_at_risk(books, plans, ev):
+    case_id = _top_earner(books, plans, ev)
+    made = {p.promoter_id: p for p in run_payouts(books, plans, at("2026-03-10T00:00:00Z"))}
+    top = made["top"]
+    assert (top.status, top.amount_minor, top.kept_back_minor) == (PAID, 50_000, 20_000)
+    assert top.kept_back_reason == (f"200.00 CNY kept back until risk case #{case_id} about top "
+                                    "(1 released order) is decided")
+    assert (made["normal"].amount_minor, made["normal"].kept_back_minor) == (15_000, 0)
+    assert promoter(books, "top")["available"] == "200.00"  # still in the books, not paid
+    with books.connect() as conn:
+        [stored] = [p for p in list_payouts(conn) if p.promoter_id == "top"]
+    assert stored.kept_back_reason == top.kept_back_reason
+    assert_books_verified(books)
+
+
+def test_a_dismissed_case_lets_the_next_run_pay_what_it_kept_back(books, plans, ev):
+    case_id = _top_earner(books, plans, ev)
+    run_payouts(books, plans, at("2026-03-10T00:00:00Z"))
+    dismiss_case(books, case_id, "ana", "a real customer")
+    [paid] = run_payouts(books, plans, at("2026-03-11T00:00:00Z"))
+    assert (paid.promoter_id, paid.amount_minor, paid.kept_back_minor) == ("top", 20_000, 0)
+
+
+def test_a_confirmed_case_claws_back_instead_of_paying(books, plans, ev):
+    case_id = _top_earner(books, plans, ev)
+    run_payouts(books, plans, at("2026-03-10T00:00:00Z"))
+    confirm_case(books, plans, case_id, "ana")
+    assert run_payouts(books, plans, at("2026-03-11T00:00:00Z")) == []
+    assert promoter(books, "top") == {"pending": "0.00", "available": "0.00", "paid": "500.00"}
+    assert_books_verified(books)
+
+
+def test_runs_can_ignore_cases(books, plans, ev):
+    _top_earner(books, plans, ev)
+    made = {p.promoter_id: p for p in run_payouts(books, plans, at("2026-03-10T00:00:00Z"),
+                                                  hold_cases=False)}
+    assert (made["top"].amount_minor, made["top"].kept_back_minor) == (70_000, 0)

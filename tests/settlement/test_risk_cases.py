@@ -10,9 +10,17 @@ from sqlalchemy import select
 from settlement import risk_tables as r
 from settlement.errors import NotFound
 from settlement.payouts import run_payouts
-from settlement.read_model import promoter_balances
+from settlement.read_model import held_orders, promoter_balances
+from settlement.reports import verify_ledger
 from settlement.risk_actions import confirm_case, dismiss_case, investigate_case
-from settlement.risk_cases import case_events, case_order_ids, get_case, list_cases, record_flags
+from settlement.risk_cases import (
+    case_events,
+    case_labels,
+    case_order_ids,
+    get_case,
+    list_cases,
+    record_flags,
+)
 from settlement.risk_domain import CaseError, CaseStatus, RiskFlag
 from tests.settlement.helpers import assert_books_verified, at, settle
 
@@ -147,6 +155,17 @@ def test_a_decided_case_cannot_move_and_unknown_cases_are_named(mall, plans):
         confirm_case(mall, plans, case_id, "")
 
 
+def test_decided_cases_are_labels(mall, plans):
+    [fraud] = _open(mall, _flag())
+    [honest] = _open(mall, _flag("H2", "velocity", ("x1",)))
+    confirm_case(mall, plans, fraud, "ana")
+    dismiss_case(mall, honest, "ana", "a promotion")
+    with mall.connect() as conn:
+        labels = case_labels(conn)
+    assert [(x.case_id, x.promoter_id, x.status, x.rules) for x in labels] == [
+        (fraud, "F", "confirmed", ("self_referral",)), (honest, "H2", "dismissed", ("velocity",))]
+
+
 def test_a_new_case_opens_after_a_decision(mall, plans):
     [first] = _open(mall, _flag())
     dismiss_case(mall, first, "ana", "fine")
@@ -155,3 +174,36 @@ def test_a_new_case_opens_after_a_decision(mall, plans):
     with mall.connect() as conn:
         assert conn.execute(select(r.risk_cases.c.status).order_by(
             r.risk_cases.c.case_id)).scalars().all() == ["dismissed", "open"]
+
+
+@pytest.mark.integration
+def test_racing_confirmations_and_releases_book_the_reversal_once(postgres_url, plans, ev):
+    """Four people confirm the same case while a release job runs, on PostgreSQL: one
+    confirmation books, the others find it done, and the release never moves commission the
+    confirmation already reversed from pending."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from settlement.db import create_db_engine, upgrade
+    from settlement.service import release_due
+
+    books = create_db_engine(postgres_url)
+    upgrade(books)
+    settle(books, plans, _mall(ev), as_of="2026-03-10T00:00:00Z")
+    before = _balances(books)
+    [case_id] = _open(books, _flag())
+    with ThreadPoolExecutor(5) as pool:
+        jobs = [pool.submit(confirm_case, books, plans, case_id, f"p{i}") for i in range(4)]
+        jobs.append(pool.submit(release_due, books, plans, at("2026-03-30T00:00:00Z")))
+        decisions = [job.result() for job in jobs[:4]]
+        jobs[4].result()
+    assert sum(d.changed for d in decisions) == 1
+    after = _balances(books)
+    # Whichever won: f2 frozen and reversed from pending, or released first and clawed back.
+    # A release slipping in between the confirmation's read and its write would leave F
+    # -150.00 pending and +150.00 available instead.
+    assert after["F"].pending_minor == 0
+    assert after["F"].available_minor == before["F"].available_minor - 20_000
+    with books.connect() as conn:
+        assert "f3" in held_orders(conn, ["f2", "f3"])
+        assert verify_ledger(conn) == []
+    books.dispose()

@@ -107,6 +107,8 @@ def upgrade() -> None:
         sa.Column("ip_hash", sa.String(length=128), nullable=True),
         sa.PrimaryKeyConstraint("promoter_id", name=op.f("pk_promoter_devices")),
     )
+    op.create_index(op.f("ix_promoter_devices_device_hash"), "promoter_devices", ["device_hash"])
+    op.create_index(op.f("ix_promoter_devices_ip_hash"), "promoter_devices", ["ip_hash"])
     _backfill_devices(devices)
     with op.batch_alter_table("payouts", schema=None) as batch_op:
         batch_op.add_column(sa.Column("kept_back_minor", sa.BigInteger(), nullable=True))
@@ -142,6 +144,8 @@ def downgrade() -> None:
     with op.batch_alter_table("payouts", schema=None) as batch_op:
         batch_op.drop_column("kept_back_reason")
         batch_op.drop_column("kept_back_minor")
+    op.drop_index(op.f("ix_promoter_devices_ip_hash"), table_name="promoter_devices")
+    op.drop_index(op.f("ix_promoter_devices_device_hash"), table_name="promoter_devices")
     op.drop_table("promoter_devices")
     op.drop_index(op.f("ix_risk_entries_order_id"), table_name="risk_entries")
     op.drop_table("risk_entries")
