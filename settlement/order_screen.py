@@ -13,6 +13,12 @@ Per batch, `OrderScreener.prefetch` loads the promoters who joined from the devi
 batch's orders were paid from (indexed lookups, only when an order carries one), and which of
 the batch's refunded orders are held (a held order is never released by a refund either).
 `flush` writes the joins' devices, the holds and the flags (as cases) in the batch's transaction.
+
+The pipelined writer (`settlement.pipeline`) keeps one screener for a whole run: what it learnt
+of joins and holds in earlier batches stays in memory, since those batches may not be committed
+yet when the next is decided; it reads through the run's reader (`prefetch_with`) and hands each
+batch's writes (`take`) to the writer thread, which writes them (`write_screen`) in that batch's
+transaction.
 """
 
 from __future__ import annotations
@@ -28,8 +34,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from settlement import risk_tables as r
 from settlement.events import Event, OrderPaid, OrderRefunded, PromoterJoined
 from settlement.money import format_amount
-from settlement.read_model import held_orders
-from settlement.repository import DatabaseSource
+from settlement.repository import DatabaseSource, chunks
 from settlement.risk_cases import active_case_id, record_flags
 from settlement.risk_domain import FlagSource, RiskFlag
 from settlement.splits import Allocation, Beneficiary
@@ -65,6 +70,17 @@ def _text(payload: dict[str, Any], key: str) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
+@dataclass(frozen=True, slots=True)
+class ScreenWrites:
+    """What one batch's screen writes: the joins' devices (by event id) and the flags."""
+
+    joins: dict[str, tuple[str, _Devices]]
+    flags: list[tuple[RiskFlag, str, Any]]
+
+    def __bool__(self) -> bool:
+        return bool(self.joins or self.flags)
+
+
 @dataclass
 class OrderScreener:
     """The screen's state for one batch: what it loaded, and what it found."""
@@ -79,6 +95,11 @@ class OrderScreener:
     def prefetch(self, conn: Connection, batch: Sequence[Event]) -> None:
         """One query for the devices the batch's orders were paid from, one for held refunds.
         Joins' devices are kept and held orders respected even with the screen off."""
+        self.prefetch_with(DatabaseSource(conn).lookup, batch)
+
+    def prefetch_with(self, lookup: Any, batch: Sequence[Event]) -> None:
+        """`prefetch` through a repository lookup (`DatabaseSource.lookup`), for a reader that is
+        not the batch's own connection."""
         screening = self.screen.enabled and self.screen.self_referral
         keys: set[str] = set()
         refunded: list[str] = []
@@ -96,14 +117,16 @@ class OrderScreener:
             elif isinstance(body, OrderRefunded):
                 refunded.append(body.order_id)
         if keys:
-            self._load_devices(conn, sorted(keys))
-        if refunded:
-            self._held |= held_orders(conn, refunded)
+            self._load_devices(lookup, sorted(keys))
+        refunded = [order_id for order_id in refunded if order_id not in self._held]
+        for part in chunks(sorted(set(refunded))):
+            self._held.update(order_id for (order_id,) in lookup.rows(
+                "SELECT order_id FROM order_holds WHERE lifted_at IS NULL AND order_id {ids}",
+                part))
 
-    def _load_devices(self, conn: Connection, keys: list[str]) -> None:
+    def _load_devices(self, lookup: Any, keys: list[str]) -> None:
         """Promoters who joined from any of `keys` (device or IP hashes): two indexed lookups
         with the keys as one parameter (the repository's driver-level path)."""
-        lookup = DatabaseSource(conn).lookup
         for start in range(0, len(keys), MAX_KEYS):
             part = keys[start:start + MAX_KEYS]
             for column in ("device_hash", "ip_hash"):
@@ -169,16 +192,28 @@ class OrderScreener:
         """Whether `flush` has anything to write."""
         return bool(self._joins or self.flags)
 
+    def take(self) -> ScreenWrites:
+        """What this batch found, to write; the screener keeps what it learnt, not the writes."""
+        writes = ScreenWrites(self._joins, self.flags)
+        self._joins, self.flags = {}, []
+        return writes
+
     def flush(self, conn: Connection, applied: set[str]) -> None:
         """Write the devices of the joins among the `applied` event ids, then the holds and the
         flags (as cases)."""
-        joins = [{"promoter_id": p, "device_hash": d.device_hash, "ip_hash": d.ip_hash}
-                 for event_id, (p, d) in self._joins.items() if event_id in applied]
-        if joins:
-            insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
-            conn.execute(insert(r.promoter_devices).on_conflict_do_nothing(), joins)
-        if self.flags:
-            _hold_and_open(conn, self.flags)
+        write_screen(conn, self.take(), applied)
+
+
+def write_screen(conn: Connection, writes: ScreenWrites, applied: set[str]) -> None:
+    """Write the devices of the joins among the `applied` event ids, then the holds and the
+    flags (as cases), in the batch's transaction."""
+    joins = [{"promoter_id": p, "device_hash": d.device_hash, "ip_hash": d.ip_hash}
+             for event_id, (p, d) in writes.joins.items() if event_id in applied]
+    if joins:
+        insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+        conn.execute(insert(r.promoter_devices).on_conflict_do_nothing(), joins)
+    if writes.flags:
+        _hold_and_open(conn, writes.flags)
 
 
 def _hold_and_open(conn: Connection, flags: list[tuple[RiskFlag, str, Any]]) -> None:

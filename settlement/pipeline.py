@@ -35,8 +35,15 @@ from typing import Any, TypeVar
 from sqlalchemy import Connection, Engine
 
 from settlement.book_lock import data_version, let_go_book, try_hold_book
-from settlement.engine import Outcome, Settler
+from settlement.engine import EventStatus, Outcome, Settler
 from settlement.events import Event
+from settlement.order_screen import (
+    DEFAULT_SCREEN,
+    OrderScreen,
+    OrderScreener,
+    ScreenWrites,
+    write_screen,
+)
 from settlement.plan import PlanBook
 from settlement.plan_store import PlanWatch
 from settlement.repository import (
@@ -63,6 +70,8 @@ class BookChanged(StaleState):
 class _Job:
     index: int
     prepared: PreparedFlush
+    screen: ScreenWrites  # the order-time screen's holds, cases and join devices
+    applied: frozenset[str]  # the batch's applied event ids (a rejected join stores no device)
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +103,8 @@ class _Writer(threading.Thread):
                 with self.conn.begin():
                     self._check_unchanged()
                     write_flush(self.conn, job.prepared)
+                    if job.screen:
+                        write_screen(self.conn, job.screen, set(job.applied))
             except BaseException as error:  # noqa: BLE001 - handed to the deciding thread
                 self.failed = True
                 self.done.put(_Done(job.index, error))
@@ -120,8 +131,11 @@ class _Run:
     """One pipelined ingest over a writer connection that holds the book."""
 
     def __init__(self, engine: Engine, conn: Connection, plans: PlanWatch,
-                 reapply: Callable[[Sequence[Event]], list[Outcome]]) -> None:
+                 reapply: Callable[[Sequence[Event]], list[Outcome]],
+                 screen: OrderScreen = DEFAULT_SCREEN) -> None:
         self.engine = engine
+        # One screener for the run: joins and holds of batches not yet committed stay known.
+        self.screener = OrderScreener(screen)
         self.conn = conn
         self.reapply = reapply
         self.version = data_version(conn)  # before anything is read
@@ -151,12 +165,15 @@ class _Run:
                     continue
                 with collector_paused():
                     workspace.prefetch(events)
-                    settler = Settler(workspace, self.book)
+                    self.screener.prefetch_with(source.lookup, events)
+                    settler = Settler(workspace, self.book, False, self.screener)
                     outcomes = [settler.apply(event) for event in events]
                     prepared = prepare_flush(reader, self.engine.dialect, workspace.changes)
                     workspace.carry_over()
+                applied = frozenset(o.event_id for o in outcomes
+                                    if o.status == EventStatus.APPLIED)
                 self.pending.append(_Pending(index, tag, events, outcomes))
-                self.writer.jobs.put(_Job(index, prepared))
+                self.writer.jobs.put(_Job(index, prepared, self.screener.take(), applied))
             yield from self._confirm(block=True)
         finally:
             self._stop()

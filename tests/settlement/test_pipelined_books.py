@@ -219,6 +219,11 @@ def test_a_simulated_mall_settles_to_identical_books(two_books, tmp_path):
     assert pipelined(piped, events) == by_reading(reading, events)
     assert dump(piped) == dump(reading)
     assert_books_verified(piped)
+    # the order-time screen ran on the pipelined path too: its holds and cases are in the dump
+    with piped.connect() as conn:
+        held = conn.exec_driver_sql("SELECT count(*) FROM order_holds").scalar_one()
+        cases = conn.exec_driver_sql("SELECT count(*) FROM risk_cases").scalar_one()
+    assert held > 0 and cases > 0
 
 
 def _tricky(factory: EventFactory) -> list[Event]:
