@@ -111,6 +111,12 @@ EXAMPLES: dict[tuple[str, str], tuple[str, Any, set[int]]] = {
                                                      OK),
     ("GET", "/v1/promoters/{promoter_id}/statements/{period}"): (
         "/v1/promoters/P1/statements/2026-03", None, {200, 404}),  # 404 until built
+    # A promoter's own money: the admin key's name is no promoter (404), the promoter key's is.
+    ("GET", "/v1/me/balances"): ("/v1/me/balances", None, {200, 404}),
+    ("GET", "/v1/me/statements/{period}"): ("/v1/me/statements/2026-03", None, {200, 404}),
+    ("POST", "/v1/me/withdrawals"): ("/v1/me/withdrawals", {  # no payee, nothing available
+        "amount": "10.00", "request_key": "k-me"}, {422}),
+    ("GET", "/v1/me/withdrawals"): ("/v1/me/withdrawals", None, OK),
 }
 
 
