@@ -36,9 +36,11 @@ from settlement import finance_tables as f
 from settlement import payees, people_audit
 from settlement import people_tables as pt
 from settlement import tables as t
+from settlement.bank_batches import LineSource, LineStatus
 from settlement.errors import NotFound
 from settlement.invite_codes import codes_of
 from settlement.money import format_amount
+from settlement.payouts import lock_disbursements
 from settlement.people_books import bound_promoter, promoter_status
 from settlement.people_errors import ErasureRefused
 from settlement.personal_data import DataCipher
@@ -192,7 +194,8 @@ def money_in_flight(conn: Connection, person_id: str) -> list[str]:
                          "awaiting the bank's result")
     for source_id, batch_id in conn.execute(
             select(line.source_id, line.batch_id).where(
-                line.promoter_id == person_id, line.source == "payout", line.status == "sent")
+                line.promoter_id == person_id, line.source == LineSource.PAYOUT,
+                line.status == LineStatus.SENT)
             .order_by(line.batch_id, line.line_id).limit(MAX_BLOCKERS_NAMED)):
         found.append(f"payout {source_id} was sent in bank batch {batch_id}, "
                      "awaiting the bank's result")
@@ -207,6 +210,7 @@ def erase_person(conn: Connection, person_id: str, actor: str, reason: str | Non
     (`ErasureRefused`) while money is on its way to the person's payee (`money_in_flight`)."""
     if not _known(conn, person_id):
         raise NotFound(f"person_id: nothing is held about {person_id!r}")
+    lock_disbursements(conn)  # no withdrawal or batch starts between this check and the erase
     in_flight = money_in_flight(conn, person_id)
     if in_flight:
         raise ErasureRefused(f"person_id: {person_id!r} cannot be erased while money is on its "

@@ -42,6 +42,7 @@ def client(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
         assert {r["status"] for r in sent.json()["results"]} == {"applied"}
         client.post("/v1/payouts/run", json={"as_of": "2026-03-20T00:00:00Z",
                                              "hold_flagged": False})  # releases; both wait
+        client.admin = admin  # type: ignore[attr-defined]
         client.keys = {}  # type: ignore[attr-defined]
         client.payees = {}  # type: ignore[attr-defined]
         for promoter in ("P1", "P2"):
@@ -112,3 +113,14 @@ def test_my_statement_is_mine(client):
     assert client.get("/v1/promoters/P2/statements/2026-03", headers=p1).status_code == 403
     bad = client.get("/v1/me/statements/March", headers=p1)
     assert bad.status_code == 422
+
+
+def test_erasing_a_promoter_with_a_withdrawal_on_its_way_is_409_naming_it(client):
+    asked = client.post("/v1/me/withdrawals", headers=client.keys["P1"],
+                        json={"amount": "100.00", "request_key": "me-1"}).json()
+    assert client.post("/v1/people/P1/erase", json={}).status_code == 403  # finance may not
+    erase = client.post("/v1/people/P1/erase", json={}, headers=client.admin)
+    assert (erase.status_code, erase.json()["code"]) == (409, "erasure_refused")
+    detail = erase.json()["detail"]
+    assert f"withdrawal {asked['withdrawal_id']} is waiting for a reviewer" in detail
+    assert client.get("/v1/promoters/P1/payees").json()["payees"][0]["account"] != "(erased)"
