@@ -42,6 +42,7 @@ from api.routes import (
     segments,
 )
 from api.routes import bank as bank_routes
+from api.routes import me as me_routes
 from api.routes import payees as payees_routes
 from api.routes import statements as statements_routes
 from api.routes import withdrawals as withdrawals_routes
@@ -59,7 +60,7 @@ from settlement.stream.lag import StreamLag
 
 ROUTERS = (health, events, balances, payouts, plans, keys, models, segments, promoters, rates,
            applications, invites, privacy, payees_routes, withdrawals_routes, bank_routes,
-           statements_routes, risk_cases)
+           statements_routes, risk_cases, me_routes)
 
 
 def create_app(settings: ServingSettings | None = None, books: SettlementSettings | None = None,

@@ -114,9 +114,15 @@ def balances(
     if format == "json":
         typer.echo(json.dumps(document, indent=2, ensure_ascii=False))
         return
-    typer.echo(f"{'promoter':<24}{'pending':>14}{'available':>14}{'paid':>14}")
+    # The `withdrawing` column appears only when some promoter has money withdrawing.
+    withdrawing = any("withdrawing" in row for row in document["promoters"].values())
+    extra = f"{'withdrawing':>14}" if withdrawing else ""
+    typer.echo(f"{'promoter':<24}{'pending':>14}{'available':>14}{'paid':>14}{extra}")
+    zero = format_amount(0, document["currency"])
     for owner, row in document["promoters"].items():
-        typer.echo(f"{owner:<24}{row['pending']:>14}{row['available']:>14}{row['paid']:>14}")
+        extra = f"{row.get('withdrawing', zero):>14}" if withdrawing else ""
+        typer.echo(f"{owner:<24}{row['pending']:>14}{row['available']:>14}{row['paid']:>14}"
+                   f"{extra}")
     for owner, row in document["merchants"].items():
         typer.echo(f"merchant {owner:<15}{row['payable']:>14}")
     typer.echo(f"platform revenue {document['platform']['revenue']}")

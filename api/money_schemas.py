@@ -56,6 +56,16 @@ class WithdrawalIn(BaseModel):
     payee_id: int | None = Field(default=None, description="default: the active payee")
 
 
+class OwnWithdrawalIn(BaseModel):
+    """A promoter's own request (`POST /v1/me/withdrawals`): the promoter is the key's."""
+
+    amount: str = Field(description="decimal string in the plan's currency, e.g. \"1200.00\"")
+    request_key: str = Field(min_length=1, max_length=MAX_REQUEST_KEY_CHARS,
+                             description="the client's key: the same request sent again "
+                                         "returns the first one")
+    payee_id: int | None = Field(default=None, description="default: the active payee")
+
+
 class DecisionIn(BaseModel):
     note: str = Field(min_length=1, max_length=2000, description="why (recorded with who)")
 

@@ -37,3 +37,10 @@ class TooManyAttempts(SettlementError):
     """A device or an IP address reached its limit of applications or registrations per day."""
 
     code = "too_many_attempts"
+
+
+class ErasureRefused(SettlementError):
+    """A person cannot be erased yet: money is on its way to their payee (a withdrawal waiting
+    for a reviewer or the bank, a payout line the bank has not answered); the message names it."""
+
+    code = "erasure_refused"

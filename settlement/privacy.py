@@ -9,7 +9,17 @@ ID numbers, documents, device and IP indexes); the ledger's amounts and ids stay
 law requires, and so do the audit rows (which hold no personal value). Both are audited.
 
 Other modules that store personal data add a section to `SECTIONS`, an eraser to `ERASERS` and
-their columns to `ENCRYPTED`, so export, erase and rotation cover them with no other change.
+their columns to `ENCRYPTED`, so export, erase and rotation cover them with no other change
+(payees, `settlement.payees`, are covered so).
+
+Money on its way to a payee: a person whose withdrawal is still waiting for a reviewer, approved
+but not yet settled by the bank (sent in a batch or not), or who has a payout line in a batch the
+bank has not answered, cannot be erased yet: the erase is refused whole (`ErasureRefused`, naming
+each withdrawal or payout), nothing is changed. The payee's details are what that money needs to
+reach them (the batch file is written and may be downloaded again from them), and keeping them
+until the payment settles is the legal obligation the erasure waits for. Reject the request, or
+apply the bank's result, then erase. Paid payouts not yet in a batch do not block: an erased
+payee is retired, so the next batch leaves them out and reports that the promoter has no payee.
 """
 
 from __future__ import annotations
@@ -22,18 +32,24 @@ from typing import Any
 from sqlalchemy import Connection, Engine, Table, func, select, update
 
 from settlement import applications as apps
-from settlement import people_audit
+from settlement import finance_tables as f
+from settlement import payees, people_audit
 from settlement import people_tables as pt
 from settlement import tables as t
+from settlement.bank_batches import LineSource, LineStatus
 from settlement.errors import NotFound
 from settlement.invite_codes import codes_of
 from settlement.money import format_amount
+from settlement.payouts import lock_disbursements
 from settlement.people_books import bound_promoter, promoter_status
+from settlement.people_errors import ErasureRefused
 from settlement.personal_data import DataCipher
 from settlement.read_accounts import books_currencies, promoter_balances
 from settlement.service import in_transaction
+from settlement.withdrawals import WithdrawalStatus
 
 MAX_ROWS_PER_SECTION = 10_000
+MAX_BLOCKERS_NAMED = 10  # an erase refused for money in flight names at most this many
 ROTATE_BATCH = 500  # rows per transaction: bounds lock time while rotating a large table
 ERASED_REASON = "erased at the person's request before a decision"
 
@@ -106,6 +122,7 @@ SECTIONS: dict[str, Section] = {
     "invite_link_uses": _link_uses,
     "promoter": _as_promoter,
     "customer": _as_customer,
+    "payees": payees.export_payees,
     "audit": _audit,
 }
 
@@ -154,16 +171,51 @@ def _erase_link_uses(conn: Connection, person_id: str, at: datetime) -> int:
 ERASERS: dict[str, Eraser] = {
     "applications": _erase_applications,
     "invite_link_uses": _erase_link_uses,
+    "payees": payees.erase_payees,
 }
+
+
+def money_in_flight(conn: Connection, person_id: str) -> list[str]:
+    """What is on its way to the person's payees and still needs their details (see the module
+    docstring), one phrase each, at most `MAX_BLOCKERS_NAMED`; empty when erasure may go on."""
+    w, line = f.withdrawals.c, f.bank_lines.c
+    found = []
+    for w_id, status, batch_id in conn.execute(
+            select(w.withdrawal_id, w.status, w.batch_id).where(
+                w.promoter_id == person_id,
+                w.status.in_((WithdrawalStatus.REQUESTED, WithdrawalStatus.APPROVED)))
+            .order_by(w.withdrawal_id).limit(MAX_BLOCKERS_NAMED)):
+        if status == WithdrawalStatus.REQUESTED:
+            found.append(f"withdrawal {w_id} is waiting for a reviewer (reject it first)")
+        elif batch_id is None:
+            found.append(f"withdrawal {w_id} is approved and not yet sent to the bank")
+        else:
+            found.append(f"withdrawal {w_id} was sent in bank batch {batch_id}, "
+                         "awaiting the bank's result")
+    for source_id, batch_id in conn.execute(
+            select(line.source_id, line.batch_id).where(
+                line.promoter_id == person_id, line.source == LineSource.PAYOUT,
+                line.status == LineStatus.SENT)
+            .order_by(line.batch_id, line.line_id).limit(MAX_BLOCKERS_NAMED)):
+        found.append(f"payout {source_id} was sent in bank batch {batch_id}, "
+                     "awaiting the bank's result")
+    return found[:MAX_BLOCKERS_NAMED]
 
 
 def erase_person(conn: Connection, person_id: str, actor: str, reason: str | None,
                  at: datetime) -> dict[str, int]:
     """Erase one person's personal fields everywhere (rows erased per kind); ledger amounts and
     ids are kept. A pending application is closed as rejected (it can no longer be reviewed).
-    Erasing twice erases nothing the second time, and is audited both times."""
+    Erasing twice erases nothing the second time, and is audited both times. Refused whole
+    (`ErasureRefused`) while money is on its way to the person's payee (`money_in_flight`)."""
     if not _known(conn, person_id):
         raise NotFound(f"person_id: nothing is held about {person_id!r}")
+    lock_disbursements(conn)  # no withdrawal or batch starts between this check and the erase
+    in_flight = money_in_flight(conn, person_id)
+    if in_flight:
+        raise ErasureRefused(f"person_id: {person_id!r} cannot be erased while money is on its "
+                             f"way to their payee: {'; '.join(in_flight)}; erase once the bank's "
+                             "result settles it (nothing was erased)")
     erased = {name: eraser(conn, person_id, at) for name, eraser in ERASERS.items()}
     detail = ", ".join(f"{name} {count}" for name, count in erased.items())
     people_audit.record(conn, at, actor, "privacy.erased", person_id, None,
@@ -187,7 +239,15 @@ ENCRYPTED: list[EncryptedColumns] = [
                      {"name_token": apps.NAME, "phone_token": apps.PHONE,
                       "id_number_token": apps.ID_NUMBER, "documents_token": apps.DOCUMENTS},
                      {"phone_index": ("phone_token", apps.PHONE)}),
+    EncryptedColumns(f.payees, "payee_id",
+                     {"holder_name_sealed": payees.HOLDER_CONTEXT,
+                      "account_sealed": payees.ACCOUNT_CONTEXT}),
 ]
+
+
+def _erased(token: str | None) -> bool:
+    """No value to rotate: NULL, or "" (an erased payee's columns, which are NOT NULL)."""
+    return not token
 
 
 @dataclass
@@ -203,11 +263,11 @@ def _rotated_row(cipher: DataCipher, spec: EncryptedColumns, row: Any) -> dict[s
     values: dict[str, Any] = {}
     for column, context in spec.tokens.items():
         token = row[column]
-        if token is not None and not cipher.is_current(token):
+        if not _erased(token) and not cipher.is_current(token):
             values[column] = cipher.rotate(token, context)
     for column, (token_column, context) in spec.indexes.items():
         token = row[token_column]
-        if token is not None and row[column] is not None:
+        if not _erased(token) and row[column] is not None:
             index = cipher.blind_index(cipher.decrypt(token, context), context)
             if index != row[column]:
                 values[column] = index
@@ -241,7 +301,7 @@ def not_current(conn: Connection, cipher: DataCipher) -> int:
         for column in spec.tokens:
             c = spec.table.c[column]
             total += int(conn.execute(select(func.count()).where(
-                c.is_not(None), c.not_like(prefix))).scalar_one())
+                c.is_not(None), c != "", c.not_like(prefix))).scalar_one())
     return total
 
 

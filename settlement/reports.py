@@ -26,7 +26,10 @@ def balances_document(conn: Connection) -> dict[str, Any]:
     """The `fenrun balances --format json` document; amounts are decimal strings.
 
     An installation settles one currency (its plan's), so amounts are printed in it; a second
-    currency would be listed under `other_currencies` rather than silently added up.
+    currency would be listed under `other_currencies` rather than silently added up. A promoter
+    with money withdrawing (requested or sent, not yet paid: no longer available) has it under
+    `withdrawing`; the key is left out when it is zero, so books without withdrawals read as
+    they always did.
     """
     raw = raw_balances(conn)
     currencies = books_currencies(conn)
@@ -38,6 +41,8 @@ def balances_document(conn: Connection) -> dict[str, Any]:
             "available": format_amount(balance.available_minor, main),
             "paid": format_amount(balance.paid_minor, main),
         }
+        if balance.withdrawing_minor:
+            promoters[owner]["withdrawing"] = format_amount(balance.withdrawing_minor, main)
     merchants = {
         owner: {"payable": format_amount(readable_balance(kind, amount), main)}
         for (kind, owner, currency), amount in sorted(raw.items())

@@ -1,7 +1,9 @@
 """`fenrun demo`: the whole settlement path on embedded defaults, end to end, in one command.
 
-Simulates a mall, settles it into the configured database (SQLite under .fenrun/ by default), pays
-out, verifies the books and prints what a finance or growth person would look at first. Safe to
+Simulates a mall, settles it into the configured database (SQLite under .fenrun/ by default), walks
+one promoter through the lifecycle (`api.demo_lifecycle`: an approved application, a payee,
+a withdrawal paid through a bank file), pays out, verifies the books and prints what a finance or
+growth person would look at first. Safe to
 run twice: every event is idempotent, so a second run changes nothing.
 """
 
@@ -22,7 +24,8 @@ from api.commands.ltv import promoters_command
 from api.commands.rates import demo_rates
 from api.commands.risk import flag_command
 from api.commands.train import train_command
-from api.common import fail, open_books
+from api.common import fail, open_books, open_cipher
+from api.demo_lifecycle import lifecycle_step
 from features.simulator import SimulationConfig, simulate
 from settlement.config import SettlementSettings
 from settlement.db import create_db_engine, upgrade
@@ -66,6 +69,8 @@ def demo_command(
         raise typer.Exit(1)
     plans_as_of = last_at + timedelta(days=1)
     typer.echo(f"2/8 settled into {settings.database_url}")
+    typer.echo("    promoter lifecycle: an application with an invite code, a payee, a withdrawal:")
+    lifecycle_step(engine, open_cipher(settings), plans.versions[-1].currency, out, last_at)
     made = run_payouts(engine, plans, plans_as_of)
     waiting = sum(p.status == AWAITING_APPROVAL for p in made)
     typer.echo(f"3/8 payout run as of {plans_as_of:%Y-%m-%d}: {len(made) - waiting} paid, "

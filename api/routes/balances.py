@@ -10,6 +10,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 from pydantic import AwareDatetime
+from sqlalchemy import Engine
 
 from api.auth import allow
 from api.books_schemas import (
@@ -39,6 +40,11 @@ def promoter_balance(promoter_id: PromoterId, books: BooksDep) -> PromoterBalanc
     clawbacks, may be negative), paid, the clawback receivable, and what withdrawals requested
     or sent hold (`withdrawing`: no longer available, not yet paid). 404 for a promoter who
     never joined; zeros for one who joined and earned nothing yet."""
+    return balance_of(books, promoter_id)
+
+
+def balance_of(books: Engine, promoter_id: str) -> PromoterBalanceOut:
+    """One promoter's balances (`promoter_balance`; also `/v1/me/balances`)."""
     with books.connect() as conn:
         if not promoter_known(conn, promoter_id):
             raise NotFound(f"promoter_id: no promoter {promoter_id!r} in the books")

@@ -11,10 +11,10 @@ from fastapi import APIRouter, Body, Path, Request
 from fastapi.responses import Response
 
 from api.auth import Caller, allow
-from api.deps import BooksDep
+from api.deps import BooksDep, DataCipherDep
 from api.errors import Refused, error_responses
 from api.money_schemas import BankBatchesOut, BankBatchOut, BatchMadeOut, ResultTallyOut
-from api.routes.payees import app_cipher, app_finance
+from api.routes.payees import app_finance
 from settlement.bank_batches import apply_results, batch_file_lines, list_batches, send_batch
 from settlement.errors import InvalidBankFile, NotFound
 from settlement.payment_channels import (
@@ -23,6 +23,7 @@ from settlement.payment_channels import (
     batch_file_text,
     parse_result_text,
 )
+from settlement.personal_data import DataKeyMissing
 from settlement.plan_store import load_plan_book
 
 router = APIRouter(prefix="/v1/bank", tags=["bank"])
@@ -30,8 +31,9 @@ FinanceCaller = Annotated[Caller, allow("finance")]
 BatchId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{1,40}$")]
 
 
-@router.post("/batches", responses=error_responses(validated=True))
-def make(request: Request, books: BooksDep, caller: FinanceCaller) -> BatchMadeOut:
+@router.post("/batches", responses=error_responses(DataKeyMissing, validated=True))
+def make(request: Request, books: BooksDep, cipher: DataCipherDep,
+         caller: FinanceCaller) -> BatchMadeOut:
     """Gather every approved withdrawal and paid payout not yet sent into a new batch, written
     to the server's bank file directory (`FENRUN_BANK_FILE_DIR`); null when nothing waits."""
     now = datetime.now(UTC)
@@ -40,7 +42,7 @@ def make(request: Request, books: BooksDep, caller: FinanceCaller) -> BatchMadeO
     if not plans:
         raise Refused(409, "no_plan", "no plan version is stored: POST /v1/plans first")
     channel = BankFileChannel(app_finance(request).bank_file_dir)
-    made, _ = send_batch(books, app_cipher(request), channel, plans.version_at(now).currency,
+    made, _ = send_batch(books, cipher, channel, plans.version_at(now).currency,
                          caller.name, now)
     return BatchMadeOut(batch=BankBatchOut.of(made.batch) if made.batch else None,
                         skipped=made.skipped)
@@ -56,11 +58,11 @@ def batches(books: BooksDep) -> BankBatchesOut:
 @router.get("/batches/{batch_id}/file", dependencies=[allow("finance")],
             response_class=Response,
             responses={200: {"content": {"text/csv": {}}, "description": "the bank batch file"},
-                       **error_responses(NotFound, validated=True)})
-def batch_file(batch_id: BatchId, request: Request, books: BooksDep) -> Response:
+                       **error_responses(NotFound, DataKeyMissing, validated=True)})
+def batch_file(batch_id: BatchId, books: BooksDep, cipher: DataCipherDep) -> Response:
     """The batch file to upload to the bank (payees' names and accounts in clear)."""
     with books.connect() as conn:
-        text = batch_file_text(batch_file_lines(conn, app_cipher(request), batch_id))
+        text = batch_file_text(batch_file_lines(conn, cipher, batch_id))
     return Response(text, media_type="text/csv",
                     headers={"Content-Disposition": f'attachment; filename="{batch_id}.csv"'})
 

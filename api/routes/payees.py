@@ -9,27 +9,17 @@ from typing import Annotated
 from fastapi import APIRouter, Request
 
 from api.auth import Caller, allow
-from api.deps import BooksDep
+from api.deps import BooksDep, DataCipherDep
 from api.errors import error_responses
 from api.money_schemas import PayeeIn, PayeeOut, PayeesOut
 from api.routes.promoters import PromoterId
-from settlement.config import FinanceSettings, SettlementSettings
+from settlement.config import FinanceSettings
 from settlement.errors import InvalidPayee, NotFound
 from settlement.payees import add_payee, list_payees
-from settlement.personal_data import DataCipher, DataKeySettings, is_embedded, load_cipher
+from settlement.personal_data import DataKeyMissing
 
 router = APIRouter(prefix="/v1/promoters", tags=["payees"])
 MallOrFinance = Annotated[Caller, allow("mall", "finance")]
-
-
-def app_cipher(request: Request) -> DataCipher:
-    """The personal-data cipher, loaded once per app (keys from FENRUN_DATA_KEYS)."""
-    cipher: DataCipher | None = getattr(request.app.state, "money_cipher", None)
-    if cipher is None:
-        settings: SettlementSettings = request.app.state.settlement_settings
-        cipher = load_cipher(DataKeySettings(), embedded=is_embedded(settings.database_url))
-        request.app.state.money_cipher = cipher
-    return cipher
 
 
 def app_finance(request: Request) -> FinanceSettings:
@@ -41,13 +31,13 @@ def app_finance(request: Request) -> FinanceSettings:
 
 
 @router.post("/{promoter_id:path}/payees", status_code=201,
-             responses=error_responses(NotFound, InvalidPayee, validated=True))
-def add(promoter_id: PromoterId, body: PayeeIn, request: Request, books: BooksDep,
+             responses=error_responses(NotFound, InvalidPayee, DataKeyMissing, validated=True))
+def add(promoter_id: PromoterId, body: PayeeIn, books: BooksDep, cipher: DataCipherDep,
         caller: MallOrFinance) -> PayeeOut:
     """A new active payee for a joined promoter (its previous one is retired); the name and
     account are encrypted at rest and answered masked."""
     with books.begin() as conn:
-        payee = add_payee(conn, app_cipher(request), promoter_id, body.method, body.holder_name,
+        payee = add_payee(conn, cipher, promoter_id, body.method, body.holder_name,
                           body.account, body.bank_name, caller.name, datetime.now(UTC))
     return PayeeOut.of(payee)
 

@@ -14,6 +14,7 @@ from api.deps import BooksDep, DataCipherDep
 from api.errors import error_responses
 from api.people_schemas import ErasedOut, EraseIn, ExportOut
 from settlement.errors import NotFound
+from settlement.people_errors import ErasureRefused
 from settlement.personal_data import DataKeyMissing
 from settlement.privacy import erase_person, export_person
 
@@ -34,10 +35,12 @@ def export(person_id: PersonId, books: BooksDep, cipher: DataCipherDep,
     return ExportOut(person_id=person, exported_at=at, sections=document)
 
 
-@router.post("/{person_id}/erase", responses=error_responses(NotFound, validated=True))
+@router.post("/{person_id}/erase",
+             responses=error_responses(NotFound, ErasureRefused, validated=True))
 def erase(person_id: PersonId, body: EraseIn, books: BooksDep,
           caller: AdminCaller) -> ErasedOut:
-    """Erase one person's personal fields; ledger amounts and ids stay. Audited."""
+    """Erase one person's personal fields; ledger amounts and ids stay. Audited. 409
+    `erasure_refused` while money is on its way to their payee (it names what to settle)."""
     with books.begin() as conn:
         erased = erase_person(conn, person_id, f"key:{caller.name}", body.reason,
                               datetime.now(UTC))

@@ -103,6 +103,12 @@ def export_xlsx(period: PeriodText, books: BooksDep) -> Response:
 def promoter_statement(promoter_id: PromoterId, period: PeriodText,
                        books: BooksDep) -> PromoterStatementOut:
     """One promoter's stored statement of a period, with every line (404 until it is built)."""
+    return statement_of(books, promoter_id, period)
+
+
+def statement_of(books: Engine, promoter_id: str, period: str) -> PromoterStatementOut:
+    """One promoter's stored statement with its lines (`promoter_statement`; also
+    `/v1/me/statements/{period}`)."""
     chosen = parse_period(period)
     with books.connect() as conn:
         statement = stored_statement(conn, promoter_id, chosen.label)

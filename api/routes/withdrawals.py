@@ -8,12 +8,14 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request
+from sqlalchemy import Engine
 
 from api.auth import Caller, allow
 from api.deps import BooksDep
 from api.errors import Refused, error_responses
 from api.money_schemas import DecisionIn, WithdrawalIn, WithdrawalOut, WithdrawalsOut
 from api.routes.payees import app_finance
+from settlement.config import FinanceSettings
 from settlement.errors import InvalidEvent, NotFound, WithdrawalRefused
 from settlement.money import parse_amount
 from settlement.plan_store import load_plan_book
@@ -37,16 +39,24 @@ def request(body: WithdrawalIn, request: Request, books: BooksDep,
             caller: Annotated[Caller, allow("mall", "finance")]) -> WithdrawalOut:
     """Reserve part of the promoter's available balance; above the review limit, or first to a
     new payee, it waits for a reviewer. The same `request_key` again returns the first request."""
+    return request_for(books, app_finance(request), body.promoter_id, body.amount,
+                       body.request_key, body.payee_id, caller.name)
+
+
+def request_for(books: Engine, finance: FinanceSettings, promoter_id: str, amount_text: str,
+                request_key: str, payee_id: int | None, requested_by: str) -> WithdrawalOut:
+    """A withdrawal request in the current plan's currency (`POST /v1/withdrawals`; also
+    `POST /v1/me/withdrawals`, where the promoter is the key's)."""
     now = datetime.now(UTC)
     with books.connect() as conn:
         plans = load_plan_book(conn)
     if not plans:
         raise Refused(409, "no_plan", "no plan version is stored: POST /v1/plans first")
     currency = plans.version_at(now).currency
-    rules = WithdrawalRules.of(app_finance(request), currency)
-    amount = parse_amount(body.amount, currency, "amount")
-    made = request_withdrawal(books, rules, body.promoter_id, amount, body.request_key,
-                              caller.name, now, body.payee_id)
+    rules = WithdrawalRules.of(finance, currency)
+    amount = parse_amount(amount_text, currency, "amount")
+    made = request_withdrawal(books, rules, promoter_id, amount, request_key, requested_by, now,
+                              payee_id)
     return WithdrawalOut.of(made)
 
 

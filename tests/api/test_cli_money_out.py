@@ -185,3 +185,20 @@ def test_a_payout_decision_at_the_terminal_needs_a_reason(cli):
     assert "awaiting_approval" in cli("payouts", "list").stdout
     done = cli("payouts", "reject", "1", "--note", "withdrawal instead")
     assert done.exit_code == 0 and "rejected" in done.stdout
+
+
+def test_balances_show_what_is_withdrawing_only_when_some_is(cli):
+    table = cli("balances").stdout
+    assert table.splitlines()[0].split() == ["promoter", "pending", "available", "paid"]
+    assert "withdrawing" not in table and "withdrawing" not in _p1(cli)
+    cli("payees", "add", "P1", "--method", "alipay", "--name", "Ada", "--account",
+        "ada@example.com")
+    assert _request(cli, "300.00", "r1").exit_code == 0  # reserved: waits for a reviewer
+    assert _p1(cli) == {"pending": "0.00", "available": "19700.00", "paid": "0.00",
+                        "withdrawing": "300.00"}
+    cli("withdrawals", "approve", "1", "--note", "first to this payee, checked")
+    cli("bank", "send")  # in transit: still withdrawing
+    assert _p1(cli)["withdrawing"] == "300.00"
+    header, p1 = cli("balances").stdout.splitlines()[:2]
+    assert header.split() == ["promoter", "pending", "available", "paid", "withdrawing"]
+    assert p1.split() == ["P1", "0.00", "19700.00", "0.00", "300.00"]

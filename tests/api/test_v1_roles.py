@@ -118,6 +118,12 @@ EXAMPLES: dict[tuple[str, str], tuple[str, Any, set[int]]] = {
     ("POST", "/v1/risk/cases/{case_id}/confirm"): ("/v1/risk/cases/999/confirm", {}, {404}),
     ("POST", "/v1/risk/cases/{case_id}/dismiss"): ("/v1/risk/cases/999/dismiss",
                                                    {"note": "not fraud"}, {404}),
+    # A promoter's own money: the admin key's name is no promoter (404), the promoter key's is.
+    ("GET", "/v1/me/balances"): ("/v1/me/balances", None, {200, 404}),
+    ("GET", "/v1/me/statements/{period}"): ("/v1/me/statements/2026-03", None, {200, 404}),
+    ("POST", "/v1/me/withdrawals"): ("/v1/me/withdrawals", {  # no payee, nothing available
+        "amount": "10.00", "request_key": "k-me"}, {422}),
+    ("GET", "/v1/me/withdrawals"): ("/v1/me/withdrawals", None, OK),
 }
 
 

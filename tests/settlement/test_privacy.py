@@ -77,7 +77,7 @@ def test_erase_removes_personal_fields_and_keeps_the_ledger(person):
     ledger_before = balances(books)
     with books.begin() as conn:
         erased = erase_person(conn, "U1", "test:dpo", "request 42", at("2026-04-01T00:00:00Z"))
-    assert erased == {"applications": 1, "invite_link_uses": 0}
+    assert erased == {"applications": 1, "invite_link_uses": 0, "payees": 0}
     with books.connect() as conn:
         row = conn.execute(select(pt.promoter_applications)).one()._mapping
         left = get_application(conn, cipher, application_id)
@@ -90,12 +90,12 @@ def test_erase_removes_personal_fields_and_keeps_the_ledger(person):
     assert_books_verified(books)
     with books.begin() as conn:
         assert erase_person(conn, "C1", "test:dpo", None, at("2026-04-01T00:00:00Z")) == {
-            "applications": 0, "invite_link_uses": 1}
+            "applications": 0, "invite_link_uses": 1, "payees": 0}
         document = export_person(conn, cipher, "U1", "test:dpo", at("2026-04-02T00:00:00Z"))
     assert document["applications"][0]["phone"] is None
     assert document["promoter"]["balances"]["CNY"]["available"] == "30.00"
     erasure = [a for a in document["audit"] if a["action"] == "privacy.erased"]
-    assert erasure[0]["detail"] == "applications 1, invite_link_uses 0; request 42"
+    assert erasure[0]["detail"] == "applications 1, invite_link_uses 0, payees 0; request 42"
 
 
 def test_erasing_a_pending_application_closes_it(books, plans):
