@@ -151,8 +151,9 @@ def approve_command(
     for r in rows:
         typer.echo(f"approved {r.suggestion_id}: promoter {r.promoter_id} {r.current_rate} -> "
                    f"{r.proposed_rate}")
-    if rows:
-        typer.echo(f"plan version {version} effective from {rows[0].effective_from.isoformat()}")
+    effective = rows[0].effective_from if rows else None
+    if effective is not None:
+        typer.echo(f"plan version {version} effective from {effective.isoformat()}")
 
 
 @rates_app.command("reject")
