@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 from bisect import bisect_right
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from fractions import Fraction
 from math import lcm
@@ -54,6 +54,7 @@ class _PlanDocument(BaseModel):
     payout_minimum: str
     review_limit: str
     categories: dict[str, _Category] = Field(default_factory=dict)
+    promoter_overrides: dict[str, str] | None = None
 
     @field_validator("effective_from")
     @classmethod
@@ -83,11 +84,12 @@ class CategoryRates:
     platform_take_rate: Fraction
     levels_scaled: tuple[int, ...] = ()
     take_scaled: int = 0
+    own_levels: bool = False  # a category entry with its own `levels` (wins over overrides)
 
     def scaled(self, scale: int) -> CategoryRates:
         return CategoryRates(self.levels, self.platform_take_rate,
                              tuple(int(rate * scale) for rate in self.levels),
-                             int(self.platform_take_rate * scale))
+                             int(self.platform_take_rate * scale), self.own_levels)
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +108,9 @@ class PlanVersion:
     document: dict[str, Any]
     content_hash: str
     rate_scale: int = 1  # common denominator of every rate in the version
+    # Level-1 base rate of one promoter (over `rate_scale`): below a category's own levels,
+    # above the plan's `levels`. Empty when the version has no `promoter_overrides`.
+    overrides_scaled: dict[str, int] = field(default_factory=dict)
 
     version_id: str = ""  # the effective instant in canonical UTC form (set by build_version)
 
@@ -113,7 +118,7 @@ class PlanVersion:
         return self.categories.get(category, self.default_rates)
 
 
-def _rates(levels: list[str], take: str, where: str) -> CategoryRates:
+def _rates(levels: list[str], take: str, where: str, own: bool = False) -> CategoryRates:
     if len(levels) > MAX_LEVELS:
         raise PlanError(
             f"{where}levels: {len(levels)} levels configured; at most {MAX_LEVELS} are allowed "
@@ -125,7 +130,25 @@ def _rates(levels: list[str], take: str, where: str) -> CategoryRates:
     take_rate = parse_rate(take, f"{where}platform_take_rate")
     if take_rate + sum(level_rates) > 1:
         raise PlanError(f"{where}platform_take_rate plus level rates exceed 1: merchant would pay")
-    return CategoryRates(level_rates, take_rate)
+    return CategoryRates(level_rates, take_rate, own_levels=own)
+
+
+def _overrides(raw: dict[str, str] | None, plain: list[tuple[str, CategoryRates]]
+               ) -> dict[str, Fraction]:
+    """Each promoter's level-1 rate; refused where, with the take and the higher levels of a
+    category that uses it (one without its own `levels`), it would exceed the line."""
+    overrides: dict[str, Fraction] = {}
+    for promoter_id, text in (raw or {}).items():
+        where = f"promoter_overrides.{promoter_id}"
+        if not promoter_id.strip():
+            raise PlanError("promoter_overrides: a promoter id must be a non-empty string")
+        rate = parse_rate(text, where)
+        for name, rates in plain:
+            if rate + rates.platform_take_rate + sum(rates.levels[1:]) > 1:
+                raise PlanError(f"{where}: {text} plus the platform take and levels 2-3 of "
+                                f"{name} exceed 1: merchant would pay")
+        overrides[promoter_id] = rate
+    return overrides
 
 
 def _attribution(raw: _Attribution) -> AttributionRule:
@@ -156,6 +179,9 @@ def _canonical(document: dict[str, Any]) -> dict[str, Any]:
     return json.loads(json.dumps(document, default=str, sort_keys=True))
 
 
+_OPTIONAL_KEYS = ("promoter_overrides",)  # plans v2 keys: absent = off, left out of the document
+
+
 def build_version(document: dict[str, Any]) -> PlanVersion:
     """Validate one YAML document and return the exact plan version it describes."""
     try:
@@ -179,13 +205,22 @@ def build_version(document: dict[str, Any]) -> PlanVersion:
             cat.levels if cat.levels is not None else raw.levels,
             cat.platform_take_rate or raw.platform_take_rate,
             f"categories.{name}.",
+            own=cat.levels is not None,
         )
         for name, cat in raw.categories.items()
     }
-    canonical = _canonical({**raw.model_dump(mode="json"), "effective_from": raw.effective_from})
+    # Keys a version leaves out are not written into its document, so that a plan without the
+    # newer keys keeps the content hash (and the stored text) it always had.
+    dumped = raw.model_dump(mode="json", exclude={k for k in _OPTIONAL_KEYS
+                                                  if getattr(raw, k) is None})
+    canonical = _canonical({**dumped, "effective_from": raw.effective_from})
     default_rates = _rates(raw.levels, raw.platform_take_rate, "")
+    plain = [("levels", default_rates)] + [
+        (f"categories.{name}", rates) for name, rates in categories.items()
+        if not rates.own_levels]
+    overrides = _overrides(raw.promoter_overrides, plain)
     every_rate = [r for rates in (default_rates, *categories.values())
-                  for r in (*rates.levels, rates.platform_take_rate)]
+                  for r in (*rates.levels, rates.platform_take_rate)] + list(overrides.values())
     scale = lcm(*(rate.denominator for rate in every_rate))
     return PlanVersion(
         effective_from=raw.effective_from,
@@ -200,6 +235,7 @@ def build_version(document: dict[str, Any]) -> PlanVersion:
         document=canonical,
         content_hash=hashlib.sha256(json.dumps(canonical, sort_keys=True).encode()).hexdigest(),
         rate_scale=scale,
+        overrides_scaled={pid: int(rate * scale) for pid, rate in overrides.items()},
         version_id=raw.effective_from.strftime("%Y-%m-%dT%H:%M:%SZ"),
     )
 

@@ -77,15 +77,23 @@ def allocate(
     scale = plan.rate_scale
     level_base = [0] * (MAX_LEVELS + 1)  # Σ amount × rate, over `scale`
     platform_scaled = 0
+    plain_net = plain_base = 0  # lines an override may price: no category `levels` of their own
     for category, amount in net_by_category.items():
         rates = plan.rates_for(category)
         platform_scaled += amount * rates.take_scaled
         for index, rate in enumerate(rates.levels_scaled, start=1):
             level_base[index] += amount * rate
+        if not rates.own_levels:
+            plain_net += amount
+            plain_base += amount * rates.levels_scaled[0]
+    overrides = plan.overrides_scaled
     exact: dict[str, tuple[int, int]] = {}  # promoter -> (numerator, denominator), over `scale`
     for beneficiary in beneficiaries:
         share = beneficiary.share
-        numerator = level_base[beneficiary.level] * share.numerator
+        base = level_base[beneficiary.level]
+        if overrides and beneficiary.level == 1 and beneficiary.promoter_id in overrides:
+            base += plain_net * overrides[beneficiary.promoter_id] - plain_base
+        numerator = base * share.numerator
         denominator = share.denominator
         known = exact.get(beneficiary.promoter_id)
         if known is not None:
