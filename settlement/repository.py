@@ -184,6 +184,16 @@ class DatabaseSource:
             "AND currency = {p}", None, key.kind, key.owner_id, key.currency)
         return int(rows[0][0]) if rows else 0
 
+    def load_tallies(self, owner_ids: list[str], since_period: str
+                     ) -> dict[str, tuple[str, int]]:
+        found: dict[str, tuple[str, int]] = {}
+        for chunk in chunks(owner_ids):
+            for key, value, version in self.lookup.rows(
+                    "SELECT tally_key, value, version FROM plan_tallies WHERE owner_id {ids} "
+                    "AND (period = '' OR period >= {p})", chunk, since_period):
+                found[key] = (value, int(version))
+        return found
+
     def load_orders_due(self, as_of: datetime, limit: int) -> dict[str, OrderState]:
         rows = self.lookup.rows(
             _ORDER_SELECT + "release_due_at <= {p} AND released_at IS NULL "
@@ -210,7 +220,8 @@ def flush(conn: Connection, changes: Changes) -> None:
         for p in changes.new_promoters.values()
     ])
     _update_versioned(conn, t.promoters, "promoter_id", [
-        {"promoter_id": p.promoter_id, "suspended": p.suspended, "version": p.version + 1}
+        {"promoter_id": p.promoter_id, "suspended": p.suspended, "grade": p.grade,
+         "version": p.version + 1}
         for p in changes.changed_promoters.values() if p.promoter_id not in changes.new_promoters
     ])
     bulk_insert(conn, t.touches, TOUCH_COLUMNS, changes.touches)
@@ -226,6 +237,18 @@ def flush(conn: Connection, changes: Changes) -> None:
     for rows in by_columns.values():
         _update_versioned(conn, t.orders, "order_id", rows)
     write_entries(conn, changes)
+    write_tallies(conn, changes)
+
+
+def write_tallies(conn: Connection, changes: Changes) -> None:
+    """Plans v2 accumulators: new rows inserted, changed rows at the version read."""
+    items = sorted(changes.tallies.items())
+    bulk_insert(conn, t.plan_tallies, ("tally_key", "owner_id", "period", "value", "version"),
+                [(key, owner, period, value, 1) for key, (owner, period, value, read) in items
+                 if read == 0])
+    _update_versioned(conn, t.plan_tallies, "tally_key", [
+        {"tally_key": key, "value": value, "version": read + 1}
+        for key, (_owner, _period, value, read) in items if read > 0])
 
 
 def write_events(conn: Connection, changes: Changes) -> None:

@@ -129,6 +129,8 @@ class StateSource(Protocol):
     ) -> dict[str, list[TouchRecord]]: ...
     def load_bindings(self, customer_ids: list[str]) -> dict[str, str]: ...
     def load_balance(self, key: AccountKey) -> int: ...
+    def load_tallies(self, owner_ids: list[str], since_period: str
+                     ) -> dict[str, tuple[str, int]]: ...
 
 
 class RecordedEvent(NamedTuple):
@@ -158,6 +160,8 @@ class Changes:
     changed_order_columns: dict[str, set[str]] = field(default_factory=dict)
     entries: list[JournalEntry] = field(default_factory=list)
     balance_deltas: dict[AccountKey, int] = field(default_factory=dict)
+    # plans v2 accumulators written: tally_key -> (owner, period, value, version read; 0 = new)
+    tallies: dict[str, tuple[str, str, str, int]] = field(default_factory=dict)
 
     def record_event(self, decision: RecordedEvent, stored: KnownEvent | None) -> None:
         """Note a decision; `stored` is the event's row as read before this batch, if any."""
@@ -205,6 +209,11 @@ class Workspace:
         self._stored_balances: dict[AccountKey, int] = {}
         self.changes = Changes()
         self._next_touch_seq = 10**15  # in-batch touches sort after every stored one
+        # Plans v2 accumulators, loaded per owner on first use (never for a v1 book).
+        self._tallies: dict[str, tuple[str, int]] = {}
+        self._tally_owners: set[str] = set()  # owners whose tallies are loaded
+        self._tally_candidates: set[str] = set()  # owners the batch names (loaded together)
+        self._tally_since = ""  # the oldest period a batch can ask for ('' = all)
 
     def prefetch(self, batch: Iterable[Event]) -> None:
         """Load in bulk what `batch` will read, so applying it costs no further query."""
@@ -221,6 +230,13 @@ class Workspace:
                     promoter_ids.add(value)
             if isinstance(body, Touch | OrderPaid):
                 customer_ids.add(body.customer_id)
+            if isinstance(body, OrderPaid):
+                self._tally_candidates.add(body.merchant_id)
+                if body.region:
+                    self._tally_candidates.add(body.region)
+            region = getattr(body, "agent_region", None)
+            if region:
+                self._tally_candidates.add(region)
             if isinstance(body, OrderPaid | OrderConfirmed | OrderRefunded):
                 order_ids.add(body.order_id)
         self._load_orders(sorted(order_ids))
@@ -232,6 +248,10 @@ class Workspace:
                 promoter_ids.update(t.promoter_id for t in touches)
             promoter_ids.update(p for p in self._bindings.values() if p)
         self.load_ancestries(promoter_ids)
+        if batch:
+            # Local days and months are at most a day behind UTC: a period string at or after
+            # this month label covers every period the batch reads.
+            self._tally_since = (min(e.ts for e in batch) - timedelta(days=2)).strftime("%Y-%m")
 
     def load_ancestries(self, promoter_ids: Iterable[str]) -> None:
         """Load promoters and their ancestors up to three levels in three bulk queries."""
@@ -329,6 +349,29 @@ class Workspace:
                 f"lines: this order would take the books' {currency} balance to "
                 f"{format_amount(after, currency)}, beyond the limit of "
                 f"{format_amount(MAX_BALANCE_MINOR, currency)} {currency} per account")
+
+    def tally(self, kind: str, owner_id: str, period: str = "") -> str | None:
+        """A plans v2 accumulator's stored text (None if never written)."""
+        if owner_id not in self._tally_owners:
+            owners = {owner_id} | {p for p, s in self._promoters.items() if s is not None}
+            owners |= self._tally_candidates
+            missing = sorted(owners - self._tally_owners)
+            for found_key, found in self._source.load_tallies(missing, self._tally_since).items():
+                self._tallies.setdefault(found_key, found)
+            self._tally_owners.update(missing)
+        known = self._tallies.get(f"{kind}|{owner_id}|{period}")
+        return None if known is None else known[0]
+
+    def set_tally(self, kind: str, owner_id: str, period: str, value: str) -> None:
+        key = f"{kind}|{owner_id}|{period}"
+        if owner_id not in self._tally_owners:
+            self.tally(kind, owner_id, period)
+        read = self._tallies.get(key)
+        version = read[1] if read is not None else 0
+        stored = self.changes.tallies.get(key)
+        stored_version = stored[3] if stored is not None else version
+        self._tallies[key] = (value, version)
+        self.changes.tallies[key] = (owner_id, period, value, stored_version)
 
     # Writes -----------------------------------------------------------------------------------
 
