@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from settlement.errors import InvalidEvent, PlanError
 from settlement.money import parse_amount, parse_rate
 
+MAX_CHAIN = 3  # levels a rate list may name; `max_levels` cuts what is paid, not what is written
 MAX_LIST_ITEMS = 1_000  # tiers, bands, campaigns, channels, fixed skus, grades: each at most this
 
 
@@ -235,8 +236,8 @@ def build_rules(raw: RawRulesInput, currency: str) -> PlanRules | None:
         channels={name: parse_rate(rate, f"payment_channels.{name}")
                   for name, rate in (raw.payment_channels or {}).items()},
         tiers=_ascending(tiers, "merchant_tiers"),
-        fixed=_fixed(raw.fixed_commissions or {}, currency, max_levels),
-        grades=_grades(raw.grades or {}, currency, max_levels),
+        fixed=_fixed(raw.fixed_commissions or {}, currency, MAX_CHAIN),
+        grades=_grades(raw.grades or {}, currency, MAX_CHAIN),
         ladder=_ascending(bands, "ladder"),
         campaigns=tuple(_campaign(i, c) for i, c in enumerate(raw.campaigns or [])),
         caps=_caps(raw.caps, currency),
