@@ -32,6 +32,9 @@ def simulate_command(
     referral_ring: Annotated[float, typer.Option(help=_SHARE)] = _DEFAULT.referral_ring,
     click_spam: Annotated[float, typer.Option(help=_SHARE)] = _DEFAULT.click_spam,
     refund_rate: Annotated[float, typer.Option(help="Base share of orders refunded.")] = 0.06,
+    plan_rules: Annotated[bool, typer.Option(
+        "--plan-rules", help="Plans v2: a plan with every rule on, and events using them "
+        "(payment channels, regions, quantities, regional agents).")] = False,
 ) -> None:
     """Simulate a 分销 mall: write events.jsonl, plan.yaml and labels.csv into --out."""
     try:
@@ -40,7 +43,7 @@ def simulate_command(
             promoters=promoters, days=days, seed=seed, start=start_at,
             fraud=FraudRates(self_referral, device_farm, refund_abuse, velocity_burst,
                              referral_ring, click_spam),
-            refund_base_rate=refund_rate,
+            refund_base_rate=refund_rate, plan_rules=plan_rules,
         )
     except ValueError as error:
         typer.echo(f"error: {error}", err=True)

@@ -50,6 +50,9 @@ class SimulationConfig:
     orders_per_promoter_year: float = 12.0
     browse_scale: float = 0.5
     hold_days: int = 7  # written into plan.yaml; refund abuse refunds after this hold releases
+    # Plans v2: a plan with every rule on, and events that use them (payment channels, regions,
+    # line quantities, regional agents; grades come with every run).
+    plan_rules: bool = False
 
     def __post_init__(self) -> None:
         if not 10 <= self.promoters <= MAX_PROMOTERS:
