@@ -19,6 +19,7 @@ BENCHMARKS = [
     ("policy", "benchmarks.policy_bench", {"promoters": 10_000}),
     ("api", "benchmarks.api_bench", {"promoters": 20_000}),
     ("risk rules", "benchmarks.risk_rules_bench", {"promoters": 2000}),
+    ("plans v2", "benchmarks.plans_v2_bench", {"promoters": 20_000}),
 ]
 
 

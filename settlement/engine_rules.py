@@ -19,7 +19,7 @@ from settlement.plan import PlanVersion
 from settlement.plan_rules import PlanRules
 from settlement.rules import RuleLine, allocate_rules
 from settlement.splits import Allocation, Beneficiary, resolve_beneficiaries
-from settlement.state import OrderLineState, OrderState, Workspace
+from settlement.state import OrderLineState, OrderState, Workspace, tally_number
 
 DEFAULT_GRADE = "ordinary"
 MERCHANT_MONTH, LADDER_MONTH, GRADE_GMV, DAY_GRANTS = "m", "l", "g", "d"  # tally kinds
@@ -39,20 +39,25 @@ def local_month(plan: PlanVersion, instant: datetime) -> str:
 
 
 def local_day(plan: PlanVersion, instant: datetime) -> str:
+    """The calendar day of `instant` in the version's timezone (UTC without one), YYYY-MM-DD."""
     rules = plan.rules
     zone = rules.timezone if rules is not None and rules.timezone is not None else UTC
-    return instant.astimezone(zone).strftime("%Y-%m-%d")
+    local = instant.astimezone(zone)
+    return f"{local.year:04d}-{local.month:02d}-{local.day:02d}"
 
 
-def _number(ws: Workspace, kind: str, owner: str, period: str) -> Fraction:
-    text = ws.tally(kind, owner, period)
-    return Fraction(text) if text is not None else Fraction(0)
+def _number(ws: Workspace, kind: str, owner: str, period: str) -> Fraction | int:
+    """An accumulator as a number: int while it is whole (most are), else an exact Fraction."""
+    value = ws.tally(kind, owner, period)
+    if value is None:
+        return 0
+    if isinstance(value, int | Fraction):
+        return value
+    return tally_number(str(value))
 
 
-def _add(ws: Workspace, kind: str, owner: str, period: str, amount: Fraction | int) -> Fraction:
-    total = _number(ws, kind, owner, period) + amount
-    ws.set_tally(kind, owner, period, str(total))
-    return total
+def _attributed(gross: int, share: Fraction) -> Fraction | int:
+    return gross if share == 1 else gross * share
 
 
 def pay(settler: _Settler, event: Event, body: OrderPaid, plan: PlanVersion,
@@ -73,7 +78,8 @@ def pay(settler: _Settler, event: Event, body: OrderPaid, plan: PlanVersion,
         rules.max_levels)
     agent = None
     if rules.agent_share is not None and body.region is not None:
-        agent = ws.tally("agent", body.region)
+        found = ws.tally("agent", body.region)
+        agent = None if found is None else str(found)
         if agent is not None and not settler._earns(agent, body.customer_id):
             agent = None
     terms = _terms(ws, plan, rules, event.ts, body, beneficiaries, channel, agent)
@@ -136,19 +142,20 @@ def count(ws: Workspace, order: OrderState, plan: PlanVersion, shares: dict[str,
     """
     gross = order.gross_minor
     month, day = local_month(plan, order.paid_at), local_day(plan, order.paid_at)
-    _add(ws, MERCHANT_MONTH, order.merchant_id, month, gross)
+    add = ws.add_to_tally
+    add(MERCHANT_MONTH, order.merchant_id, month, gross)
     grades = plan.rules.grades if plan.rules is not None else {}
     for promoter_id, share in shares.items():
-        _add(ws, LADDER_MONTH, promoter_id, month, gross * share)
-        before = _number(ws, GRADE_GMV, promoter_id, "")
-        after = _add(ws, GRADE_GMV, promoter_id, "", gross * share)
+        attributed = _attributed(gross, share)
+        add(LADDER_MONTH, promoter_id, month, attributed)
+        before, after = add(GRADE_GMV, promoter_id, "", attributed)
         if grades:
             _upgrade(ws, promoter_id, before, after, plan.rules)
     for promoter_id, amount in order.allocation.promoters.items():
-        _add(ws, DAY_GRANTS, promoter_id, day, amount)
+        add(DAY_GRANTS, promoter_id, day, amount)
 
 
-def _upgrade(ws: Workspace, promoter_id: str, before: Fraction, after: Fraction,
+def _upgrade(ws: Workspace, promoter_id: str, before: Fraction | int, after: Fraction | int,
              rules: PlanRules | None) -> None:
     """Move up to the highest grade whose threshold this order crossed, if it ranks higher."""
     if rules is None:

@@ -95,9 +95,9 @@ def _part_words(part: LinePart, currency: str) -> str:
     return f"  {role}, {where}: {how} = {_exact(part.exact, currency)}"
 
 
-def _exact(value: Fraction, currency: str) -> str:
+def _exact(value: Fraction | int, currency: str) -> str:
     """An exact amount in major units: the rounded value, with the exact fraction if not whole."""
-    if value.denominator == 1:
+    if isinstance(value, int) or value.denominator == 1:
         return format_amount(int(value), currency)
     return f"{format_amount(value.numerator // value.denominator, currency)}..." \
            f" (exactly {value.numerator}/{value.denominator} minor units)"

@@ -19,7 +19,8 @@ class OrderTerms:
     take: Fraction | None = None  # the merchant tier's take rate; None: the plan's own rates
     channel: str | None = None  # payment channel whose fee the merchant bears
     grades: dict[str, str] = field(default_factory=dict)  # beneficiary -> grade in force
-    ladder_start: dict[str, Fraction] = field(default_factory=dict)  # level-1 -> month GMV before
+    # level-1 promoter -> its month's attributed GMV before this order (int while whole)
+    ladder_start: dict[str, Fraction | int] = field(default_factory=dict)
     allowances: dict[str, int] = field(default_factory=dict)  # beneficiary -> day allowance
     agent: str | None = None  # the regional agent paid on this order
     region: str | None = None
@@ -39,10 +40,15 @@ class OrderTerms:
         return OrderTerms(
             take=None if raw["take"] is None else Fraction(raw["take"]),
             channel=raw["channel"], grades=raw["grades"],
-            ladder_start={pid: Fraction(v) for pid, v in raw["ladder"].items()},
+            ladder_start={pid: _number(v) for pid, v in raw["ladder"].items()},
             allowances=raw["allow"], agent=raw["agent"], region=raw.get("region"),
             quantities=raw["qty"])
 
 
-def _text(value: Fraction) -> str:
+def _text(value: Fraction | int) -> str:
     return f"{value.numerator}/{value.denominator}"
+
+
+def _number(text: str) -> Fraction | int:
+    value = Fraction(text)
+    return value.numerator if value.denominator == 1 else value

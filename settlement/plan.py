@@ -118,6 +118,7 @@ class PlanVersion:
     # None when the version has none of them: it settles exactly as a v1 plan.
     rules: PlanRules | None = None
     grades_scaled: dict[str, tuple[int, ...]] = field(default_factory=dict)  # over `rate_scale`
+    ladder_scaled: dict[int, int] = field(default_factory=dict)  # band start -> bonus, scaled
 
     version_id: str = ""  # the effective instant in canonical UTC form (set by build_version)
 
@@ -264,6 +265,8 @@ def build_version(document: dict[str, Any]) -> PlanVersion:
         rate_scale=scale,
         overrides_scaled={pid: int(rate * scale) for pid, rate in overrides.items()},
         rules=rules,
+        ladder_scaled={} if rules is None else {start: int(bonus * scale)
+                                                 for start, bonus in rules.ladder},
         grades_scaled={} if rules is None else {
             name: tuple(int(rate * scale) for rate in grade.levels)
             for name, grade in rules.grades.items()},

@@ -91,8 +91,9 @@ class Campaign:
     def matches(self, category: str, merchant_id: str, paid_at: datetime) -> bool:
         """`from` <= paid instant < `to`, and the category or the merchant is listed (a
         campaign that lists neither matches every line)."""
-        if not self.start <= paid_at < self.end:
-            return False
+        return self.start <= paid_at < self.end and self.matches_line(category, merchant_id)
+
+    def matches_line(self, category: str, merchant_id: str) -> bool:
         if self.categories is None and self.merchants is None:
             return True
         return bool((self.categories and category in self.categories)

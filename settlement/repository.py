@@ -244,10 +244,10 @@ def write_tallies(conn: Connection, changes: Changes) -> None:
     """Plans v2 accumulators: new rows inserted, changed rows at the version read."""
     items = sorted(changes.tallies.items())
     bulk_insert(conn, t.plan_tallies, ("tally_key", "owner_id", "period", "value", "version"),
-                [(key, owner, period, value, 1) for key, (owner, period, value, read) in items
-                 if read == 0])
+                [(key, owner, period, str(value), 1)
+                 for key, (owner, period, value, read) in items if read == 0])
     _update_versioned(conn, t.plan_tallies, "tally_key", [
-        {"tally_key": key, "value": value, "version": read + 1}
+        {"tally_key": key, "value": str(value), "version": read + 1}
         for key, (_owner, _period, value, read) in items if read > 0])
 
 

@@ -25,7 +25,7 @@ from fractions import Fraction
 from settlement.money import half_even_div
 from settlement.order_terms import OrderTerms
 from settlement.plan import PlanVersion
-from settlement.plan_rules import PlanRules
+from settlement.plan_rules import Campaign, PlanRules
 from settlement.splits import Allocation, Beneficiary
 
 _NO_RULES = PlanRules()
@@ -58,7 +58,8 @@ class LinePart:
     quantity: int = 1
     grade: str | None = None
     campaigns: tuple[tuple[str, Fraction], ...] = ()
-    ladder: tuple[tuple[int, Fraction, Fraction], ...] = ()  # (band from, bonus, amount in band)
+    # (band from, bonus, attributed amount inside the band)
+    ladder: tuple[tuple[int, Fraction, Fraction | int], ...] = ()
     exact: Fraction = _ZERO
 
 
@@ -107,10 +108,11 @@ def allocate_rules(lines: Sequence[RuleLine], plan: PlanVersion,
     channel_rate = rules.channels.get(terms.channel) if terms.channel is not None else None
     provider = 0 if channel_rate is None else half_even_div(
         net * channel_rate.numerator, channel_rate.denominator)
+    campaigns = _active_campaigns(plan, rules, paid_at)
     exact: dict[str, Fraction] = {}
     for beneficiary in beneficiaries:
-        amount = _beneficiary_exact(lines, plan, rules, beneficiary, terms, merchant_id, paid_at,
-                                    explain)
+        amount = _beneficiary_exact(lines, plan, rules, beneficiary, terms, merchant_id,
+                                    campaigns, explain)
         exact[beneficiary.promoter_id] = exact.get(beneficiary.promoter_id, _ZERO) + amount
     if terms.agent is not None and rules.agent_share is not None:
         amount = _agent_exact(lines, rules.agent_share, terms.agent, explain)
@@ -125,73 +127,110 @@ def allocate_rules(lines: Sequence[RuleLine], plan: PlanVersion,
     return Allocation(net, platform, merchant, promoters, provider, terms)
 
 
+def _active_campaigns(plan: PlanVersion, rules: PlanRules, paid_at: datetime
+                      ) -> tuple[tuple[Campaign, int], ...]:
+    """The campaigns running at the paid instant, each with its bonus over `rate_scale`."""
+    return tuple((c, int(c.bonus * plan.rate_scale)) for c in rules.campaigns
+                 if c.start <= paid_at < c.end)
+
+
 def _beneficiary_exact(lines: Sequence[RuleLine], plan: PlanVersion, rules: PlanRules,
                        beneficiary: Beneficiary, terms: OrderTerms, merchant_id: str,
-                       paid_at: datetime, explain: Explanation | None) -> Fraction:
+                       running: tuple[tuple[Campaign, int], ...],
+                       explain: Explanation | None) -> Fraction:
+    """One beneficiary's exact amount on the order: integer sums over `rate_scale` per line,
+    one Fraction at the end (more only for fixed lines and ladder bands of a part share)."""
     promoter_id, level, share = beneficiary.promoter_id, beneficiary.level, beneficiary.share
     grade_name = terms.grades.get(promoter_id)
     grade_scaled = plan.grades_scaled.get(grade_name) if grade_name is not None else None
     override = plan.overrides_scaled.get(promoter_id) if level == 1 else None
     ladder = rules.ladder if level == 1 else ()
-    position = terms.ladder_start.get(promoter_id, _ZERO)
+    position: Fraction | int = terms.ladder_start.get(promoter_id, 0)
+    whole_share = share.denominator == 1  # the common case: attributed amounts stay ints
     units = 0  # Σ remaining × rate over `scale` (times share at the end)
-    fractional = _ZERO  # fixed lines (times share) and ladder bands (already attributed)
+    ladder_units = 0  # Σ attributed amount in a band × its bonus, over `scale` (whole shares)
+    fractional: Fraction | int = 0  # fixed lines (times share), bands of a part share
     for line in lines:
         remaining = line.remaining_minor
+        attributed = remaining if whole_share else remaining * share
         fixed = rules.fixed.get(line.sku)
         if fixed is not None:
-            per_unit = fixed[level - 1] if level <= len(fixed) else 0
-            quantity = terms.quantities.get(line.sku, 1)
-            part = (Fraction(per_unit * quantity * remaining, line.amount_minor) * share
-                    if line.amount_minor else _ZERO)
+            part = _fixed_part(line, fixed, level, share, terms)
             fractional += part
-            if ladder:
-                position += remaining * share
             if explain is not None:
-                explain.parts.append(LinePart(promoter_id, level, line.sku, line.category,
-                                              remaining, share, "fixed", None, per_unit,
-                                              quantity, grade_name, exact=part))
-            continue
-        rates = plan.rates_for(line.category)
-        if rates.own_levels:
-            rule, levels = "category", rates.levels_scaled
-        elif override is not None:
-            rule, levels = "override", (override,)
-        elif grade_scaled is not None:
-            rule, levels = "grade", grade_scaled
+                explain.parts.append(LinePart(
+                    promoter_id, level, line.sku, line.category, remaining, share, "fixed",
+                    None, fixed[level - 1] if level <= len(fixed) else 0,
+                    terms.quantities.get(line.sku, 1), grade_name, exact=part))
         else:
-            rule, levels = "base", rates.levels_scaled
-        rate = levels[level - 1] if level <= len(levels) else 0
-        campaigns: tuple[tuple[str, Fraction], ...] = ()
-        if level == 1 and rules.campaigns:
-            campaigns = tuple((c.name, c.bonus) for c in rules.campaigns
-                              if c.matches(line.category, merchant_id, paid_at))
-            rate += sum(int(bonus * plan.rate_scale) for _, bonus in campaigns)
-        units += remaining * rate
-        bands: tuple[tuple[int, Fraction, Fraction], ...] = ()
+            rule, base, rate, campaigns = _line_rate(line, plan, level, override, grade_scaled,
+                                                     running, merchant_id)
+            units += remaining * rate
+            bands: tuple[tuple[int, Fraction, Fraction | int], ...] = ()
+            if ladder and position + attributed > ladder[0][0]:
+                bands = _bands(ladder, position, position + attributed)
+                for start, bonus, inside in bands:
+                    if isinstance(inside, int):
+                        ladder_units += inside * plan.ladder_scaled[start]
+                    else:
+                        fractional += inside * bonus
+            if explain is not None:
+                line_exact = Fraction(remaining * rate * share.numerator,
+                                      share.denominator * plan.rate_scale) + sum(
+                    (inside * bonus for _, bonus, inside in bands), _ZERO)
+                explain.parts.append(LinePart(
+                    promoter_id, level, line.sku, line.category, remaining, share, rule,
+                    Fraction(base, plan.rate_scale), None, 1, grade_name, campaigns, bands,
+                    line_exact))
         if ladder:
-            attributed = remaining * share
-            bands = _bands(ladder, position, position + attributed)
-            fractional += sum((inside * bonus for _, bonus, inside in bands), _ZERO)
-            position += attributed
-        if explain is not None:
-            base_rate = Fraction(levels[level - 1] if level <= len(levels) else 0, plan.rate_scale)
-            line_exact = Fraction(remaining * rate * share.numerator,
-                                  share.denominator * plan.rate_scale) + sum(
-                (inside * bonus for _, bonus, inside in bands), _ZERO)
-            explain.parts.append(LinePart(promoter_id, level, line.sku, line.category, remaining,
-                                          share, rule, base_rate, None, 1, grade_name, campaigns,
-                                          bands, line_exact))
-    return Fraction(units * share.numerator, share.denominator * plan.rate_scale) + fractional
+            position += attributed  # fixed lines take room in the bands too
+    exact = Fraction(units * share.numerator + ladder_units * share.denominator,
+                     share.denominator * plan.rate_scale)
+    return exact + fractional if fractional else exact
 
 
-def _bands(ladder: tuple[tuple[int, Fraction], ...], low: Fraction, high: Fraction
-           ) -> tuple[tuple[int, Fraction, Fraction], ...]:
+def _fixed_part(line: RuleLine, fixed: tuple[int, ...], level: int, share: Fraction,
+                terms: OrderTerms) -> Fraction:
+    """Per unit × quantity × share, in proportion to what remains of the line."""
+    per_unit = fixed[level - 1] if level <= len(fixed) else 0
+    if not line.amount_minor or not per_unit:
+        return _ZERO
+    quantity = terms.quantities.get(line.sku, 1)
+    return Fraction(per_unit * quantity * line.remaining_minor, line.amount_minor) * share
+
+
+def _line_rate(line: RuleLine, plan: PlanVersion, level: int, override: int | None,
+               grade_scaled: tuple[int, ...] | None, running: tuple[tuple[Campaign, int], ...],
+               merchant_id: str) -> tuple[str, int, int, tuple[tuple[str, Fraction], ...]]:
+    """(rule, base rate, rate with campaign bonuses, campaigns) over `rate_scale`: the
+    category's own levels, else the override (level 1), the grade's, the plan's levels."""
+    rates = plan.rates_for(line.category)
+    if rates.own_levels:
+        rule, levels = "category", rates.levels_scaled
+    elif override is not None:
+        rule, levels = "override", (override,)
+    elif grade_scaled is not None:
+        rule, levels = "grade", grade_scaled
+    else:
+        rule, levels = "base", rates.levels_scaled
+    base = levels[level - 1] if level <= len(levels) else 0
+    if level != 1 or not running:
+        return rule, base, base, ()
+    matched = [(c, bonus) for c, bonus in running if c.matches_line(line.category, merchant_id)]
+    if not matched:
+        return rule, base, base, ()
+    return (rule, base, base + sum(bonus for _, bonus in matched),
+            tuple((c.name, c.bonus) for c, _ in matched))
+
+
+def _bands(ladder: tuple[tuple[int, Fraction], ...], low: Fraction | int, high: Fraction | int
+           ) -> tuple[tuple[int, Fraction, Fraction | int], ...]:
     """The part of [low, high) inside each ladder band (marginal: a band's bonus only there)."""
     found = []
+    last = len(ladder) - 1
     for index, (start, bonus) in enumerate(ladder):
-        top = high if index + 1 == len(ladder) else min(high, Fraction(ladder[index + 1][0]))
-        inside = top - max(low, Fraction(start))
+        top = high if index == last else min(high, ladder[index + 1][0])
+        inside = top - max(low, start)
         if inside > 0:
             found.append((start, bonus, inside))
     return tuple(found)
@@ -221,9 +260,10 @@ def _capped_and_rounded(exact: dict[str, Fraction], net: int, rules: PlanRules,
         total = sum(exact.values(), _ZERO)
         if limits and total > min(limits):
             factor = min(limits) / total
+    capped_order = factor != 1
     promoters = {}
     for promoter_id in sorted(exact):
-        amount = exact[promoter_id] * factor
+        amount = exact[promoter_id] * factor if capped_order else exact[promoter_id]
         allowance = terms.allowances.get(promoter_id)
         capped = amount if allowance is None or amount <= allowance else Fraction(allowance)
         rounded = capped.numerator // capped.denominator

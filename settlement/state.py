@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from fractions import Fraction
 from typing import NamedTuple, Protocol
 
 from settlement import order_codec
@@ -20,6 +21,11 @@ from settlement.events import Event, OrderConfirmed, OrderPaid, OrderRefunded, T
 from settlement.ledger import MALL_OWNER, AccountKey, AccountKind, JournalEntry
 from settlement.money import MAX_BALANCE_MINOR, format_amount
 from settlement.splits import Allocation, Beneficiary
+
+
+def tally_number(text: str) -> Fraction | int:
+    """A stored accumulator's text ("1234" or "n/d") as a number: int while whole."""
+    return Fraction(text) if "/" in text else int(text)
 
 
 @dataclass(slots=True)
@@ -160,8 +166,9 @@ class Changes:
     changed_order_columns: dict[str, set[str]] = field(default_factory=dict)
     entries: list[JournalEntry] = field(default_factory=list)
     balance_deltas: dict[AccountKey, int] = field(default_factory=dict)
-    # plans v2 accumulators written: tally_key -> (owner, period, value, version read; 0 = new)
-    tallies: dict[str, tuple[str, str, str, int]] = field(default_factory=dict)
+    # plans v2 accumulators written: tally_key -> (owner, period, value, version read; 0 = new);
+    # the value is a number (int or Fraction) or a promoter id, written as its text
+    tallies: dict[str, tuple[str, str, object, int]] = field(default_factory=dict)
 
     def record_event(self, decision: RecordedEvent, stored: KnownEvent | None) -> None:
         """Note a decision; `stored` is the event's row as read before this batch, if any."""
@@ -210,7 +217,7 @@ class Workspace:
         self.changes = Changes()
         self._next_touch_seq = 10**15  # in-batch touches sort after every stored one
         # Plans v2 accumulators, loaded per owner on first use (never for a v1 book).
-        self._tallies: dict[str, tuple[str, int]] = {}
+        self._tallies: dict[str, tuple[object, int]] = {}  # key -> (value, version read)
         self._tally_owners: set[str] = set()  # owners whose tallies are loaded
         self._tally_candidates: set[str] = set()  # owners the batch names (loaded together)
         self._tally_since = ""  # the oldest period a batch can ask for ('' = all)
@@ -350,8 +357,9 @@ class Workspace:
                 f"{format_amount(after, currency)}, beyond the limit of "
                 f"{format_amount(MAX_BALANCE_MINOR, currency)} {currency} per account")
 
-    def tally(self, kind: str, owner_id: str, period: str = "") -> str | None:
-        """A plans v2 accumulator's stored text (None if never written)."""
+    def tally(self, kind: str, owner_id: str, period: str = "") -> object | None:
+        """A plans v2 accumulator: its stored text as loaded, or the value this batch set (None
+        if never written)."""
         if owner_id not in self._tally_owners:
             owners = {owner_id} | {p for p, s in self._promoters.items() if s is not None}
             owners |= self._tally_candidates
@@ -362,7 +370,28 @@ class Workspace:
         known = self._tallies.get(f"{kind}|{owner_id}|{period}")
         return None if known is None else known[0]
 
-    def set_tally(self, kind: str, owner_id: str, period: str, value: str) -> None:
+    def add_to_tally(self, kind: str, owner_id: str, period: str,
+                     amount: Fraction | int) -> tuple[Fraction | int, Fraction | int]:
+        """Add `amount` to a numeric accumulator; (before, after), ints while whole."""
+        key = f"{kind}|{owner_id}|{period}"
+        if owner_id not in self._tally_owners:
+            self.tally(kind, owner_id, period)
+        known = self._tallies.get(key)
+        before: Fraction | int = 0
+        version = 0
+        if known is not None:
+            value, version = known
+            before = value if isinstance(value, int | Fraction) else tally_number(str(value))
+        after = before + amount
+        if isinstance(after, Fraction) and after.denominator == 1:
+            after = after.numerator
+        self._tallies[key] = (after, version)
+        stored = self.changes.tallies.get(key)
+        self.changes.tallies[key] = (owner_id, period, after,
+                                     stored[3] if stored is not None else version)
+        return before, after
+
+    def set_tally(self, kind: str, owner_id: str, period: str, value: object) -> None:
         key = f"{kind}|{owner_id}|{period}"
         if owner_id not in self._tally_owners:
             self.tally(kind, owner_id, period)
