@@ -274,6 +274,40 @@ def build_version(document: dict[str, Any]) -> PlanVersion:
     )
 
 
+def plan_warnings(version: PlanVersion) -> list[str]:
+    """What a plans v2 version allows that a person should know before storing it: fixed
+    commissions without caps, and rates that together can exceed a line, both of which can make
+    a merchant's remainder negative (the plan's choice; the books stay balanced)."""
+    rules = version.rules
+    if rules is None:
+        return []
+    warnings = []
+    if rules.fixed and (rules.caps is None or (rules.caps.order_share is None
+                                               and rules.caps.per_order_minor is None)):
+        warnings.append("fixed_commissions without caps.order_share or caps.per_order: a "
+                        "merchant's remainder can be negative")
+    worst = Fraction(0)
+    for rates in (version.default_rates, *version.categories.values()):
+        levels = [list(rates.levels)]
+        if not rates.own_levels:
+            levels += [list(g.levels) for g in rules.grades.values()]
+        by_level = [max((lv[i] for lv in levels if i < len(lv)), default=Fraction(0))
+                    for i in range(rules.max_levels)]
+        if by_level and not rates.own_levels and version.overrides_scaled:
+            by_level[0] = max(by_level[0], Fraction(max(version.overrides_scaled.values()),
+                                                     version.rate_scale))
+        take = rates.platform_take_rate if rates.own_take else max(
+            [rates.platform_take_rate, *(rate for _, rate in rules.tiers)])
+        worst = max(worst, take + sum(by_level, Fraction(0)))
+    worst += max((bonus for _, bonus in rules.ladder), default=Fraction(0))
+    worst += sum((c.bonus for c in rules.campaigns), Fraction(0))
+    worst += (rules.agent_share or 0) + max(rules.channels.values(), default=Fraction(0))
+    if worst > 1:
+        warnings.append(f"rates, bonuses, agent share and payment fee can add up to {worst} of a "
+                        "line: a merchant's remainder can be negative")
+    return warnings
+
+
 def parse_plan_text(text: str) -> list[PlanVersion]:
     """Every version in a (possibly multi-document) YAML plan, sorted by `effective_from`."""
     try:

@@ -273,3 +273,20 @@ def test_regional_agents_earn_their_share_beside_the_chain(books, ev):
     assert (promoter(books, "C")["pending"], promoter(books, "G")["pending"]) == ("20.00", "13.00")
     assert merchant(books) == "252.00"  # o1 168.00 + o2 (100 - 5.00 - 11.00) 84.00
     assert_books_verified(books)
+
+
+def test_plan_warnings_name_what_can_make_a_merchant_pay():
+    from settlement.plan import plan_warnings
+
+    assert plan_warnings(book("max_levels: 2\n").versions[0]) == []
+    fixed = book('fixed_commissions: {SKU-1: ["5.00"]}\n').versions[0]
+    assert plan_warnings(fixed) == ["fixed_commissions without caps.order_share or caps.per_order:"
+                                    " a merchant's remainder can be negative"]
+    capped = book('fixed_commissions: {SKU-1: ["5.00"]}\ncaps: {per_order: "9.00"}\n').versions[0]
+    assert plan_warnings(capped) == []
+    # take 0.05 + levels 0.10/0.05/0.02 + 3 campaigns x 0.30 = 1.12 > 1
+    campaigns = ", ".join(f'{{name: c{i}, from: 2026-01-01T00:00:00Z, to: 2026-02-01T00:00:00Z, '
+                          f'bonus: "0.30"}}' for i in range(3))
+    loud = book(f"campaigns: [{campaigns}]\n").versions[0]
+    assert plan_warnings(loud) == ["rates, bonuses, agent share and payment fee can add up to "
+                                   "28/25 of a line: a merchant's remainder can be negative"]
