@@ -30,6 +30,7 @@ from api.routes import (
     health,
     keys,
     models,
+    orders,
     payouts,
     plans,
     promoters,
@@ -45,7 +46,7 @@ from settlement.config import SettlementSettings
 from settlement.stream.config import StreamSettings
 from settlement.stream.lag import StreamLag
 
-ROUTERS = (health, events, balances, payouts, plans, keys, models, segments, promoters)
+ROUTERS = (health, events, balances, payouts, plans, keys, models, segments, promoters, orders)
 
 
 def create_app(settings: ServingSettings | None = None, books: SettlementSettings | None = None,

@@ -46,6 +46,7 @@ EXAMPLES: dict[tuple[str, str], tuple[str, Any, set[int]]] = {
     ("GET", "/v1/segments"): ("/v1/segments", None, {404}),  # no champion in these books' store
     ("GET", "/v1/promoters/{promoter_id}/value"): ("/v1/promoters/P1/value", None, NO_SNAPSHOT),
     ("GET", "/v1/promoters/{promoter_id}/risk"): ("/v1/promoters/P1/risk", None, NO_SNAPSHOT),
+    ("GET", "/v1/orders/{order_id}/explanation"): ("/v1/orders/o1/explanation", None, {404}),
 }
 
 
