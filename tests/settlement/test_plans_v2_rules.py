@@ -290,3 +290,43 @@ def test_plan_warnings_name_what_can_make_a_merchant_pay():
     loud = book(f"campaigns: [{campaigns}]\n").versions[0]
     assert plan_warnings(loud) == ["rates, bonuses, agent share and payment fee can add up to "
                                    "28/25 of a line: a merchant's remainder can be negative"]
+
+
+def test_versions_are_complete_and_accumulators_carry_across_them(books, ev):
+    # V1 (from 2026-01-01): max_levels 1, no tiers. V2 (from 2026-03-15): tiers 5% / from
+    # 1000.00 4%, no max_levels (all three levels again).
+    # o1 2026-03-10 under V1, 1000.00 food: take 5% = 50.00; C 10% = 100.00 (B, A cut)
+    # o2 2026-03-20 under V2, 100.00 food: the merchant's March GMV before it is 1000.00 (o1,
+    #    paid under V1, counts) -> take 4% = 4.00; C 10.00, B 5.00, A 2.00
+    v2 = (DEFAULT_PLAN.replace("2026-01-01T00:00:00Z", "2026-03-15T00:00:00Z")
+          + 'merchant_tiers: [{from_gmv: "0.00", platform_take_rate: "0.05"}, '
+            '{from_gmv: "1000.00", platform_take_rate: "0.04"}]\n')
+    plans = PlanBook(parse_plan_text(DEFAULT_PLAN + "max_levels: 1\n---\n" + v2))
+    events = chain(ev) + [
+        paid(ev, "2026-03-10T10:00:00Z", "o1", "x", ("a", "food", "1000.00")),
+        ev.touch("2026-03-19T10:00:00Z", "x", "C"),
+        paid(ev, "2026-03-20T10:00:00Z", "o2", "x", ("a", "food", "100.00"))]
+    settle(books, plans, events)
+    assert revenue(books) == "54.00"
+    assert (promoter(books, "C")["pending"], promoter(books, "B")["pending"],
+            promoter(books, "A")["pending"]) == ("110.00", "5.00", "2.00")
+
+
+def test_a_rejected_order_counts_toward_no_accumulator(books, ev):
+    # The first o1 names an unknown channel and is rejected: it must not count toward the
+    # merchant's month GMV, so o2 (100.00) still pays the 5% tier: 5.00 (not 4.00).
+    plans = book('payment_channels: {card: "0.01"}\n'
+                 'merchant_tiers: [{from_gmv: "0.00", platform_take_rate: "0.05"}, '
+                 '{from_gmv: "1000.00", platform_take_rate: "0.04"}]\n')
+    outcomes = settle(books, plans, [
+        paid(ev, "2026-03-10T10:00:00Z", "o1", "x", ("a", "food", "1000.00"),
+             payment_channel="paypal"),
+        paid(ev, "2026-03-10T11:00:00Z", "o2", "x", ("a", "food", "100.00"))])
+    assert [o.status for o in outcomes] == [REJECTED, APPLIED]
+    assert revenue(books) == "5.00"
+
+
+def test_a_grade_set_for_a_promoter_who_never_joined_is_rejected(books, ev):
+    outcome, = settle(books, book(GRADES), [
+        ev("promoter_grade_set", "2026-03-02T10:07:00Z", promoter_id="Z", grade="gold")])
+    assert outcome.status == REJECTED and outcome.reason == "promoter_id: Z has not joined"
