@@ -16,7 +16,7 @@ from fractions import Fraction
 from typing import Any
 
 from settlement.errors import LedgerInvariantBroken
-from settlement.money import format_amount
+from settlement.money import MINOR_DIGITS, format_amount
 from settlement.order_terms import OrderTerms
 from settlement.plan import PlanVersion
 from settlement.rules import Explanation, LinePart, PartyTotal, RuleLine, allocate_rules
@@ -96,11 +96,20 @@ def _part_words(part: LinePart, currency: str) -> str:
 
 
 def _exact(value: Fraction | int, currency: str) -> str:
-    """An exact amount in major units: the rounded value, with the exact fraction if not whole."""
-    if isinstance(value, int) or value.denominator == 1:
-        return format_amount(int(value), currency)
-    return f"{format_amount(value.numerator // value.denominator, currency)}..." \
-           f" (exactly {value.numerator}/{value.denominator} minor units)"
+    """An exact amount in major units: every digit when it has at most eight beyond the minor
+    unit ("0.0267"), else the minor units cut off with the exact fraction beside them."""
+    value = Fraction(value)
+    if value.denominator == 1:
+        return format_amount(value.numerator, currency)
+    for extra in range(1, 9):
+        scaled = value * 10**extra
+        if scaled.denominator == 1:
+            shift = MINOR_DIGITS.get(currency, 2) + extra
+            text = f"{abs(scaled.numerator):0{shift + 1}d}"
+            sign = "-" if scaled.numerator < 0 else ""
+            return f"{sign}{text[:-shift]}.{text[-shift:]}".rstrip("0")
+    return (f"{format_amount(value.numerator // value.denominator, currency)}... (exactly "
+            f"{value.numerator}/{value.denominator} minor units)")
 
 
 def _total_words(total: PartyTotal, currency: str) -> str:
