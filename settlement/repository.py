@@ -184,13 +184,17 @@ class DatabaseSource:
             "AND currency = {p}", None, key.kind, key.owner_id, key.currency)
         return int(rows[0][0]) if rows else 0
 
-    def load_tallies(self, owner_ids: list[str], since_period: str
+    def load_tallies(self, owner_ids: list[str], periods: list[str] | None
                      ) -> dict[str, tuple[str, int]]:
         found: dict[str, tuple[str, int]] = {}
+        sql = "SELECT tally_key, value, version FROM plan_tallies WHERE owner_id {ids}"
+        params: tuple[Any, ...] = ()
+        if periods is not None:
+            sql += (" AND period = ANY({p})" if self.lookup.postgres
+                    else " AND period IN (SELECT value FROM json_each({p}))")
+            params = (periods if self.lookup.postgres else json.dumps(periods),)
         for chunk in chunks(owner_ids):
-            for key, value, version in self.lookup.rows(
-                    "SELECT tally_key, value, version FROM plan_tallies WHERE owner_id {ids} "
-                    "AND (period = '' OR period >= {p})", chunk, since_period):
+            for key, value, version in self.lookup.rows(sql, chunk, *params):
                 found[key] = (value, int(version))
         return found
 

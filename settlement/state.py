@@ -23,6 +23,25 @@ from settlement.money import MAX_BALANCE_MINOR, format_amount
 from settlement.splits import Allocation, Beneficiary
 
 
+def _local_periods(instants: Iterable[datetime]) -> list[str]:
+    """Every local day (YYYY-MM-DD) and month (YYYY-MM) the instants can fall on in any time
+    zone (UTC-12 to UTC+14: the UTC day before, of and after), and '' (all time)."""
+    days = {(instant + timedelta(days=shift)).date()
+            for instant in instants for shift in (-1, 0, 1)}
+    return sorted({""} | {d.isoformat() for d in days} | {d.isoformat()[:7] for d in days})
+
+
+# Owners of accumulator rows, by namespace, so that a promoter who joins in a batch is known to
+# own none (a merchant or a region may carry the same id).
+PROMOTER_OWNER, MERCHANT_OWNER, REGION_OWNER = "p:", "m:", "r:"
+_OWNER_OF_KIND = {"m": MERCHANT_OWNER, "agent": REGION_OWNER}
+
+
+def tally_owner(kind: str, owner_id: str) -> str:
+    """The `plan_tallies.owner_id` of an accumulator: its owner's id in its namespace."""
+    return _OWNER_OF_KIND.get(kind, PROMOTER_OWNER) + owner_id
+
+
 def tally_number(text: str) -> Fraction | int:
     """A stored accumulator's text ("1234" or "n/d") as a number: int while whole."""
     return Fraction(text) if "/" in text else int(text)
@@ -135,7 +154,7 @@ class StateSource(Protocol):
     ) -> dict[str, list[TouchRecord]]: ...
     def load_bindings(self, customer_ids: list[str]) -> dict[str, str]: ...
     def load_balance(self, key: AccountKey) -> int: ...
-    def load_tallies(self, owner_ids: list[str], since_period: str
+    def load_tallies(self, owner_ids: list[str], periods: list[str] | None
                      ) -> dict[str, tuple[str, int]]: ...
 
 
@@ -220,7 +239,7 @@ class Workspace:
         self._tallies: dict[str, tuple[object, int]] = {}  # key -> (value, version read)
         self._tally_owners: set[str] = set()  # owners whose tallies are loaded
         self._tally_candidates: set[str] = set()  # owners the batch names (loaded together)
-        self._tally_since = ""  # the oldest period a batch can ask for ('' = all)
+        self._tally_periods: list[str] | None = None  # the periods a batch can ask for (None: all)
 
     def prefetch(self, batch: Iterable[Event]) -> None:
         """Load in bulk what `batch` will read, so applying it costs no further query."""
@@ -238,12 +257,12 @@ class Workspace:
             if isinstance(body, Touch | OrderPaid):
                 customer_ids.add(body.customer_id)
             if isinstance(body, OrderPaid):
-                self._tally_candidates.add(body.merchant_id)
+                self._tally_candidates.add(MERCHANT_OWNER + body.merchant_id)
                 if body.region:
-                    self._tally_candidates.add(body.region)
+                    self._tally_candidates.add(REGION_OWNER + body.region)
             region = getattr(body, "agent_region", None)
             if region:
-                self._tally_candidates.add(region)
+                self._tally_candidates.add(REGION_OWNER + region)
             if isinstance(body, OrderPaid | OrderConfirmed | OrderRefunded):
                 order_ids.add(body.order_id)
         self._load_orders(sorted(order_ids))
@@ -256,9 +275,7 @@ class Workspace:
             promoter_ids.update(p for p in self._bindings.values() if p)
         self.load_ancestries(promoter_ids)
         if batch:
-            # Local days and months are at most a day behind UTC: a period string at or after
-            # this month label covers every period the batch reads.
-            self._tally_since = (min(e.ts for e in batch) - timedelta(days=2)).strftime("%Y-%m")
+            self._tally_periods = _local_periods(e.ts for e in batch)
 
     def load_ancestries(self, promoter_ids: Iterable[str]) -> None:
         """Load promoters and their ancestors up to three levels in three bulk queries."""
@@ -360,22 +377,33 @@ class Workspace:
     def tally(self, kind: str, owner_id: str, period: str = "") -> object | None:
         """A plans v2 accumulator: its stored text as loaded, or the value this batch set (None
         if never written)."""
-        if owner_id not in self._tally_owners:
-            owners = {owner_id} | {p for p, s in self._promoters.items() if s is not None}
-            owners |= self._tally_candidates
-            missing = sorted(owners - self._tally_owners)
-            for found_key, found in self._source.load_tallies(missing, self._tally_since).items():
-                self._tallies.setdefault(found_key, found)
-            self._tally_owners.update(missing)
+        self._load_tallies_of(tally_owner(kind, owner_id))
         known = self._tallies.get(f"{kind}|{owner_id}|{period}")
         return None if known is None else known[0]
+
+    def _load_tallies_of(self, owner: str) -> None:
+        """On the first miss, every promoter read so far and every merchant and region the batch
+        names are loaded in one query; later misses load what was read since."""
+        if owner in self._tally_owners:
+            return
+        owners = {owner} | self._tally_candidates | {
+            PROMOTER_OWNER + p for p, state in self._promoters.items() if state is not None}
+        while owners:
+            missing = sorted(owners - self._tally_owners)
+            found = self._source.load_tallies(missing, self._tally_periods)
+            for found_key, value in found.items():
+                self._tallies.setdefault(found_key, value)
+            self._tally_owners.update(missing)
+            # The regions' agents earn on the batch's orders: their own rows come along.
+            owners = {PROMOTER_OWNER + str(value[0]) for key, value in found.items()
+                      if key.startswith("agent|")} - self._tally_owners
 
     def add_to_tally(self, kind: str, owner_id: str, period: str,
                      amount: Fraction | int) -> tuple[Fraction | int, Fraction | int]:
         """Add `amount` to a numeric accumulator; (before, after), ints while whole."""
         key = f"{kind}|{owner_id}|{period}"
-        if owner_id not in self._tally_owners:
-            self.tally(kind, owner_id, period)
+        owner = tally_owner(kind, owner_id)
+        self._load_tallies_of(owner)
         known = self._tallies.get(key)
         before: Fraction | int = 0
         version = 0
@@ -387,20 +415,20 @@ class Workspace:
             after = after.numerator
         self._tallies[key] = (after, version)
         stored = self.changes.tallies.get(key)
-        self.changes.tallies[key] = (owner_id, period, after,
+        self.changes.tallies[key] = (owner, period, after,
                                      stored[3] if stored is not None else version)
         return before, after
 
     def set_tally(self, kind: str, owner_id: str, period: str, value: object) -> None:
         key = f"{kind}|{owner_id}|{period}"
-        if owner_id not in self._tally_owners:
-            self.tally(kind, owner_id, period)
+        owner = tally_owner(kind, owner_id)
+        self._load_tallies_of(owner)
         read = self._tallies.get(key)
         version = read[1] if read is not None else 0
         stored = self.changes.tallies.get(key)
         stored_version = stored[3] if stored is not None else version
         self._tallies[key] = (value, version)
-        self.changes.tallies[key] = (owner_id, period, value, stored_version)
+        self.changes.tallies[key] = (owner, period, value, stored_version)
 
     # Writes -----------------------------------------------------------------------------------
 
@@ -419,6 +447,7 @@ class Workspace:
 
     def add_promoter(self, promoter: PromoterState) -> None:
         self._promoters[promoter.promoter_id] = promoter
+        self._tally_owners.add(PROMOTER_OWNER + promoter.promoter_id)  # joined now: owns none
         self.changes.promoter_changed(promoter)
 
     def add_touch(self, customer_id: str, promoter_id: str, ts: datetime) -> None:

@@ -194,7 +194,7 @@ plan_tallies = Table(
     "plan_tallies",
     metadata,
     Column("tally_key", String(300), primary_key=True),  # kind|owner|period
-    Column("owner_id", Id, nullable=False),
+    Column("owner_id", String(140), nullable=False),  # "p:", "m:" or "r:" + the owner's id
     Column("period", String(10), nullable=False),
     Column("value", Text, nullable=False),
     Column("version", Integer, nullable=False),

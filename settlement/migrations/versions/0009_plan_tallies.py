@@ -18,7 +18,7 @@ def upgrade() -> None:
     op.create_table(
         "plan_tallies",
         sa.Column("tally_key", sa.String(length=300), nullable=False),
-        sa.Column("owner_id", sa.String(length=128), nullable=False),
+        sa.Column("owner_id", sa.String(length=140), nullable=False),
         sa.Column("period", sa.String(length=10), nullable=False),
         sa.Column("value", sa.Text(), nullable=False),
         sa.Column("version", sa.Integer(), nullable=False),
