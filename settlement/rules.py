@@ -147,6 +147,8 @@ def _beneficiary_exact(lines: Sequence[RuleLine], plan: PlanVersion, rules: Plan
     ladder = rules.ladder if level == 1 else ()
     position: Fraction | int = terms.ladder_start.get(promoter_id, 0)
     whole_share = share.denominator == 1  # the common case: attributed amounts stay ints
+    if ladder and position + sum(ln.remaining_minor for ln in lines) * share <= ladder[0][0]:
+        ladder = ()  # the whole order stays below the first band: no position to follow
     units = 0  # Σ remaining × rate over `scale` (times share at the end)
     ladder_units = 0  # Σ attributed amount in a band × its bonus, over `scale` (whole shares)
     fractional: Fraction | int = 0  # fixed lines (times share), bands of a part share
