@@ -33,6 +33,7 @@ from api.routes import (
     invites,
     keys,
     models,
+    orders,
     payouts,
     plans,
     privacy,
@@ -60,7 +61,7 @@ from settlement.stream.lag import StreamLag
 
 ROUTERS = (health, events, balances, payouts, plans, keys, models, segments, promoters, rates,
            applications, invites, privacy, payees_routes, withdrawals_routes, bank_routes,
-           statements_routes, risk_cases, me_routes)
+           statements_routes, risk_cases, me_routes, orders)
 
 
 def create_app(settings: ServingSettings | None = None, books: SettlementSettings | None = None,

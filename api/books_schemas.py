@@ -183,3 +183,48 @@ class KeyCreatedOut(KeyOut):
 
 class KeysOut(BaseModel):
     keys: list[KeyOut]
+
+
+class LinePartOut(BaseModel):
+    """How one beneficiary's amount on one line was produced (exact values in minor units)."""
+
+    promoter_id: str
+    level: int  # 0 = regional agent
+    sku: str
+    category: str
+    base: str  # the line's remaining amount
+    share: str  # attribution share, "n/d"
+    rule: str  # fixed | category | override | grade | base | agent
+    rate: str | None  # percentage rule's rate before bonuses, "n/d"
+    fixed_per_unit: str | None
+    quantity: int
+    grade: str | None
+    campaigns: list[dict[str, str]]  # {"name", "bonus"}
+    ladder: list[dict[str, str]]  # {"from_gmv", "bonus", "inside"}
+    exact_minor: str  # "n/d"
+
+
+class PartyTotalOut(BaseModel):
+    promoter_id: str
+    exact_minor: str
+    cap_factor: str
+    allowance: str | None
+    after_caps_minor: str
+    amount: str  # rounded down, as booked
+
+
+class OrderExplanationOut(BaseModel):
+    order_id: str
+    merchant_id: str
+    currency: str
+    paid_at: datetime
+    plan_version_id: str
+    net: str
+    platform: str
+    take_rate: str | None
+    payment_provider: str | None
+    payment_fee: str
+    merchant: str
+    parts: list[LinePartOut]
+    totals: list[PartyTotalOut]
+    words: list[str]  # the same explanation as `fenrun explain` prints

@@ -22,6 +22,7 @@ BENCHMARKS = [
     ("rate api", "benchmarks.rate_api_bench", {"promoters": 1000, "seconds": 30}),
     ("risk evaluation", "benchmarks.risk_eval_bench", {"promoters": 2000}),
     ("order screen", "benchmarks.order_screen_bench", {"orders": 20_000}),
+    ("plans v2", "benchmarks.plans_v2_bench", {"promoters": 20_000}),
 ]
 
 

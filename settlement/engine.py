@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, Protocol
 
+from settlement import engine_rules
 from settlement.attribution import attribute
 from settlement.errors import (
     InvalidEvent,
@@ -26,6 +27,7 @@ from settlement.events import (
     OrderConfirmed,
     OrderPaid,
     OrderRefunded,
+    PromoterGradeSet,
     PromoterJoined,
     PromoterReinstated,
     PromoterSuspended,
@@ -136,9 +138,24 @@ class Settler:
                 raise MissingReference(f"parent_id: {body.parent_id} has not joined yet")
             if parent.joined_at > event.ts:
                 raise RejectedEvent(f"parent_id: {body.parent_id} joined after this event")
+        if body.agent_region is not None:
+            agent = self.ws.tally("agent", body.agent_region)
+            if agent is not None:
+                raise RejectedEvent(f"agent_region: {body.agent_region} already has its agent "
+                                    f"{agent}; one agent per region")
+            self.ws.set_tally("agent", body.agent_region, "", body.promoter_id)
         self.ws.add_promoter(
             PromoterState(body.promoter_id, body.parent_id, body.grade, event.ts, False)
         )
+
+    def _promoter_grade_set(self, event: Event, body: PromoterGradeSet) -> None:
+        promoter = self.ws.promoter(body.promoter_id)
+        if promoter is None:
+            raise MissingReference(f"promoter_id: {body.promoter_id} has not joined")
+        if promoter.joined_at > event.ts:
+            raise RejectedEvent(f"promoter_id: {body.promoter_id} joined after this event")
+        promoter.grade = body.grade
+        self.ws.changes.promoter_changed(promoter)
 
     def _set_suspended(self, promoter_id: str, suspended: bool) -> None:
         promoter = self.ws.promoter(promoter_id)
@@ -192,6 +209,10 @@ class Settler:
         bound = self.ws.binding(body.customer_id) if plan.customer_binding == "lifetime" else None
         shares = attribute(touches, event.ts, plan.attribution, bound)
         self.ws.load_ancestries(shares)
+        if plan.rules is not None:
+            order = engine_rules.pay(self, event, body, plan, shares)
+            engine_rules.count(self.ws, order, plan, shares)
+            return
         beneficiaries = resolve_beneficiaries(shares, self._parent_of,
                                               lambda pid: self._earns(pid, body.customer_id))
         lines = [OrderLineState(line.sku, line.category, line.amount_minor) for line in body.lines]
@@ -201,6 +222,8 @@ class Settler:
                            plan.version_id, event.ts, lines, beneficiaries, allocation)
         self._post(order, EntryKind.PAID, event, Allocation.empty(), allocation)
         self.ws.add_order(order)
+        if self.plans.keeps_tallies:  # another version reads accumulators this order adds to
+            engine_rules.count(self.ws, order, plan, shares)
         if self.screener is not None:  # last: a hit holds a booked order, never rejects it
             self.screener.check(event, body.order_id, body.currency, beneficiaries, allocation,
                                 self._parent_of)
@@ -250,8 +273,11 @@ class Settler:
         for line, amount in refunds:
             line.refunded_minor += amount
         plan = self.plans.by_id(order.plan_version_id)
-        remaining = ((line.category, line.remaining_minor) for line in order.lines)
-        new_allocation = allocate(remaining, plan, order.beneficiaries)
+        if order.allocation.terms is not None:
+            new_allocation = engine_rules.refund(order, plan)
+        else:
+            remaining = ((line.category, line.remaining_minor) for line in order.lines)
+            new_allocation = allocate(remaining, plan, order.beneficiaries)
         self._post(order, EntryKind.REFUNDED, event, order.allocation, new_allocation)
         order.allocation = new_allocation
         self.ws.changes.order_changed(order, MONEY_COLUMNS)
@@ -295,4 +321,5 @@ _HANDLERS: dict[type, Callable[[Settler, Event, Any], None]] = {
     OrderPaid: Settler._order_paid,
     OrderConfirmed: Settler._order_confirmed,
     OrderRefunded: Settler._order_refunded,
+    PromoterGradeSet: Settler._promoter_grade_set,
 }

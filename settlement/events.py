@@ -34,6 +34,15 @@ class PromoterJoined:
     promoter_id: str
     parent_id: str | None
     grade: str | None
+    agent_region: str | None = None  # makes the promoter the regional agent of that region
+
+
+@dataclass(frozen=True, slots=True)
+class PromoterGradeSet:
+    """A grade set by hand; it stands until the promoter's GMV crosses a higher grade."""
+
+    promoter_id: str
+    grade: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +68,7 @@ class OrderLine:
     sku: str
     category: str
     amount_minor: int
+    quantity: int = 1  # units; only a fixed commission (per unit) reads it
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +78,8 @@ class OrderPaid:
     merchant_id: str
     currency: str
     lines: tuple[OrderLine, ...]
+    payment_channel: str | None = None  # the channel whose fee the merchant bears
+    region: str | None = None  # the buyer's region: its regional agent earns a share
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,8 +101,9 @@ class OrderRefunded:
 
 Body = (
     PromoterJoined | PromoterSuspended | PromoterReinstated | Touch | OrderPaid | OrderConfirmed
-    | OrderRefunded
+    | OrderRefunded | PromoterGradeSet
 )
+MAX_QUANTITY = 1_000_000  # units on one line
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,7 +191,7 @@ def _order_paid(payload: dict[str, Any]) -> OrderPaid:
         if not isinstance(category, str) or not category:
             raise InvalidEvent(f"lines[{index}].category", category, "must be a non-empty string")
         amount = parse_amount(line.get("amount"), currency, f"lines[{index}].amount")
-        parsed.append(OrderLine(line["sku"], category, amount))
+        parsed.append(OrderLine(line["sku"], category, amount, _quantity(line, index)))
     total_minor = sum(line.amount_minor for line in parsed)
     check_limit(total_minor, MAX_ORDER_MINOR, currency, "lines",
                 f"order total {format_amount(total_minor, currency)}")
@@ -188,7 +201,17 @@ def _order_paid(payload: dict[str, Any]) -> OrderPaid:
         merchant_id=_req(payload, "merchant_id"),
         currency=currency,
         lines=tuple(parsed),
+        payment_channel=_identifier(payload, "payment_channel", required=False),
+        region=_identifier(payload, "region", required=False),
     )
+
+
+def _quantity(line: dict[str, Any], index: int) -> int:
+    value = line.get("quantity", 1)
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_QUANTITY:
+        raise InvalidEvent(f"lines[{index}].quantity", value,
+                           f"must be a whole number of units from 1 to {MAX_QUANTITY}")
+    return value
 
 
 def _order_refunded(payload: dict[str, Any]) -> OrderRefunded:
@@ -221,8 +244,10 @@ def _touch(payload: dict[str, Any]) -> Touch:
 
 _PARSERS: dict[str, Callable[[dict[str, Any]], Body]] = {
     "promoter_joined": lambda p: PromoterJoined(
-        _req(p, "promoter_id"), _identifier(p, "parent_id", required=False), _text(p, "grade")
+        _req(p, "promoter_id"), _identifier(p, "parent_id", required=False), _text(p, "grade"),
+        _identifier(p, "agent_region", required=False),
     ),
+    "promoter_grade_set": lambda p: PromoterGradeSet(_req(p, "promoter_id"), _req(p, "grade")),
     "promoter_suspended": lambda p: PromoterSuspended(_req(p, "promoter_id")),
     "promoter_reinstated": lambda p: PromoterReinstated(_req(p, "promoter_id")),
     "touch": _touch,

@@ -5,7 +5,8 @@ to zero. Entries are immutable; a correction is a new entry. Liability and incom
 credit-normal, so their balance as people read it is the negated sum of their postings.
 
 How money moves:
-- paid:     Dr clearing (net) / Cr merchant payable, platform revenue, promoter pending
+- paid:     Dr clearing (net) / Cr merchant payable, platform revenue, promoter pending, and
+            (plans v2) the payment channel's fee to its provider's payable
 - refunded: Cr clearing (refund) / Dr the decrease of each party; a promoter whose commission was
             already released is clawed back through `clawback_receivable`, netted at the next payout
 - released: Dr promoter pending / Cr promoter available (hold over)
@@ -46,6 +47,7 @@ class AccountKind(StrEnum):
     PROMOTER_IN_TRANSIT = "promoter_in_transit"  # liability: approved, sent to the bank
     # liability: commission reversed on confirmed fraud, owed back to the merchant who funded it
     RISK_RECOVERED = "risk_recovered"
+    PAYMENT_PROVIDER_PAYABLE = "payment_provider_payable"  # liability: fee owed to a channel
 
 
 class EntryKind(StrEnum):
@@ -74,6 +76,7 @@ CREDIT_NORMAL = frozenset(
         AccountKind.PROMOTER_RESERVED,
         AccountKind.PROMOTER_IN_TRANSIT,
         AccountKind.RISK_RECOVERED,
+        AccountKind.PAYMENT_PROVIDER_PAYABLE,
     }
 )
 PLATFORM_OWNER = "platform"
@@ -135,6 +138,7 @@ _PROMOTER_PENDING = AccountKind.PROMOTER_PENDING.value
 _PROMOTER_AVAILABLE = AccountKind.PROMOTER_AVAILABLE.value
 _PROMOTER_PAID = AccountKind.PROMOTER_PAID.value
 _CLAWBACK_RECEIVABLE = AccountKind.CLAWBACK_RECEIVABLE.value
+_PAYMENT_PROVIDER = AccountKind.PAYMENT_PROVIDER_PAYABLE.value
 
 
 def allocation_postings(
@@ -152,6 +156,13 @@ def allocation_postings(
         _credit(_PLATFORM_REVENUE, PLATFORM_OWNER, currency,
                 new.platform_minor - old.platform_minor),
     ]
+    if new.provider_minor != old.provider_minor:  # plans v2: the payment channel's fee
+        terms = new.terms or old.terms
+        channel = terms.channel if terms is not None else None
+        if channel is None:
+            raise LedgerInvariantBroken("a payment fee without its channel")
+        postings.append(_credit(_PAYMENT_PROVIDER, channel, currency,
+                                new.provider_minor - old.provider_minor))
     for promoter_id in sorted(old.promoters.keys() | new.promoters.keys()):
         change = new.promoters.get(promoter_id, 0) - old.promoters.get(promoter_id, 0)
         if released:

@@ -11,6 +11,7 @@ from fractions import Fraction
 from functools import lru_cache
 from typing import Any
 
+from settlement.order_terms import OrderTerms
 from settlement.splits import Allocation, Beneficiary
 
 # Built once: json.dumps() with options builds a new encoder on every call, and so does
@@ -58,10 +59,18 @@ def decode_beneficiaries(text: str) -> tuple[Beneficiary, ...]:
 
 
 def encode_allocation(allocation: Allocation) -> str:
-    return dumps({"net": allocation.net_minor, "platform": allocation.platform_minor,
-                  "merchant": allocation.merchant_minor, "promoters": allocation.promoters})
+    document: dict[str, Any] = {
+        "net": allocation.net_minor, "platform": allocation.platform_minor,
+        "merchant": allocation.merchant_minor, "promoters": allocation.promoters}
+    if allocation.terms is not None:  # plans v2 only: a v1 order's text is unchanged
+        document["provider"] = allocation.provider_minor
+        document["terms"] = allocation.terms.to_json()
+    return dumps(document)
 
 
 def decode_allocation(text: str) -> Allocation:
     raw = json.loads(text)
-    return Allocation(raw["net"], raw["platform"], raw["merchant"], raw["promoters"])
+    terms = raw.get("terms")
+    return Allocation(raw["net"], raw["platform"], raw["merchant"], raw["promoters"],
+                      raw.get("provider", 0),
+                      None if terms is None else OrderTerms.from_json(terms))

@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from settlement.errors import InvalidEvent, PlanError
 from settlement.money import minor_digits, parse_amount, parse_rate
+from settlement.plan_rules import RULE_KEYS, PlanRules, RawRulesInput, build_rules
 
 MAX_LEVELS = 3  # compliance: commission on real sales only, at most three levels
 AttributionModel = Literal["first_click", "last_click", "linear", "time_decay", "position"]
@@ -42,8 +43,8 @@ class _Category(BaseModel):
     platform_take_rate: str | None = None
 
 
-class _PlanDocument(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class _PlanDocument(RawRulesInput):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
     effective_from: datetime
     currency: str
     platform_take_rate: str
@@ -85,11 +86,13 @@ class CategoryRates:
     levels_scaled: tuple[int, ...] = ()
     take_scaled: int = 0
     own_levels: bool = False  # a category entry with its own `levels` (wins over overrides)
+    own_take: bool = False  # a category entry with its own take rate (wins over merchant tiers)
 
     def scaled(self, scale: int) -> CategoryRates:
         return CategoryRates(self.levels, self.platform_take_rate,
                              tuple(int(rate * scale) for rate in self.levels),
-                             int(self.platform_take_rate * scale), self.own_levels)
+                             int(self.platform_take_rate * scale), self.own_levels,
+                             self.own_take)
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +114,11 @@ class PlanVersion:
     # Level-1 base rate of one promoter (over `rate_scale`): below a category's own levels,
     # above the plan's `levels`. Empty when the version has no `promoter_overrides`.
     overrides_scaled: dict[str, int] = field(default_factory=dict)
+    # The v2 keys (channels, tiers, fixed, grades, ladder, campaigns, caps, max_levels, agents);
+    # None when the version has none of them: it settles exactly as a v1 plan.
+    rules: PlanRules | None = None
+    grades_scaled: dict[str, tuple[int, ...]] = field(default_factory=dict)  # over `rate_scale`
+    ladder_scaled: dict[int, int] = field(default_factory=dict)  # band start -> bonus, scaled
 
     version_id: str = ""  # the effective instant in canonical UTC form (set by build_version)
 
@@ -118,7 +126,8 @@ class PlanVersion:
         return self.categories.get(category, self.default_rates)
 
 
-def _rates(levels: list[str], take: str, where: str, own: bool = False) -> CategoryRates:
+def _rates(levels: list[str], take: str, where: str, own: bool = False,
+           own_take: bool = False) -> CategoryRates:
     if len(levels) > MAX_LEVELS:
         raise PlanError(
             f"{where}levels: {len(levels)} levels configured; at most {MAX_LEVELS} are allowed "
@@ -130,7 +139,7 @@ def _rates(levels: list[str], take: str, where: str, own: bool = False) -> Categ
     take_rate = parse_rate(take, f"{where}platform_take_rate")
     if take_rate + sum(level_rates) > 1:
         raise PlanError(f"{where}platform_take_rate plus level rates exceed 1: merchant would pay")
-    return CategoryRates(level_rates, take_rate, own_levels=own)
+    return CategoryRates(level_rates, take_rate, own_levels=own, own_take=own_take)
 
 
 def _overrides(raw: dict[str, str] | None, plain: list[tuple[str, CategoryRates]]
@@ -179,7 +188,21 @@ def _canonical(document: dict[str, Any]) -> dict[str, Any]:
     return json.loads(json.dumps(document, default=str, sort_keys=True))
 
 
-_OPTIONAL_KEYS = ("promoter_overrides",)  # plans v2 keys: absent = off, left out of the document
+# Plans v2 keys: absent = off, and left out of the version's document.
+_OPTIONAL_KEYS = ("promoter_overrides", *RULE_KEYS)
+
+
+def _check_rules(rules: PlanRules, default_rates: CategoryRates) -> None:
+    """A tier take or a grade's levels that, with the rest, would exceed a line are refused."""
+    levels_total = sum(default_rates.levels)
+    for index, (_, rate) in enumerate(rules.tiers):
+        if rate + levels_total > 1:
+            raise PlanError(f"merchant_tiers[{index}].platform_take_rate plus level rates "
+                            "exceed 1: merchant would pay")
+    for name, grade in rules.grades.items():
+        if default_rates.platform_take_rate + sum(grade.levels) > 1:
+            raise PlanError(f"grades.{name}.levels plus platform_take_rate exceed 1: "
+                            "merchant would pay")
 
 
 def build_version(document: dict[str, Any]) -> PlanVersion:
@@ -206,21 +229,26 @@ def build_version(document: dict[str, Any]) -> PlanVersion:
             cat.platform_take_rate or raw.platform_take_rate,
             f"categories.{name}.",
             own=cat.levels is not None,
+            own_take=cat.platform_take_rate is not None,
         )
         for name, cat in raw.categories.items()
     }
     # Keys a version leaves out are not written into its document, so that a plan without the
     # newer keys keeps the content hash (and the stored text) it always had.
-    dumped = raw.model_dump(mode="json", exclude={k for k in _OPTIONAL_KEYS
-                                                  if getattr(raw, k) is None})
+    dumped = raw.model_dump(mode="json", by_alias=True,
+                            exclude={k for k in _OPTIONAL_KEYS if getattr(raw, k) is None})
     canonical = _canonical({**dumped, "effective_from": raw.effective_from})
     default_rates = _rates(raw.levels, raw.platform_take_rate, "")
     plain = [("levels", default_rates)] + [
         (f"categories.{name}", rates) for name, rates in categories.items()
         if not rates.own_levels]
     overrides = _overrides(raw.promoter_overrides, plain)
+    rules = build_rules(raw, raw.currency)
+    if rules is not None:
+        _check_rules(rules, default_rates)
     every_rate = [r for rates in (default_rates, *categories.values())
                   for r in (*rates.levels, rates.platform_take_rate)] + list(overrides.values())
+    every_rate += rules.rates() if rules is not None else []
     scale = lcm(*(rate.denominator for rate in every_rate))
     return PlanVersion(
         effective_from=raw.effective_from,
@@ -236,8 +264,48 @@ def build_version(document: dict[str, Any]) -> PlanVersion:
         content_hash=hashlib.sha256(json.dumps(canonical, sort_keys=True).encode()).hexdigest(),
         rate_scale=scale,
         overrides_scaled={pid: int(rate * scale) for pid, rate in overrides.items()},
+        rules=rules,
+        ladder_scaled={} if rules is None else {start: int(bonus * scale)
+                                                 for start, bonus in rules.ladder},
+        grades_scaled={} if rules is None else {
+            name: tuple(int(rate * scale) for rate in grade.levels)
+            for name, grade in rules.grades.items()},
         version_id=raw.effective_from.strftime("%Y-%m-%dT%H:%M:%SZ"),
     )
+
+
+def plan_warnings(version: PlanVersion) -> list[str]:
+    """What a plans v2 version allows that a person should know before storing it: fixed
+    commissions without caps, and rates that together can exceed a line, both of which can make
+    a merchant's remainder negative (the plan's choice; the books stay balanced)."""
+    rules = version.rules
+    if rules is None:
+        return []
+    warnings = []
+    if rules.fixed and (rules.caps is None or (rules.caps.order_share is None
+                                               and rules.caps.per_order_minor is None)):
+        warnings.append("fixed_commissions without caps.order_share or caps.per_order: a "
+                        "merchant's remainder can be negative")
+    worst = Fraction(0)
+    for rates in (version.default_rates, *version.categories.values()):
+        levels = [list(rates.levels)]
+        if not rates.own_levels:
+            levels += [list(g.levels) for g in rules.grades.values()]
+        by_level = [max((lv[i] for lv in levels if i < len(lv)), default=Fraction(0))
+                    for i in range(rules.max_levels)]
+        if by_level and not rates.own_levels and version.overrides_scaled:
+            by_level[0] = max(by_level[0], Fraction(max(version.overrides_scaled.values()),
+                                                     version.rate_scale))
+        take = rates.platform_take_rate if rates.own_take else max(
+            [rates.platform_take_rate, *(rate for _, rate in rules.tiers)])
+        worst = max(worst, take + sum(by_level, Fraction(0)))
+    worst += max((bonus for _, bonus in rules.ladder), default=Fraction(0))
+    worst += sum((c.bonus for c in rules.campaigns), Fraction(0))
+    worst += (rules.agent_share or 0) + max(rules.channels.values(), default=Fraction(0))
+    if worst > 1:
+        warnings.append(f"rates, bonuses, agent share and payment fee can add up to {worst} of a "
+                        "line: a merchant's remainder can be negative")
+    return warnings
 
 
 def parse_plan_text(text: str) -> list[PlanVersion]:
@@ -287,6 +355,8 @@ class PlanBook:
         self.versions = sorted(by_id.values(), key=lambda v: v.effective_from)
         self._starts = [v.effective_from for v in self.versions]
         self._by_id = by_id
+        # Some version reads the plans v2 accumulators, so every applied order adds to them.
+        self.keeps_tallies = any(v.rules is not None for v in self.versions)
 
     def version_at(self, instant: datetime) -> PlanVersion:
         index = bisect_right(self._starts, instant)

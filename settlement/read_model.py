@@ -29,14 +29,16 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Connection, and_, case, cast, func, literal, select
+from sqlalchemy import JSON, Connection, and_, case, cast, func, literal, or_, select
 from sqlalchemy.sql.elements import ColumnElement
 
 from settlement import order_codec
 from settlement import tables as t
 from settlement.engine import EventStatus
 from settlement.errors import LedgerInvariantBroken
+from settlement.explain import OrderExplanation, PostingLine, explain_split
 from settlement.ledger import AccountKind, EntryKind
+from settlement.plan_store import load_plan_book
 from settlement.rate_overrides import Level1Rates, level1_rates
 from settlement.rate_suggestions import (
     AssignmentRow,
@@ -101,7 +103,7 @@ __all__ = [
     "applied_events", "books_currencies", "commissions", "customer_bindings", "holds",
     "last_event_at", "order_currencies", "outbox_unpublished", "payouts_awaiting_approval",
     "promoter_balances", "promoters", "raw_balances", "read_orders", "refunds",
-    "stream_positions", "touches",
+    "stream_positions", "touches", "explain_order",
     # rate suggestions, decisions, the served-rate log and experiments (settlement.rate_suggestions)
     "AssignmentRow", "ExperimentRow", "MemberRow", "RunRow", "SuggestionRow",
     "experiment_members", "experiments", "get_suggestion", "latest_suggestions",
@@ -336,3 +338,32 @@ def last_event_at(conn: Connection, status: EventStatus | None = None) -> dateti
         query = query.where(t.events.c.status == status.value)
     value: datetime | None = conn.execute(query).scalar_one_or_none()
     return value
+
+
+def explain_order(conn: Connection, order_id: str) -> OrderExplanation | None:
+    """How every amount of an order was produced (None if the order was never paid): its
+    current split recomputed step by step under the version it was paid by, checked against the
+    books, and every posting booked for it."""
+    o = t.orders.c
+    row = conn.execute(select(o.order_id, o.merchant_id, o.currency, o.paid_at,
+                              o.plan_version_id, o.lines, o.beneficiaries, o.allocation)
+                       .where(o.order_id == order_id)).one_or_none()
+    if row is None:
+        return None
+    plan = load_plan_book(conn).by_id(row.plan_version_id)
+    split = explain_split(order_codec.decode_lines_raw(row.lines),
+                          order_codec.decode_beneficiaries(row.beneficiaries),
+                          order_codec.decode_allocation(row.allocation), plan, row.merchant_id,
+                          row.paid_at)
+    e, j, p = t.events.c, t.journal_entries.c, t.postings.c
+    events = select(e.event_id).where(e.type.in_(("order_paid", "order_refunded")),
+                                      e.status == _APPLIED,
+                                      payload_field(conn, "order_id") == order_id)
+    postings = conn.execute(
+        select(j.entry_id, j.kind, j.occurred_at, p.account_kind, p.owner_id, p.amount_minor)
+        .select_from(t.journal_entries.join(t.postings, p.entry_id == j.entry_id))
+        .where(or_(j.event_id.in_(events), j.entry_id == f"release:{order_id}"))
+        .order_by(j.occurred_at, j.entry_id, p.posting_id)).all()
+    return OrderExplanation(row.order_id, row.merchant_id, row.currency, row.paid_at,
+                            row.plan_version_id, split,
+                            tuple(PostingLine(*posting) for posting in postings))

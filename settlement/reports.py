@@ -50,12 +50,19 @@ def balances_document(conn: Connection) -> dict[str, Any]:
     }
     revenue = sum(amount for (kind, _, currency), amount in raw.items()
                   if kind == AccountKind.PLATFORM_REVENUE and currency == main)
+    providers = {
+        owner: {"payable": format_amount(readable_balance(kind, amount), main)}
+        for (kind, owner, currency), amount in sorted(raw.items())
+        if kind == AccountKind.PAYMENT_PROVIDER_PAYABLE and currency == main
+    }
     document: dict[str, Any] = {
         "currency": main,
         "promoters": promoters,
         "merchants": merchants,
         "platform": {"revenue": format_amount(-revenue, main)},
     }
+    if providers:  # plans v2 payment channels; books without them print as before
+        document["payment_providers"] = providers
     if len(currencies) > 1:
         document["other_currencies"] = currencies[1:]
     return document
@@ -99,7 +106,7 @@ def _order_problems(conn: Connection) -> list[str]:
     for row in conn.execute(select(o.order_id, o.gross_minor, o.refunded_minor, o.allocation)):
         allocation = json.loads(row.allocation)
         parts = allocation["platform"] + allocation["merchant"] + sum(
-            allocation["promoters"].values())
+            allocation["promoters"].values()) + allocation.get("provider", 0)
         if allocation["net"] != row.gross_minor - row.refunded_minor or parts != allocation["net"]:
             problems.append(f"order {row.order_id}: allocation does not add up to its net amount")
     return problems

@@ -201,6 +201,20 @@ class DatabaseSource:
             "AND currency = {p}", None, key.kind, key.owner_id, key.currency)
         return int(rows[0][0]) if rows else 0
 
+    def load_tallies(self, owner_ids: list[str], periods: list[str] | None
+                     ) -> dict[str, tuple[str, int]]:
+        found: dict[str, tuple[str, int]] = {}
+        sql = "SELECT tally_key, value, version FROM plan_tallies WHERE owner_id {ids}"
+        params: tuple[Any, ...] = ()
+        if periods is not None:
+            sql += (" AND period = ANY({p})" if self.lookup.postgres
+                    else " AND period IN (SELECT value FROM json_each({p}))")
+            params = (periods if self.lookup.postgres else json.dumps(periods),)
+        for chunk in chunks(owner_ids):
+            for key, value, version in self.lookup.rows(sql, chunk, *params):
+                found[key] = (value, int(version))
+        return found
+
     def load_orders_due(self, as_of: datetime, limit: int) -> dict[str, OrderState]:
         rows = self.lookup.rows(
             _ORDER_SELECT + "release_due_at <= {p} AND released_at IS NULL " + _NOT_HELD +
@@ -219,6 +233,7 @@ ORDER_COLUMNS = ("order_id", "customer_id", "merchant_id", "currency", "plan_ver
                  "refunded_minor", "lines", "beneficiaries", "allocation", "version")
 ENTRY_COLUMNS = ("entry_id", "kind", "occurred_at", "event_id", "plan_version_id")
 POSTING_COLUMNS = ("entry_id", "account_kind", "owner_id", "currency", "amount_minor")
+TALLY_COLUMNS = ("tally_key", "owner_id", "period", "value", "version")
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,6 +254,8 @@ class PreparedFlush:
     entries: PreparedInsert | None
     postings: PreparedInsert | None
     balance_deltas: dict[AccountKey, int]
+    tally_inserts: PreparedInsert | None  # plans v2 accumulators, new ones
+    tally_updates: list[dict[str, Any]]  # and changed ones, at the version read
 
 
 def prepare_flush(raw: Any, dialect: Any, changes: Changes) -> PreparedFlush:
@@ -261,6 +278,7 @@ def prepare_flush(raw: Any, dialect: Any, changes: Changes) -> PreparedFlush:
                       decided[event_id].reason, decided[event_id].attempt)
                      for event_id in sorted(stored))
     now = datetime.now(UTC)
+    tallies = sorted(changes.tallies.items())  # plans v2 accumulators
     by_columns: dict[tuple[str, ...], list[dict[str, Any]]] = {}
     for order_id, order in changes.changed_orders.items():
         if order_id not in changes.new_orders:
@@ -277,7 +295,8 @@ def prepare_flush(raw: Any, dialect: Any, changes: Changes) -> PreparedFlush:
             (p.promoter_id, p.parent_id, p.grade, p.joined_at, p.suspended, 1)
             for p in changes.new_promoters.values()]),
         promoter_updates=[
-            {"promoter_id": p.promoter_id, "suspended": p.suspended, "version": p.version + 1}
+            {"promoter_id": p.promoter_id, "suspended": p.suspended, "grade": p.grade,
+             "version": p.version + 1}
             for p in changes.changed_promoters.values()
             if p.promoter_id not in changes.new_promoters],
         inserts=(rows(t.touches, TOUCH_COLUMNS, changes.touches),
@@ -292,6 +311,11 @@ def prepare_flush(raw: Any, dialect: Any, changes: Changes) -> PreparedFlush:
             (e.entry_id, p.account.kind, p.account.owner_id, p.account.currency, p.amount_minor)
             for e in changes.entries for p in e.postings]),
         balance_deltas=dict(changes.balance_deltas),
+        tally_inserts=rows(t.plan_tallies, TALLY_COLUMNS, [
+            (key, owner, period, str(value), 1)
+            for key, (owner, period, value, read) in tallies if read == 0]),
+        tally_updates=[{"tally_key": key, "value": str(value), "version": read + 1}
+                       for key, (_owner, _period, value, read) in tallies if read > 0],
     )
 
 
@@ -319,6 +343,8 @@ def write_flush(conn: Connection, prepared: PreparedFlush) -> None:
     send(raw, prepared.entries)
     send(raw, prepared.postings)
     apply_balance_deltas(conn, prepared.balance_deltas)
+    send(raw, prepared.tally_inserts)
+    _update_versioned(conn, t.plan_tallies, "tally_key", prepared.tally_updates)
 
 
 def flush(conn: Connection, changes: Changes) -> None:

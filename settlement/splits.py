@@ -14,6 +14,7 @@ from fractions import Fraction
 
 from settlement.errors import LedgerInvariantBroken
 from settlement.money import half_even_div
+from settlement.order_terms import OrderTerms
 from settlement.plan import MAX_LEVELS, PlanVersion
 
 
@@ -34,6 +35,8 @@ class Allocation:
     platform_minor: int
     merchant_minor: int
     promoters: dict[str, int]
+    provider_minor: int = 0  # the payment channel's fee (plans v2), borne by the merchant
+    terms: OrderTerms | None = None  # what a plans v2 order was fixed with at payment
 
     @staticmethod
     def empty() -> Allocation:
@@ -44,16 +47,18 @@ def resolve_beneficiaries(
     shares: Mapping[str, Fraction],
     parent_of: Callable[[str], str | None],
     earns: Callable[[str], bool],
+    max_levels: int = MAX_LEVELS,
 ) -> tuple[Beneficiary, ...]:
     """Walk up to MAX_LEVELS ancestors from each attributed promoter, keeping those who may earn.
 
     `earns` is false for a suspended promoter and for the buyer themself; their part stays with
     the merchant. The result is fixed when the order is paid and reused for every refund.
+    `max_levels` (a plan's compliance profile) cuts the chain: cut levels stay with the merchant.
     """
     found: list[Beneficiary] = []
     for promoter_id, share in shares.items():
         current: str | None = promoter_id
-        for level in range(1, MAX_LEVELS + 1):
+        for level in range(1, max_levels + 1):
             if current is None:
                 break
             if earns(current):

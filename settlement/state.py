@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from fractions import Fraction
 from typing import NamedTuple, Protocol
 
 from settlement import order_codec
@@ -27,6 +28,30 @@ from settlement.events import (
 from settlement.ledger import MALL_OWNER, AccountKey, AccountKind, JournalEntry
 from settlement.money import MAX_BALANCE_MINOR, format_amount
 from settlement.splits import Allocation, Beneficiary
+
+
+def _local_periods(instants: Iterable[datetime]) -> list[str]:
+    """Every local day (YYYY-MM-DD) and month (YYYY-MM) the instants can fall on in any time
+    zone (UTC-12 to UTC+14: the UTC day before, of and after), and '' (all time)."""
+    days = {(instant + timedelta(days=shift)).date()
+            for instant in instants for shift in (-1, 0, 1)}
+    return sorted({""} | {d.isoformat() for d in days} | {d.isoformat()[:7] for d in days})
+
+
+# Owners of accumulator rows, by namespace, so that a promoter who joins in a batch is known to
+# own none (a merchant or a region may carry the same id).
+PROMOTER_OWNER, MERCHANT_OWNER, REGION_OWNER = "p:", "m:", "r:"
+_OWNER_OF_KIND = {"m": MERCHANT_OWNER, "agent": REGION_OWNER}
+
+
+def tally_owner(kind: str, owner_id: str) -> str:
+    """The `plan_tallies.owner_id` of an accumulator: its owner's id in its namespace."""
+    return _OWNER_OF_KIND.get(kind, PROMOTER_OWNER) + owner_id
+
+
+def tally_number(text: str) -> Fraction | int:
+    """A stored accumulator's text ("1234" or "n/d") as a number: int while whole."""
+    return Fraction(text) if "/" in text else int(text)
 
 
 @dataclass(slots=True)
@@ -136,6 +161,8 @@ class StateSource(Protocol):
     ) -> dict[str, list[TouchRecord]]: ...
     def load_bindings(self, customer_ids: list[str]) -> dict[str, str]: ...
     def load_balance(self, key: AccountKey) -> int: ...
+    def load_tallies(self, owner_ids: list[str], periods: list[str] | None
+                     ) -> dict[str, tuple[str, int]]: ...
 
 
 class RecordedEvent(NamedTuple):
@@ -165,6 +192,9 @@ class Changes:
     changed_order_columns: dict[str, set[str]] = field(default_factory=dict)
     entries: list[JournalEntry] = field(default_factory=list)
     balance_deltas: dict[AccountKey, int] = field(default_factory=dict)
+    # plans v2 accumulators written: tally_key -> (owner, period, value, version read; 0 = new);
+    # the value is a number (int or Fraction) or a promoter id, written as its text
+    tallies: dict[str, tuple[str, str, object, int]] = field(default_factory=dict)
 
     def record_event(self, decision: RecordedEvent, stored: KnownEvent | None) -> None:
         """Note a decision; `stored` is the event's row as read before this batch, if any."""
@@ -252,6 +282,11 @@ class Workspace:
         self._stored_balances: dict[AccountKey, int] = {}
         self.changes = Changes()
         self._next_touch_seq = 10**15  # in-batch touches sort after every stored one
+        # Plans v2 accumulators, loaded per owner on first use (never for a v1 book).
+        self._tallies: dict[str, tuple[object, int]] = {}  # key -> (value, version read)
+        self._tally_owners: set[str] = set()  # owners whose tallies are loaded
+        self._tally_candidates: set[str] = set()  # owners the batch names (loaded together)
+        self._tally_periods: list[str] | None = None  # the periods a batch can ask for (None: all)
 
     def prefetch(self, batch: Iterable[Event]) -> None:
         """Load in bulk what `batch` will read, so applying it costs no further query.
@@ -278,6 +313,26 @@ class Workspace:
                 if bound:
                     promoter_ids.add(bound)
         self.load_ancestries(promoter_ids)
+        self._note_tally_owners(batch)
+
+    def _note_tally_owners(self, batch: list[Event]) -> None:
+        """The merchants and regions the batch names, whose accumulators load together on the
+        first that is asked for, and the local periods the batch can ask for."""
+        for event in batch:
+            body = event.body
+            if isinstance(body, OrderPaid):
+                self._tally_candidates.add(MERCHANT_OWNER + body.merchant_id)
+                if body.region:
+                    self._tally_candidates.add(REGION_OWNER + body.region)
+            region = getattr(body, "agent_region", None)
+            if region:
+                self._tally_candidates.add(REGION_OWNER + region)
+        if batch:
+            periods = _local_periods(e.ts for e in batch)
+            if self._tally_periods is None or not set(periods) <= set(self._tally_periods):
+                # owners were loaded for other periods (an earlier batch kept by carry_over)
+                self._tally_owners = set()
+                self._tally_periods = periods
 
     # Carrying state to the next batch (pipeline.py) -------------------------------------------
 
@@ -296,8 +351,10 @@ class Workspace:
         return True
 
     def held(self) -> int:
-        """How many orders, promoters and customers this workspace holds (its memory bound)."""
-        return len(self._orders) + len(self._promoters) + len(self._touches) + len(self._bindings)
+        """How many orders, promoters, customers and accumulators this workspace holds (its
+        memory bound)."""
+        return (len(self._orders) + len(self._promoters) + len(self._touches)
+                + len(self._bindings) + len(self._tallies))
 
     def carry_over(self) -> None:
         """Go on to the next batch as if this batch's changes were stored, keeping what was read.
@@ -318,6 +375,12 @@ class Workspace:
                 order.version += 1
         for key in self._stored_balances:
             self._stored_balances[key] += changes.balance_deltas.get(key, 0)
+        # Accumulators written: at the version the flush wrote them. A later batch on other
+        # periods loads its owners again (`_note_tally_owners`), and what is held here (the newer
+        # value, perhaps not committed yet) wins over what it reads (`setdefault`).
+        for tally_key, (_owner, _period, value, read) in changes.tallies.items():
+            self._tallies[tally_key] = (value, 1 if read == 0 else read + 1)
+        self._tally_candidates = set()
         self._events = {}
         self._stored_events = {}
         self.changes = Changes()
@@ -419,6 +482,62 @@ class Workspace:
                 f"{format_amount(after, currency)}, beyond the limit of "
                 f"{format_amount(MAX_BALANCE_MINOR, currency)} {currency} per account")
 
+    def tally(self, kind: str, owner_id: str, period: str = "") -> object | None:
+        """A plans v2 accumulator: its stored text as loaded, or the value this batch set (None
+        if never written)."""
+        self._load_tallies_of(tally_owner(kind, owner_id))
+        known = self._tallies.get(f"{kind}|{owner_id}|{period}")
+        return None if known is None else known[0]
+
+    def _load_tallies_of(self, owner: str) -> None:
+        """On the first miss, every promoter read so far and every merchant and region the batch
+        names are loaded in one query; later misses load what was read since."""
+        if owner in self._tally_owners:
+            return
+        owners = {owner} | self._tally_candidates | {
+            PROMOTER_OWNER + p for p, state in self._promoters.items() if state is not None}
+        while owners:
+            missing = sorted(owners - self._tally_owners)
+            found = self._source.load_tallies(missing, self._tally_periods)
+            for found_key, value in found.items():
+                self._tallies.setdefault(found_key, value)
+            self._tally_owners.update(missing)
+            # The regions' agents earn on the batch's orders: their own rows come along.
+            owners = {PROMOTER_OWNER + str(value[0]) for key, value in found.items()
+                      if key.startswith("agent|")} - self._tally_owners
+
+    def add_to_tally(self, kind: str, owner_id: str, period: str,
+                     amount: Fraction | int) -> tuple[Fraction | int, Fraction | int]:
+        """Add `amount` to a numeric accumulator; (before, after), ints while whole."""
+        key = f"{kind}|{owner_id}|{period}"
+        owner = tally_owner(kind, owner_id)
+        self._load_tallies_of(owner)
+        known = self._tallies.get(key)
+        before: Fraction | int = 0
+        version = 0
+        if known is not None:
+            value, version = known
+            before = value if isinstance(value, int | Fraction) else tally_number(str(value))
+        after = before + amount
+        if isinstance(after, Fraction) and after.denominator == 1:
+            after = after.numerator
+        self._tallies[key] = (after, version)
+        stored = self.changes.tallies.get(key)
+        self.changes.tallies[key] = (owner, period, after,
+                                     stored[3] if stored is not None else version)
+        return before, after
+
+    def set_tally(self, kind: str, owner_id: str, period: str, value: object) -> None:
+        key = f"{kind}|{owner_id}|{period}"
+        owner = tally_owner(kind, owner_id)
+        self._load_tallies_of(owner)
+        read = self._tallies.get(key)
+        version = read[1] if read is not None else 0
+        stored = self.changes.tallies.get(key)
+        stored_version = stored[3] if stored is not None else version
+        self._tallies[key] = (value, version)
+        self.changes.tallies[key] = (owner, period, value, stored_version)
+
     # Writes -----------------------------------------------------------------------------------
 
     def stored_event(self, event_id: str) -> KnownEvent | None:
@@ -436,6 +555,7 @@ class Workspace:
 
     def add_promoter(self, promoter: PromoterState) -> None:
         self._promoters[promoter.promoter_id] = promoter
+        self._tally_owners.add(PROMOTER_OWNER + promoter.promoter_id)  # joined now: owns none
         self.changes.promoter_changed(promoter)
 
     def add_touch(self, customer_id: str, promoter_id: str, ts: datetime) -> None:

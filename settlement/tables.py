@@ -188,3 +188,18 @@ api_keys = Table(
     Column("revoked_at", UTCDateTime()),
     Column("created_by", String(100), nullable=False),
 )
+
+# Plans v2 accumulators, carried across plan versions: a merchant's month GMV (tiers), a
+# promoter's month and all-time attributed GMV (ladder, grades), commission granted per day
+# (day caps), and the agent of each region. `value` is an exact "n/d" or integer text (a promoter
+# id for an agent); `period` is a local YYYY-MM or YYYY-MM-DD, '' for all time.
+plan_tallies = Table(
+    "plan_tallies",
+    metadata,
+    Column("tally_key", String(300), primary_key=True),  # kind|owner|period
+    Column("owner_id", String(140), nullable=False),  # "p:", "m:" or "r:" + the owner's id
+    Column("period", String(10), nullable=False),
+    Column("value", Text, nullable=False),
+    Column("version", Integer, nullable=False),
+    Index(None, "owner_id", "period"),
+)

@@ -16,7 +16,8 @@ import typer
 from api.common import apply_plan_file, fail, open_books, parse_as_of
 from settlement.errors import PlanError
 from settlement.money import format_amount
-from settlement.plan import PlanBook, PlanVersion
+from settlement.plan import PlanBook, PlanVersion, plan_warnings
+from settlement.plan_rules import RULE_KEYS
 from settlement.plan_store import StoredVersion, stored_versions
 
 plan_app = typer.Typer(help="Commission plan versions.", no_args_is_help=True)
@@ -96,6 +97,10 @@ def _describe(version: PlanVersion) -> list[str]:
               f"{version.currency}",
               f"review limit: {format_amount(version.review_limit_minor, version.currency)} "
               f"{version.currency}"]
+    for key in ("promoter_overrides", *RULE_KEYS):  # plans v2 keys, as written
+        if doc.get(key) is not None:
+            lines.append(f"{key.replace('_', ' ')}: {_shown(doc[key])}")
+    lines += [f"warning: {warning}" for warning in plan_warnings(version)]
     return lines
 
 

@@ -36,8 +36,9 @@ def unit_prices_fen(
 
 def draw_lines(
     rng: np.random.Generator, main: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Lines for orders with main category `main`: (n_lines, category, sku, amount fen)."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Lines for orders with main category `main`: (n_lines, category, sku, amount fen,
+    quantity); the amount is the line total (unit price x quantity)."""
     n_lines = np.minimum(1 + rng.poisson(_EXTRA_LINES[main]), MAX_LINES).astype(np.int64)
     total = int(n_lines.sum())
     order_of_line = np.repeat(np.arange(len(main)), n_lines)
@@ -49,7 +50,7 @@ def draw_lines(
     sku = (base + position * SKU_STRIDE) % SKU_CATALOG  # distinct within an order
     quantity = 1 + rng.poisson(_EXTRA_QTY[category])
     amount = unit_prices_fen(rng, category) * quantity
-    return n_lines, category, sku, amount
+    return n_lines, category, sku, amount, quantity.astype(np.int64)
 
 
 def draw_merchants(rng: np.random.Generator, main: np.ndarray, per_category: int) -> np.ndarray:

@@ -32,6 +32,7 @@ class OrderBatch:
     line_sku: np.ndarray
     line_amount: np.ndarray  # fen
     line_refund: np.ndarray  # fen refunded on this line (0 = none)
+    line_quantity: np.ndarray  # units on the line (written only for plans v2 runs)
 
     def __len__(self) -> int:
         return len(self.paid_s)
@@ -103,7 +104,8 @@ class OrderBuilder:
         lines = np.array(self.lines, dtype=np.int64).reshape(-1, 4)
         names = [f.name for f in fields(OrderBatch)]
         columns = {name: rows[:, i] for i, name in enumerate(names[:10])}
-        columns.update({name: lines[:, i] for i, name in enumerate(names[10:])})
+        columns.update({name: lines[:, i] for i, name in enumerate(names[10:14])})
+        columns["line_quantity"] = np.ones(len(lines), dtype=np.int64)  # one unit a line
         return OrderBatch(**columns)
 
 

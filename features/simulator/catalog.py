@@ -113,3 +113,31 @@ categories:
   food: {{levels: ["0.06", "0.03", "0.01"]}}
 """
 LOOKBACK_DAYS = 30  # must match the plan: touches older than this never earn
+
+# Plans v2 runs (`--plan-rules`): how buyers pay, where they live, and the rules the plan adds.
+PAYMENT_CHANNELS = ("wechat_pay", "alipay", "card")
+REGIONS = ("north", "south", "east", "west", "central", "overseas")
+FIXED_SKUS = tuple(f"BEA-{number:05d}" for number in range(0, SKU_CATALOG, 100))  # 1% of beauty
+PLAN_RULES_TEMPLATE = """\
+# Plans v2 (issue 15): every rule on.
+timezone: Asia/Shanghai
+payment_channels: {{wechat_pay: "0.006", alipay: "0.006", card: "0.01"}}
+merchant_tiers:
+  - {{from_gmv: "0.00", platform_take_rate: "0.05"}}
+  - {{from_gmv: "20000.00", platform_take_rate: "0.045"}}
+  - {{from_gmv: "100000.00", platform_take_rate: "0.04"}}
+fixed_commissions: {{{fixed}}}
+grades:
+  V1: {{levels: ["0.10", "0.05", "0.02"]}}
+  V2: {{levels: ["0.11", "0.05", "0.02"], upgrade_at_gmv: "5000.00"}}
+  V3: {{levels: ["0.12", "0.06", "0.02"], upgrade_at_gmv: "20000.00"}}
+  V4: {{levels: ["0.14", "0.07", "0.03"], upgrade_at_gmv: "80000.00"}}
+ladder: [{{from_gmv: "2000.00", bonus: "0.005"}}, {{from_gmv: "10000.00", bonus: "0.01"}}]
+campaigns:
+  - {{name: opening, from: {effective_from}, to: {opening_to}, categories: [beauty], bonus: "0.02"}}
+  - {{name: 双11, from: 2026-11-10T16:00:00Z, to: 2026-11-11T16:00:00Z, bonus: "0.02"}}
+caps: {{order_share: "0.25", per_promoter_day: "800.00"}}
+max_levels: 2
+regional_agents: {{share: "0.005"}}
+promoter_overrides: {{{overrides}}}
+"""

@@ -34,6 +34,9 @@ def simulate_command(
     refund_rate: Annotated[float, typer.Option(help="Base share of orders refunded.")] = 0.06,
     fraud_stealth: Annotated[float, typer.Option(
         help="Share of fraudsters who hide (0: plain fraud, the files of earlier runs).")] = 0.0,
+    plan_rules: Annotated[bool, typer.Option(
+        "--plan-rules", help="Plans v2: a plan with every rule on, and events using them "
+        "(payment channels, regions, quantities, regional agents).")] = False,
 ) -> None:
     """Simulate a 分销 mall: write events.jsonl, plan.yaml and labels.csv into --out."""
     try:
@@ -42,7 +45,7 @@ def simulate_command(
             promoters=promoters, days=days, seed=seed, start=start_at,
             fraud=FraudRates(self_referral, device_farm, refund_abuse, velocity_burst,
                              referral_ring, click_spam),
-            refund_base_rate=refund_rate, fraud_stealth=fraud_stealth,
+            refund_base_rate=refund_rate, fraud_stealth=fraud_stealth, plan_rules=plan_rules,
         )
     except ValueError as error:
         typer.echo(f"error: {error}", err=True)

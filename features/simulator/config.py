@@ -54,6 +54,9 @@ class SimulationConfig:
     # fresh devices, slow click bots: see `fraud.py`). 0 draws nothing extra, so the files of
     # every existing seed stay byte-identical.
     fraud_stealth: float = 0.0
+    # Plans v2: a plan with every rule on, and events that use them (payment channels, regions,
+    # line quantities, regional agents; grades come with every run).
+    plan_rules: bool = False
 
     def __post_init__(self) -> None:
         if not 10 <= self.promoters <= MAX_PROMOTERS:

@@ -199,7 +199,7 @@ def honest_activity(
     device, ip = _where_from(rng, pop, shoppers, code)
     main = np.where(rng.random(len(seller)) < FAVOURITE_SHARE, pop.favourite[seller],
                     rng.choice(len(CATEGORY_WEIGHTS), len(seller), p=CATEGORY_WEIGHTS))
-    n_lines, line_category, line_sku, line_amount = draw_lines(rng, main)
+    n_lines, line_category, line_sku, line_amount, line_quantity = draw_lines(rng, main)
     confirm = confirm_instants(rng, paid)
     refund, line_refund = draw_refunds(rng, main, n_lines, line_amount, confirm,
                                        cfg.refund_base_rate)
@@ -208,7 +208,7 @@ def honest_activity(
         merchant=draw_merchants(rng, main, merchants_per_category), device=device, ip=ip,
         confirm_s=confirm, refund_s=refund, fraud=np.zeros(len(seller), dtype=np.int64),
         n_lines=n_lines, line_category=line_category, line_sku=line_sku,
-        line_amount=line_amount, line_refund=line_refund,
+        line_amount=line_amount, line_refund=line_refund, line_quantity=line_quantity,
     )
     touches = concat_touches([
         _order_touches(rng, pop, orders),

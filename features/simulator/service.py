@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import csv
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import numpy as np
 
 from features.simulator.batches import NONE, OrderBatch, TouchBatch, concat_orders, concat_touches
-from features.simulator.catalog import PLAN_TEMPLATE
+from features.simulator.catalog import FIXED_SKUS, PLAN_RULES_TEMPLATE, PLAN_TEMPLATE
 from features.simulator.config import FRAUD_TYPES, SimulationConfig, SimulationSummary
 from features.simulator.fraud import inject_fraud
 from features.simulator.orders import honest_activity
@@ -100,6 +101,19 @@ def _generate(
     return pop, touches, orders, customer_labels, spaces["customer"].next
 
 
+def _plan_rules(config: SimulationConfig, names: Names) -> str:
+    """The plans v2 keys: every rule on, overrides for two promoters (the target of approved
+    rate suggestions), an opening campaign over the first 30 days."""
+    start = config.start_utc
+    fixed = ", ".join(f'{sku}: ["3.00", "1.00"]' for sku in FIXED_SKUS)
+    overrides = ", ".join(f'{p}: "{rate}"' for p, rate in zip(
+        names.promoters[1:3].tolist(), ("0.12", "0.13"), strict=False))
+    return PLAN_RULES_TEMPLATE.format(
+        effective_from=start.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        opening_to=(start + timedelta(days=30)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        fixed=fixed, overrides=overrides)
+
+
 def simulate(out_dir: Path, config: SimulationConfig) -> SimulationSummary:
     """Write `events.jsonl`, `plan.yaml` and `labels.csv` for one simulated mall into `out_dir`.
 
@@ -121,12 +135,14 @@ def simulate(out_dir: Path, config: SimulationConfig) -> SimulationSummary:
         device_salt=config.seed * 0x2545F4914F6CDD1D + 1,
         ip_hash_salt=config.seed * 0x9E3779B97F4A7C15 + 7,
         start=start_instant(config.start_utc),
+        rules=config.plan_rules,
     )
     counts = write_events(out_dir / EVENTS_FILE, pop, touches, orders, names, config.horizon_s)
     effective_from = config.start_utc.strftime("%Y-%m-%dT%H:%M:%SZ")
-    (out_dir / PLAN_FILE).write_text(
-        PLAN_TEMPLATE.format(effective_from=effective_from, hold_days=config.hold_days),
-        encoding="utf-8")
+    plan = PLAN_TEMPLATE.format(effective_from=effective_from, hold_days=config.hold_days)
+    if config.plan_rules:
+        plan += _plan_rules(config, names)
+    (out_dir / PLAN_FILE).write_text(plan, encoding="utf-8")
     _write_labels(out_dir / LABELS_FILE, pop, names, orders, customer_labels, mapping)
     return SimulationSummary(
         out_dir=str(out_dir), events=counts, orders=len(orders), customers=n_customers,

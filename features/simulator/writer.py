@@ -18,7 +18,7 @@ from typing import TextIO
 import numpy as np
 
 from features.simulator.batches import NONE, OrderBatch, TouchBatch
-from features.simulator.catalog import CATEGORIES, CHANNELS, GRADES
+from features.simulator.catalog import CATEGORIES, CHANNELS, GRADES, PAYMENT_CHANNELS, REGIONS
 from features.simulator.population import Population
 
 BLOCK_S = 7 * 86_400  # events are formatted and merged one week at a time to bound memory
@@ -55,6 +55,8 @@ class Names:
     device_salt: int
     ip_hash_salt: int
     start: np.datetime64
+    # Plans v2 runs: payment channels, buyers' regions, line quantities and regional agents.
+    rules: bool = False
 
     def customer(self, code: np.ndarray) -> list[str]:
         names = np.where(code >= 0, self.customers[np.maximum(code, 0)],
@@ -76,10 +78,18 @@ class Table:
     render: Callable[[int, int], list[str]]
 
 
+def agent_regions(promoters: int) -> dict[int, str]:
+    """Plans v2 runs: promoter index -> the region it is the agent of (one agent per region)."""
+    step = max(1, promoters // len(REGIONS))
+    return {k * step: region for k, region in enumerate(REGIONS) if k * step < promoters}
+
+
 def _join_table(pop: Population, names: Names) -> Table:
+    agents = agent_regions(len(pop)) if names.rules else {}
+
     def render(lo: int, hi: int) -> list[str]:
         rows = zip(
-            names.promoters[lo:hi].tolist(), pop.parent[lo:hi].tolist(),
+            range(lo, hi), names.promoters[lo:hi].tolist(), pop.parent[lo:hi].tolist(),
             pop.grade[lo:hi].tolist(), names.instants(pop.join_s[lo:hi]),
             hex_hashes(pop.device[lo:hi], names.device_salt),
             hex_hashes(pop.ip[lo:hi], names.ip_hash_salt), strict=True,
@@ -87,8 +97,9 @@ def _join_table(pop: Population, names: Names) -> Table:
         return [
             f'{{"event_id":"join-{p}","type":"promoter_joined","ts":"{ts}Z","promoter_id":"{p}",'
             + (f'"parent_id":"{names.promoters[parent]}",' if parent >= 0 else "")
+            + (f'"agent_region":"{agents[k]}",' if k in agents else "")
             + f'"grade":"{GRADES[g]}","device_hash":"{d}","ip_hash":"{i}"}}'
-            for p, parent, g, ts, d, i in rows
+            for k, p, parent, g, ts, d, i in rows
         ]
     return Table(pop.join_s, render)
 
@@ -121,25 +132,42 @@ def _paid_table(orders: OrderBatch, names: Names) -> Table:
         a, b = _line_ranges(orders, np.array([lo, hi - 1]))
         first, last = int(a[0]), int(b[1])
         lines = [
-            f'{{"sku":"{_CAT_CODES[c]}-{s:05d}","category":"{_CAT_NAMES[c]}","amount":"{m}"}}'
-            for c, s, m in zip(orders.line_category[first:last].tolist(),
-                               orders.line_sku[first:last].tolist(),
-                               amounts(orders.line_amount[first:last]), strict=True)
+            f'{{"sku":"{_CAT_CODES[c]}-{s:05d}","category":"{_CAT_NAMES[c]}","amount":"{m}"'
+            + (f',"quantity":{q}}}' if names.rules else "}")
+            for c, s, m, q in zip(orders.line_category[first:last].tolist(),
+                                  orders.line_sku[first:last].tolist(),
+                                  amounts(orders.line_amount[first:last]),
+                                  orders.line_quantity[first:last].tolist(), strict=True)
         ]
+        extra = _payment_fields(np.arange(lo, hi), names.rules)
         ends = (np.cumsum(orders.n_lines[lo:hi])).tolist()
         rows = zip(
             names.order(np.arange(lo, hi)), names.instants(orders.paid_s[lo:hi]),
             names.customer(orders.customer[lo:hi]), orders.merchant[lo:hi].tolist(),
             [0, *ends[:-1]], ends, hex_hashes(orders.device[lo:hi], names.device_salt),
-            hex_hashes(orders.ip[lo:hi], names.ip_hash_salt), strict=True,
+            hex_hashes(orders.ip[lo:hi], names.ip_hash_salt), extra, strict=True,
         )
         return [
             f'{{"event_id":"pay-{o}","type":"order_paid","ts":"{ts}Z","order_id":"{o}",'
-            f'"customer_id":"{c}","merchant_id":"M{m:05d}","currency":"CNY",'
+            f'"customer_id":"{c}","merchant_id":"M{m:05d}","currency":"CNY",{e}'
             f'"lines":[{",".join(lines[x:y])}],"device_hash":"{d}","ip_hash":"{i}"}}'
-            for o, ts, c, m, x, y, d, i in rows
+            for o, ts, c, m, x, y, d, i, e in rows
         ]
     return Table(orders.paid_s, render)
+
+
+def _payment_fields(number: np.ndarray, rules: bool) -> list[str]:
+    """Plans v2 runs: each order's payment channel (one in ten pays without one) and the buyer's
+    region, drawn from a hash of the order number so the files stay byte-identical."""
+    if not rules:
+        return [""] * len(number)
+    mixed = [int(h, 16) for h in hex_hashes(number, 0x5EED)]
+    fields = []
+    for h in mixed:
+        channel = "" if h % 10 == 0 else (
+            f'"payment_channel":"{PAYMENT_CHANNELS[(h >> 8) % len(PAYMENT_CHANNELS)]}",')
+        fields.append(f'{channel}"region":"{REGIONS[(h >> 16) % len(REGIONS)]}",')
+    return fields
 
 
 def _confirm_table(orders: OrderBatch, names: Names) -> Table:

@@ -18,7 +18,13 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from settlement.events import Event, PromoterJoined, PromoterReinstated, PromoterSuspended
+from settlement.events import (
+    Event,
+    PromoterGradeSet,
+    PromoterJoined,
+    PromoterReinstated,
+    PromoterSuspended,
+)
 
 LOWEST = ""  # sorts before every key: "nothing is known to be applied"
 IDLE = "~"  # sorts after every key: "caught up, nothing pending" (trusted while fresh)
@@ -42,7 +48,7 @@ def roles(event: Event) -> tuple[bool, bool]:
     body = event.body
     if isinstance(body, PromoterJoined):
         return body.parent_id is not None, True
-    if isinstance(body, PromoterSuspended | PromoterReinstated):
+    if isinstance(body, PromoterSuspended | PromoterReinstated | PromoterGradeSet):
         return False, True
     return event.type in ("touch", "order_paid"), False
 

@@ -119,3 +119,14 @@ def test_diff_names_each_changed_key(cli) -> None:
     ]
     same = cli("plan", "diff", "2026-01-01T00:00:00Z", "2026-01-01T00:00:00Z")
     assert same.stdout.strip() == "no difference"
+
+
+def test_show_prints_plans_v2_keys_and_warns_when_a_merchant_could_pay(cli) -> None:
+    (cli.tmp / "v2.yaml").write_text(DEFAULT_PLAN + 'fixed_commissions: {SKU-1: ["5.00"]}\n'
+                                     "max_levels: 2\n")
+    cli("plan", "apply", cli.tmp / "v2.yaml")
+    shown = cli("plan", "show").stdout
+    assert "fixed commissions: {'SKU-1': ['5.00']}" in shown
+    assert "max levels: 2" in shown
+    assert ("warning: fixed_commissions without caps.order_share or caps.per_order: a "
+            "merchant's remainder can be negative") in shown

@@ -124,6 +124,7 @@ EXAMPLES: dict[tuple[str, str], tuple[str, Any, set[int]]] = {
     ("POST", "/v1/me/withdrawals"): ("/v1/me/withdrawals", {  # no payee, nothing available
         "amount": "10.00", "request_key": "k-me"}, {422}),
     ("GET", "/v1/me/withdrawals"): ("/v1/me/withdrawals", None, OK),
+    ("GET", "/v1/orders/{order_id}/explanation"): ("/v1/orders/o1/explanation", None, {404}),
 }
 
 

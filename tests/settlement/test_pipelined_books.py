@@ -226,6 +226,32 @@ def test_a_simulated_mall_settles_to_identical_books(two_books, tmp_path):
     assert held > 0 and cases > 0
 
 
+def test_a_mall_with_every_plan_rule_settles_to_identical_books(two_books, tmp_path,
+                                                               monkeypatch):
+    """Plans v2 accumulators (merchant months, ladders, grades, day grants, agents) carried from
+    batch to batch give the books the reading path gives."""
+    reading, piped = two_books
+    simulate(tmp_path / "sim", SimulationConfig(promoters=300, days=20, seed=5, plan_rules=True))
+    path = tmp_path / "sim" / "events.jsonl"
+    plan_text = (tmp_path / "sim" / "plan.yaml").read_text()
+    for books in two_books:
+        _store_plan(books, plan_text)
+    index = index_file(path)
+    events = [event for batch, _ in read_in_order(path, index, BATCH) for _, event in batch]
+    expected = by_reading(reading, events)
+    read_again: list[int] = []
+    original = Ingest._apply_reading
+    monkeypatch.setattr(Ingest, "_apply_reading",
+                        lambda self, batch: read_again.append(len(batch)) or original(self, batch))
+    assert pipelined(piped, events) == expected
+    assert read_again == []  # the accumulators were carried, not read again
+    assert dump(piped) == dump(reading)
+    assert_books_verified(piped)
+    with piped.connect() as conn:
+        tallies = conn.exec_driver_sql("SELECT count(*) FROM plan_tallies").scalar_one()
+    assert tallies > 0
+
+
 def _tricky(factory: EventFactory) -> list[Event]:
     """A stream whose later batches repeat ids the pipeline takes as new, plus rejections."""
     ev = factory

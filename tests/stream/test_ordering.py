@@ -108,3 +108,8 @@ def test_confirmations_and_refunds_follow_their_payment_to_its_customer():
     assert message_key({"type": "order_refunded", "order_id": "o1"}, customers) == "c1"
     assert message_key({"type": "order_confirmed", "order_id": "o2"}, customers) == "o2"
     assert message_key({"type": "promoter_joined", "promoter_id": "p1"}, customers) == "p1"
+
+
+def test_a_grade_set_is_a_writer_like_every_promoter_event() -> None:
+    item = _item(0, 0, 0, "promoter_grade_set", promoter_id="p", grade="gold")
+    assert (item.reads, item.writes) == (False, True)
