@@ -170,11 +170,15 @@ def floor_ceiling(p: Proposal, rate: float, s: GuardrailSettings, allowance: flo
 
 def budget(p: Proposal, rate: float, s: GuardrailSettings, allowance: float
            ) -> tuple[Verdict, float]:
-    """Charge the predicted extra spend of this change to the cycle's remaining allowance."""
+    """Charge the predicted extra spend of this change to the cycle's remaining allowance.
+
+    A change that lowers spend always passes and frees allowance, even when the mall is over
+    budget already (a negative allowance): it moves toward the budget, never away from it.
+    """
     span = p.proposed_rate - p.current_rate
     share = (rate - p.current_rate) / span if abs(span) > EPS else 0.0
     extra = (p.cost_proposed - p.cost_current) * share
-    if extra > allowance + EPS:
+    if extra > EPS and extra > allowance + EPS:
         detail = f"extra {extra:.2f} > allowance {allowance:.2f}"
         return _hold("budget", Outcome.BLOCK, p, rate, detail, s), allowance
     return Verdict("budget", Outcome.PASS, rate, rate), allowance - extra

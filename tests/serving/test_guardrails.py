@@ -83,6 +83,18 @@ def test_budget_blocks_a_raise_beyond_the_allowance_and_shares_it_in_order() -> 
     assert _verdict(decisions[1], "budget").outcome is Outcome.BLOCK
 
 
+def test_over_budget_a_cut_passes_and_frees_allowance_and_a_raise_is_blocked() -> None:
+    """A mall already spending 858.19 over its budget: a cut saving 12.87 moves toward the
+    budget (it was blocked before, leaving every suggestion of the demo mall blocked)."""
+    cut = _p(proposed=0.08, cost_current=100.0, cost_proposed=87.13)
+    rise = _p(cost_current=0.0, cost_proposed=5.0)
+    decisions = review_batch([cut, rise], S, allowance=-858.19)
+    assert [d.final_rate for d in decisions] == [0.08, 0.10]
+    assert _verdict(decisions[0], "budget").outcome is Outcome.PASS
+    assert decisions[0].allowance_after == pytest.approx(-858.19 + 12.87)
+    assert _verdict(decisions[1], "budget").outcome is Outcome.BLOCK
+
+
 def test_a_large_change_needs_approval() -> None:
     s = GuardrailSettings(max_step=0.06, approval_above=0.02)
     d = review(_p(proposed=0.16), s)
