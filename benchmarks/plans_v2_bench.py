@@ -19,7 +19,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks.settle_bench import _backend_cpu_s, _own_cpu_s, scratch_database
+from benchmarks.floors import backend_cpu_s, own_cpu_s
+from benchmarks.settle_bench import scratch_database
 from features.simulator import SimulationConfig, simulate
 from settlement.db import create_db_engine, upgrade
 from settlement.events import Event, parse_json_line
@@ -45,13 +46,13 @@ def _settle_s(kind: str, plans: PlanBook, events: list[Event]) -> tuple[float, f
     with scratch_database(kind) as url:
         engine = create_db_engine(url)
         upgrade(engine)
-        server_before = _backend_cpu_s(engine)
-        cpu_before = _own_cpu_s()
+        server_before = backend_cpu_s(engine)
+        cpu_before = own_cpu_s()
         started = time.perf_counter()
         outcomes = apply_events(engine, plans, events, BATCH)
         elapsed = time.perf_counter() - started
-        cpu = _own_cpu_s() - cpu_before
-        server_after = _backend_cpu_s(engine)
+        cpu = own_cpu_s() - cpu_before
+        server_after = backend_cpu_s(engine)
         if server_before is not None and server_after is not None:
             cpu += server_after - server_before
         engine.dispose()
