@@ -4,7 +4,7 @@ A guarantee tops a promoter's level-1 commission of a local calendar month up to
 for the first `months` months of its terms (`promoter_terms.Guarantee`). It is posted by the first
 release run whose `as_of` reaches the month's end (the CLI's `release`, `settle`'s release, the
 Kafka worker, the importer), computed once from the month's level-1 commission as the books hold
-it then, and recorded in `plan_tallies` (kind `G`, the month as period, value
+it then, and recorded in `plan_tallies` (kind `guarantee`, the month as period, value
 "commission top-up") whatever the top-up is, zero included: a later run, a replay or a refund
 changes nothing of it. Two runs at once collide on that row's key and the loser is retried.
 
@@ -34,7 +34,7 @@ from settlement.promoter_terms import Guarantee, GuaranteeMonth, topup_minor
 from settlement.repository import DatabaseSource, flush
 from settlement.state import PROMOTER_OWNER, Workspace
 
-GUARANTEE_TALLY = "G"
+GUARANTEE_TALLY = "guarantee"
 MAX_MONTHS_A_RUN = 36_000  # promoters (1,000 a version) x months (36): what one run may post
 
 
