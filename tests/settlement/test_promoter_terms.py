@@ -5,17 +5,24 @@ commission as it stands then, funded by the platform, never changed by later ref
 
 from __future__ import annotations
 
+import json
+from datetime import UTC, datetime, timedelta
+
 import pytest
-from sqlalchemy import select
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import func, select
 
 from settlement import tables as t
+from settlement.db import create_db_engine, upgrade
 from settlement.errors import PlanError
+from settlement.events import OrderPaid
 from settlement.explain import describe_guarantee
 from settlement.plan import PlanBook, parse_plan_text
 from settlement.plan_store import store_versions
 from settlement.read_model import guarantee_months
 from settlement.service import release_due
-from tests.conftest import DEFAULT_PLAN
+from tests.conftest import DEFAULT_PLAN, EventFactory
 from tests.settlement.helpers import assert_books_verified, at, balances, promoter, settle
 
 
@@ -257,3 +264,94 @@ def test_the_first_version_naming_a_guarantee_fixes_it():
     assert p12.month_labels() == ["2026-01", "2026-02", "2026-03"]
     assert (p13.per_month_minor, p13.month_labels()) == (5000, ["2026-02"])
     assert p13.month_bounds("2026-02")[1].isoformat() == "2026-03-01T00:00:00+00:00"  # UTC
+
+
+# Property: random terms, orders, confirmations and refunds ---------------------------------
+
+@st.composite
+def terms_and_events(draw):
+    terms = {}
+    for pid in ("P0", "P1", "P2"):
+        entry = {}
+        if draw(st.booleans()):
+            entry["hold_days"] = draw(st.integers(0, 10))
+        if pid == "P0" or draw(st.booleans()):
+            cents = draw(st.integers(1, 30_000))
+            entry["guarantee"] = {"per_month": f"{cents // 100}.{cents % 100:02d}",
+                                  "months": draw(st.integers(1, 3))}
+        if entry:
+            terms[pid] = entry
+    ev = EventFactory(prefix=f"h{draw(st.integers(0, 10**6))}-")
+    events = [ev.join("2025-12-01T00:00:00Z", "P0"), ev.join("2025-12-01T00:00:01Z", "P1", "P0"),
+              ev.join("2025-12-01T00:00:02Z", "P2", "P1")]
+    for n in range(draw(st.integers(1, 12))):
+        day = draw(st.integers(0, 110))
+        ts = datetime(2026, 1, 1, tzinfo=UTC) + timedelta(days=day, hours=draw(st.integers(0, 23)))
+        customer = f"c{n}"
+        for pid in draw(st.lists(st.sampled_from(["P0", "P1", "P2"]), min_size=1, max_size=2)):
+            events.append(ev.touch(iso(ts - timedelta(minutes=5)), customer, pid))
+        cents = draw(st.integers(1, 500_000))
+        events.append(ev.paid(iso(ts), f"o{n}", customer,
+                              ("a", "food", f"{cents // 100}.{cents % 100:02d}")))
+        if draw(st.booleans()):
+            events.append(ev.confirmed(iso(ts + timedelta(days=draw(st.integers(0, 3)))), f"o{n}"))
+        if draw(st.booleans()):
+            back = draw(st.integers(1, cents))
+            events.append(ev.refunded(iso(ts + timedelta(days=draw(st.integers(0, 40)))),
+                                      f"o{n}", ("a", f"{back // 100}.{back % 100:02d}")))
+    return terms, events, draw(st.integers(0, 150))
+
+
+def iso(instant: datetime) -> str:
+    return instant.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def money(text: str) -> int:
+    return int(text.replace(".", ""))
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(terms_and_events())
+def test_random_terms_conserve_money_hold_as_stated_and_post_each_month_once(tmp_path_factory,
+                                                                            drawn):
+    terms, events, run_day = drawn
+    plans = book("promoter_terms: " + json.dumps(terms) + "\n")
+    books = create_db_engine(f"sqlite:///{tmp_path_factory.mktemp('terms') / 'b.db'}")
+    upgrade(books)
+    with books.begin() as conn:
+        store_versions(conn, plans.versions)
+    # A release run part way (some months posted before later refunds), then one after all.
+    settle(books, plans, events, as_of=iso(datetime(2026, 1, 1, tzinfo=UTC)
+                                           + timedelta(days=run_day)))
+    release_due(books, plans, at("2026-09-01T00:00:00Z"))
+    first = entries(books, "guarantee_topup")
+    release_due(books, plans, at("2026-09-02T00:00:00Z"), batch_size=1)
+    assert entries(books, "guarantee_topup") == first
+    assert_books_verified(books)
+    doc = balances(books)
+    paid = sum(line.amount_minor for e in events if isinstance(e.body, OrderPaid)
+               for line in e.body.lines)
+    o = t.orders.c
+    with books.connect() as conn:
+        refunded = conn.execute(select(func.sum(o.refunded_minor))).scalar_one()
+        orders = conn.execute(select(o.beneficiaries, o.confirmed_at, o.release_due_at)).all()
+        _, months = guarantee_months(conn, "P0")
+    held = sum(money(p["pending"]) + money(p["available"]) + money(p["paid"])
+               for p in doc["promoters"].values())
+    parties = held + money(doc["platform"]["revenue"]) + sum(
+        money(m["payable"]) for m in doc["merchants"].values())
+    assert parties == paid - refunded  # a top-up moves money from the platform, never creates it
+    version = plans.versions[0]
+    for beneficiaries, confirmed_at, due in orders:
+        if confirmed_at is None:
+            continue
+        level1 = [pid for pid, level, _ in json.loads(beneficiaries) if level == 1]
+        hold = max((version.hold_days_of(pid) for pid in level1), default=version.hold_days)
+        assert due - confirmed_at == timedelta(days=hold)
+    guarantee = plans.guarantees["P0"]
+    assert [m.month for m in months] == guarantee.month_labels()
+    for month in months:
+        assert month.topup_minor == max(0, guarantee.per_month_minor - month.commission_minor)
+    assert sum(-amount for entry_id, _, kind, amount in first if kind == "promoter_available"
+               and entry_id.startswith("guarantee:P0:")) == sum(m.topup_minor for m in months)
+    books.dispose()
