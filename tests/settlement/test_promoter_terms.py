@@ -12,7 +12,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
+from typer.testing import CliRunner
 
+from api.cli import app
 from settlement import tables as t
 from settlement.db import create_db_engine, upgrade
 from settlement.errors import PlanError
@@ -355,3 +357,24 @@ def test_random_terms_conserve_money_hold_as_stated_and_post_each_month_once(tmp
     assert sum(-amount for entry_id, _, kind, amount in first if kind == "promoter_available"
                and entry_id.startswith("guarantee:P0:")) == sum(m.topup_minor for m in months)
     books.dispose()
+
+
+def test_fenrun_explain_guarantee_prints_each_posted_month(tmp_path, monkeypatch):
+    url = f"sqlite:///{tmp_path / 'books.db'}"
+    books = create_db_engine(url)
+    upgrade(books)
+    plans = stored(books, book(GUARANTEE))
+    settle(books, plans, guaranteed_mall(EventFactory()), as_of="2026-04-15T00:00:00Z")
+    books.dispose()
+    monkeypatch.setenv("FENRUN_DATABASE_URL", url)
+    result = CliRunner().invoke(app, ["explain", "P12", "--guarantee"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines() == [
+        "promoter P12: guarantee of 200.00 CNY a month, from plan version 2026-01-01T00:00:00Z",
+        "  2026-01: level-1 commission when posted 100.00, floor 200.00: top-up 100.00 (entry "
+        "guarantee:P12:2026-01: Dr platform_revenue / Cr promoter_available)",
+        "  2026-02: level-1 commission when posted 350.00, floor 200.00: no top-up",
+        "  2026-03: level-1 commission when posted 0.00, floor 200.00: top-up 200.00 (entry "
+        "guarantee:P12:2026-03: Dr platform_revenue / Cr promoter_available)"]
+    none = CliRunner().invoke(app, ["explain", "K", "--guarantee"], catch_exceptions=False)
+    assert none.output.strip() == "promoter K: no guaranteed month has been posted"
