@@ -48,20 +48,22 @@ def _ended(plans: PlanBook, as_of: datetime) -> list[tuple[Guarantee, str]]:
     return due[:MAX_MONTHS_A_RUN]
 
 
-def level1_commission(conn: Connection, promoter_id: str, begin: datetime,
-                      end: datetime) -> int:
-    """A promoter's commission, as the books hold it now, on the orders paid in [begin, end)
-    where it is a level-1 beneficiary (its whole rounded total on such an order)."""
+def level1_commissions(conn: Connection, promoter_ids: set[str], begin: datetime,
+                       end: datetime) -> dict[str, int]:
+    """Each promoter's commission, as the books hold it now, on the orders paid in [begin, end)
+    where it is a level-1 beneficiary (its whole rounded total on such an order); one scan."""
     o = t.orders.c
     rows = conn.execute(select(o.beneficiaries, o.allocation)
                         .where(o.paid_at >= begin, o.paid_at < end))
-    total = 0
+    totals = dict.fromkeys(promoter_ids, 0)
     for beneficiaries, allocation in rows:
-        if not any(pid == promoter_id and level == 1
-                   for pid, level, _ in order_codec.decode_beneficiaries_raw(beneficiaries)):
-            continue
-        total += order_codec.decode_allocation(allocation).promoters.get(promoter_id, 0)
-    return total
+        level1 = {pid for pid, level, _ in order_codec.decode_beneficiaries_raw(beneficiaries)
+                  if level == 1 and pid in totals}
+        if level1:
+            promoters = order_codec.decode_allocation(allocation).promoters
+            for pid in level1:
+                totals[pid] += promoters.get(pid, 0)
+    return totals
 
 
 def post_guarantees(conn: Connection, plans: PlanBook, as_of: datetime) -> int:
@@ -78,19 +80,23 @@ def post_guarantees(conn: Connection, plans: PlanBook, as_of: datetime) -> int:
     if not todo:
         return 0
     workspace = Workspace(source, 0)
+    by_bounds: dict[tuple[datetime, datetime], list[tuple[Guarantee, str]]] = {}
     for guarantee, label in todo:
-        _post_month(conn, workspace, plans, guarantee, label)
+        by_bounds.setdefault(guarantee.month_bounds(label), []).append((guarantee, label))
+    for (begin, end), months in sorted(by_bounds.items()):
+        commissions = level1_commissions(conn, {g.promoter_id for g, _ in months}, begin, end)
+        for guarantee, label in months:
+            _post_month(workspace, plans, guarantee, label, end,
+                        commissions[guarantee.promoter_id])
     flush(conn, workspace.changes)
     return len(todo)
 
 
-def _post_month(conn: Connection, ws: Workspace, plans: PlanBook, g: Guarantee,
-                label: str) -> None:
-    """Compute one month once and record it; a promoter not joined by the month's end, or
+def _post_month(ws: Workspace, plans: PlanBook, g: Guarantee, label: str, end: datetime,
+                commission: int) -> None:
+    """Record one month's computation once; a promoter not joined by the month's end, or
     suspended when it is posted, is recorded with no top-up."""
-    begin, end = g.month_bounds(label)
     promoter = ws.promoter(g.promoter_id)
-    commission = level1_commission(conn, g.promoter_id, begin, end)
     earns = promoter is not None and promoter.joined_at < end and not promoter.suspended
     topup = topup_minor(g.per_month_minor, commission) if earns else 0
     ws.set_tally(GUARANTEE_TALLY, g.promoter_id, label, f"{commission} {topup}")
