@@ -35,7 +35,7 @@ from settlement.events import (
 )
 from settlement.ledger import EntryKind, JournalEntry, allocation_postings, release_postings
 from settlement.money import parse_amount
-from settlement.plan import PlanBook
+from settlement.plan import PlanBook, PlanVersion
 from settlement.splits import Allocation, Beneficiary, allocate, resolve_beneficiaries
 from settlement.state import (
     MONEY_COLUMNS,
@@ -248,7 +248,7 @@ class Settler:
         order = self._paid_order(body.order_id, event.ts)
         if order.confirmed_at is not None:
             raise RejectedEvent(f"order_id: {body.order_id} was already confirmed")
-        hold_days = self.plans.by_id(order.plan_version_id).hold_days
+        hold_days = order_hold_days(self.plans.by_id(order.plan_version_id), order)
         order.confirmed_at = event.ts
         order.release_due_at = event.ts + timedelta(days=hold_days)
         self.ws.changes.order_changed(order, STATUS_COLUMNS)
@@ -308,6 +308,16 @@ class Settler:
         order.released_at = due
         self.ws.changes.order_changed(order, STATUS_COLUMNS)
         return True
+
+
+def order_hold_days(plan: PlanVersion, order: OrderState) -> int:
+    """An order's hold (one per order, counted from its confirmation): the longest hold among
+    its level-1 promoters, each its own terms' `hold_days` or else the plan's; the plan's hold
+    when it has no level-1 promoter. Its levels 2-3 and its agent follow the order's hold."""
+    if not plan.promoter_terms:
+        return plan.hold_days
+    holds = [plan.hold_days_of(b.promoter_id) for b in order.beneficiaries if b.level == 1]
+    return max(holds) if holds else plan.hold_days
 
 
 # One handler per event type, as plain functions of the class: a dict of bound methods on each

@@ -10,6 +10,7 @@ would be worse than none. `describe` puts it in words for finance.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from fractions import Fraction
@@ -19,6 +20,7 @@ from settlement.errors import LedgerInvariantBroken
 from settlement.money import MINOR_DIGITS, format_amount
 from settlement.order_terms import OrderTerms
 from settlement.plan import PlanVersion
+from settlement.promoter_terms import GuaranteeMonth
 from settlement.rules import Explanation, LinePart, PartyTotal, RuleLine, allocate_rules
 from settlement.splits import Allocation, Beneficiary
 
@@ -153,4 +155,27 @@ def describe(order: OrderExplanation) -> list[str]:
         lines.append(f"  {posting.occurred_at.isoformat()} {posting.kind:<9} {side} "
                      f"{posting.account_kind}/{posting.owner_id} "
                      f"{format_amount(abs(posting.amount_minor), currency)}")
+    return lines
+
+
+def describe_guarantee(promoter_id: str, months: Sequence[GuaranteeMonth],
+                       currency: str) -> list[str]:
+    """A promoter's posted guarantee months in words: the floor, the month's level-1
+    commission when it was posted, and the top-up booked (Dr platform revenue / Cr available)."""
+    if not months:
+        return [f"promoter {promoter_id}: no guaranteed month has been posted"]
+    first = months[0]
+    floor = format_amount(first.per_month_minor, currency)
+    lines = [f"promoter {promoter_id}: guarantee of {floor} {currency} a month, from plan "
+             f"version {first.version_id}"]
+    for month in months:
+        words = (f"  {month.month}: level-1 commission when posted "
+                 f"{format_amount(month.commission_minor, currency)}, floor "
+                 f"{format_amount(month.per_month_minor, currency)}: ")
+        if month.topup_minor == 0:
+            words += "no top-up"
+        else:
+            words += (f"top-up {format_amount(month.topup_minor, currency)} (entry "
+                      f"{month.entry_id}: Dr platform_revenue / Cr promoter_available)")
+        lines.append(words)
     return lines

@@ -22,6 +22,8 @@ How money moves:
             stays held) or Dr clawback receivable (released or paid: netted at the next payout)
             / Cr risk recovered (the order's merchant), per promoter and order, as a difference
             from what was reversed before, so booking it again books nothing
+- guarantee top-up (promoter terms, once a guaranteed month ended; `settlement.guarantees`):
+            Dr platform revenue / Cr promoter available, never taken back
 """
 
 from __future__ import annotations
@@ -64,6 +66,7 @@ class EntryKind(StrEnum):
     WITHDRAWAL_FAILED = "wd_failed"  # in transit returns to available
     WITHDRAWAL_REJECTED = "wd_rejected"  # reserved returns to available
     RISK_REVERSAL = "risk_reversal"  # a confirmed fraud case reversed an order's commission
+    GUARANTEE_TOPUP = "guarantee_topup"  # a month's guarantee topped a promoter up (guarantees.py)
 
 
 CREDIT_NORMAL = frozenset(

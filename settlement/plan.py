@@ -23,6 +23,13 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from settlement.errors import InvalidEvent, PlanError
 from settlement.money import minor_digits, parse_amount, parse_rate
 from settlement.plan_rules import RULE_KEYS, PlanRules, RawRulesInput, build_rules
+from settlement.promoter_terms import (
+    Guarantee,
+    PromoterTerms,
+    RawPromoterTerms,
+    build_terms,
+    first_guarantees,
+)
 
 MAX_LEVELS = 3  # compliance: commission on real sales only, at most three levels
 AttributionModel = Literal["first_click", "last_click", "linear", "time_decay", "position"]
@@ -56,6 +63,7 @@ class _PlanDocument(RawRulesInput):
     review_limit: str
     categories: dict[str, _Category] = Field(default_factory=dict)
     promoter_overrides: dict[str, str] | None = None
+    promoter_terms: dict[str, RawPromoterTerms] | None = None
 
     @field_validator("effective_from")
     @classmethod
@@ -119,11 +127,21 @@ class PlanVersion:
     rules: PlanRules | None = None
     grades_scaled: dict[str, tuple[int, ...]] = field(default_factory=dict)  # over `rate_scale`
     ladder_scaled: dict[int, int] = field(default_factory=dict)  # band start -> bonus, scaled
+    # Hold days and guarantees of named promoters (`promoter_terms`); empty without the key.
+    # Not a v2 rule: a version whose only new key it is still settles on the v1 path.
+    promoter_terms: dict[str, PromoterTerms] = field(default_factory=dict)
 
     version_id: str = ""  # the effective instant in canonical UTC form (set by build_version)
 
     def rates_for(self, category: str) -> CategoryRates:
         return self.categories.get(category, self.default_rates)
+
+    def hold_days_of(self, promoter_id: str) -> int:
+        """The hold of one promoter's commissions: its terms' `hold_days`, else the plan's."""
+        terms = self.promoter_terms.get(promoter_id)
+        if terms is None or terms.hold_days is None:
+            return self.hold_days
+        return terms.hold_days
 
 
 def _rates(levels: list[str], take: str, where: str, own: bool = False,
@@ -189,7 +207,7 @@ def _canonical(document: dict[str, Any]) -> dict[str, Any]:
 
 
 # Plans v2 keys: absent = off, and left out of the version's document.
-_OPTIONAL_KEYS = ("promoter_overrides", *RULE_KEYS)
+_OPTIONAL_KEYS = ("promoter_overrides", "promoter_terms", *RULE_KEYS)
 
 
 def _check_rules(rules: PlanRules, default_rates: CategoryRates) -> None:
@@ -271,6 +289,7 @@ def build_version(document: dict[str, Any]) -> PlanVersion:
             name: tuple(int(rate * scale) for rate in grade.levels)
             for name, grade in rules.grades.items()},
         version_id=raw.effective_from.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        promoter_terms=build_terms(raw.promoter_terms, raw.currency),
     )
 
 
@@ -357,6 +376,10 @@ class PlanBook:
         self._by_id = by_id
         # Some version reads the plans v2 accumulators, so every applied order adds to them.
         self.keeps_tallies = any(v.rules is not None for v in self.versions)
+        # promoter -> the guarantee of the first version naming one for it (fixed from then on)
+        self.guarantees: dict[str, Guarantee] = first_guarantees(
+            (v.version_id, v.effective_from, v.rules.timezone if v.rules is not None else None,
+             v.promoter_terms) for v in self.versions)
 
     def version_at(self, instant: datetime) -> PlanVersion:
         index = bisect_right(self._starts, instant)

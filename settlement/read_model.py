@@ -37,8 +37,10 @@ from settlement import tables as t
 from settlement.engine import EventStatus
 from settlement.errors import LedgerInvariantBroken
 from settlement.explain import OrderExplanation, PostingLine, explain_split
+from settlement.guarantees import posted_months
 from settlement.ledger import AccountKind, EntryKind
 from settlement.plan_store import load_plan_book
+from settlement.promoter_terms import GuaranteeMonth
 from settlement.rate_overrides import Level1Rates, level1_rates
 from settlement.rate_suggestions import (
     AssignmentRow,
@@ -367,3 +369,12 @@ def explain_order(conn: Connection, order_id: str) -> OrderExplanation | None:
     return OrderExplanation(row.order_id, row.merchant_id, row.currency, row.paid_at,
                             row.plan_version_id, split,
                             tuple(PostingLine(*posting) for posting in postings))
+
+
+def guarantee_months(conn: Connection, promoter_id: str) -> tuple[str, list[GuaranteeMonth]]:
+    """The months of a promoter's guarantee posted so far (`settlement.guarantees`), each with
+    the level-1 commission it was computed from and the top-up booked, and the books' currency
+    (empty when the promoter has no guarantee or none of its months ended yet)."""
+    plans = load_plan_book(conn)
+    currency = plans.versions[0].currency if plans else ""
+    return currency, posted_months(conn, plans, promoter_id)

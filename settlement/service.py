@@ -23,6 +23,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from settlement.book_lock import share_book
 from settlement.engine import EventStatus, Outcome, Settler
 from settlement.events import Event
+from settlement.guarantees import post_guarantees
 from settlement.order_screen import DEFAULT_SCREEN, OrderScreen, OrderScreener
 from settlement.plan import PlanBook
 from settlement.repository import DatabaseSource, StaleState, flush
@@ -153,22 +154,26 @@ def release_orders(conn: Connection, order_ids: Sequence[str], as_of: datetime) 
 
 def release_all(conn: Connection, plans: PlanBook, as_of: datetime,
                 batch_size: int = RELEASE_BATCH) -> int:
-    """Release every hold that ended by `as_of` inside the caller's transaction (an import)."""
+    """Release every hold that ended by `as_of` and post the guaranteed months that ended by
+    then, inside the caller's transaction (an import)."""
     total = 0
     while True:
         released = release_batch(conn, plans, as_of, batch_size)
         total += released
         if released < batch_size:
+            post_guarantees(conn, plans, as_of)
             return total
 
 
 def release_due(engine: Engine, plans: PlanBook, as_of: datetime,
                 batch_size: int = RELEASE_BATCH) -> int:
-    """Release every hold that ended by `as_of`: the one function the CLI, worker and API share."""
+    """Release every hold that ended by `as_of`, then post the guaranteed months that ended by
+    then (`settlement.guarantees`): the one function the CLI, ingest and API share."""
     total = 0
     while True:
         released = in_transaction(engine, lambda conn: release_batch(conn, plans, as_of,
                                                                      batch_size))
         total += released
         if released < batch_size:
+            in_transaction(engine, lambda conn: post_guarantees(conn, plans, as_of))
             return total

@@ -25,6 +25,7 @@ from sqlalchemy import Connection, Engine, func, select
 from settlement.engine import APPLIED, CONFLICT, REJECTED, Outcome
 from settlement.errors import PlanError
 from settlement.events import OrderRefunded
+from settlement.guarantees import post_guarantees
 from settlement.ingest import Tally
 from settlement.plan_store import PlanWatch
 from settlement.service import apply_batch, in_transaction, release_batch
@@ -343,10 +344,12 @@ class StreamWorker:
         through = released_through(conn, group)
         if as_of is None or (through is not None and as_of <= through):
             return 0, True
-        released = release_batch(conn, self.plans.current(conn), as_of, self.s.release_batch)
+        plans = self.plans.current(conn)
+        released = release_batch(conn, plans, as_of, self.s.release_batch)
         stage_releases(conn, through, as_of, now)
         done = released < self.s.release_batch
         if done:
+            post_guarantees(conn, plans, as_of)  # the months of promoter guarantees now ended
             mark_released(conn, group, as_of)
         return released, done
 

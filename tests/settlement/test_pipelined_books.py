@@ -26,13 +26,13 @@ from settlement.book_lock import let_go_book, try_hold_book
 from settlement.db import create_db_engine, upgrade
 from settlement.engine import APPLIED, DUPLICATE, REJECTED
 from settlement.event_file import index_file, read_in_order
-from settlement.events import Event
+from settlement.events import Event, parse_timestamp
 from settlement.ingest import Ingest
-from settlement.plan import parse_plan_text
+from settlement.plan import PlanBook, parse_plan_text
 from settlement.plan_store import store_versions
 from settlement.schema import metadata
 from settlement.scratch import scratch_postgres
-from settlement.service import sort_events
+from settlement.service import release_due, sort_events
 from tests.conftest import EventFactory, _postgres_admin_url
 from tests.settlement.helpers import assert_books_verified
 
@@ -250,6 +250,42 @@ def test_a_mall_with_every_plan_rule_settles_to_identical_books(two_books, tmp_p
     with piped.connect() as conn:
         tallies = conn.exec_driver_sql("SELECT count(*) FROM plan_tallies").scalar_one()
     assert tallies > 0
+
+
+TERMS = ('promoter_terms: {P000135: {hold_days: 0}, P000000: {hold_days: 1}, '
+         'P000180: {hold_days: 2, guarantee: {per_month: "5000.00", months: 2}}, '
+         'P000064: {guarantee: {per_month: "300.00", months: 1}}}\n')
+
+
+def test_a_mall_with_promoter_terms_settles_to_identical_books(two_books, tmp_path):
+    """Promoter holds and guarantees (posted by the release after January's local end) give the
+    same books pipelined and by reading; a second release run posts nothing more."""
+    simulate(tmp_path / "sim", SimulationConfig(promoters=300, days=20, seed=5, plan_rules=True))
+    path = tmp_path / "sim" / "events.jsonl"
+    plan_text = (tmp_path / "sim" / "plan.yaml").read_text() + TERMS
+    for books in two_books:
+        _store_plan(books, plan_text)
+    index = index_file(path)
+    events = [event for batch, _ in read_in_order(path, index, BATCH) for _, event in batch]
+    reading, piped = two_books
+    assert pipelined(piped, events) == by_reading(reading, events)
+    plans = PlanBook(parse_plan_text(plan_text))
+    for books in two_books:
+        release_due(books, plans, parse_timestamp("2026-02-01T00:00:00Z"))
+    assert dump(piped) == dump(reading)
+    assert_books_verified(piped)
+    release_due(piped, plans, parse_timestamp("2026-02-02T00:00:00Z"), batch_size=7)
+    assert dump(piped) == dump(reading)
+    with piped.connect() as conn:
+        months = conn.exec_driver_sql(
+            "SELECT count(*) FROM plan_tallies WHERE substr(tally_key, 1, 10) = 'guarantee|'"
+        ).scalar_one()
+        topups = conn.exec_driver_sql(
+            "SELECT count(*) FROM journal_entries WHERE kind = 'guarantee_topup'").scalar_one()
+        at_once = conn.exec_driver_sql(
+            "SELECT count(*) FROM orders WHERE release_due_at = confirmed_at").scalar_one()
+    assert months == 2 and topups >= 1  # January of P000180 and of P000064
+    assert at_once > 0  # orders whose level-1 promoter holds 0 days
 
 
 def _tricky(factory: EventFactory) -> list[Event]:
