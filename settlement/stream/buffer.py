@@ -43,8 +43,10 @@ class Item:
     message_key: bytes | None
 
 
-def decode(message: Any, partition: int, previous_key: str | None) -> Item:
-    """Parse one Kafka message; poison (not UTF-8, not JSON, invalid) keeps its reason."""
+def decode(message: Any, partition: int, previous_key: str | None,
+           tallies: bool = False) -> Item:
+    """Parse one Kafka message; poison (not UTF-8, not JSON, invalid) keeps its reason.
+    `tallies`: the plan book keeps plans v2 accumulators (payments are writers, keys.roles)."""
     event: Event | None = None
     error: str | None = None
     try:
@@ -55,7 +57,7 @@ def decode(message: Any, partition: int, previous_key: str | None) -> Item:
         error = str(invalid)
     if event is not None:
         key = ordering_key(event.ts, seq_from_headers(message.headers), partition, message.offset)
-        reads, writes = roles(event)
+        reads, writes = roles(event, tallies)
     else:  # sorts right after the message before it in the same partition
         prefix = previous_key[:30] if previous_key else _EPOCH_KEY_PREFIX
         key = f"{prefix}.{partition:05d}.{message.offset:015d}"
@@ -87,6 +89,19 @@ class PartitionState:
             self.writer_keys.append(item.key)
         self.last_key = item.key
         self.position = item.offset + 1
+
+    def assign_roles(self, tallies: bool) -> None:
+        """Recompute the roles of the buffered events for a plan book that does (or does not)
+        keep the plans v2 accumulators; the frontiers published next follow them."""
+        self.reader_keys.clear()
+        self.writer_keys.clear()
+        for item in self.items:
+            if item.event is not None:
+                item.reads, item.writes = roles(item.event, tallies)
+            if item.reads:
+                self.reader_keys.append(item.key)
+            if item.writes:
+                self.writer_keys.append(item.key)
 
     def pop_applied(self, count: int) -> list[Item]:
         applied = [self.items.popleft() for _ in range(count)]

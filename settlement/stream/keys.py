@@ -11,6 +11,12 @@ the sorted file); without it, ties at one instant fall back to partition and off
 Roles: a *reader* reads state owned by other keys (a touch or payment reads promoters; a join
 with a parent reads the parent); a *writer* changes that shared state (promoter events). Order
 confirmations and refunds touch only their own key and are neither.
+
+Under a plan book that keeps the plans v2 accumulators (`PlanBook.keeps_tallies`), a payment is
+a writer too: it adds to its merchant's month GMV, its promoters' ladder and grade GMV and day
+grants (and may upgrade a grade), which payments of other customers read. Refunds and
+confirmations stay neither: they subtract nothing from the accumulators and reprice with the
+terms fixed at payment (settlement/engine_rules.py).
 """
 
 from __future__ import annotations
@@ -43,14 +49,17 @@ def key_instant(key: str) -> datetime:
     return _EPOCH + int(key[:17]) * _US
 
 
-def roles(event: Event) -> tuple[bool, bool]:
-    """(reads other keys' state, writes state other keys read)."""
+def roles(event: Event, tallies: bool = False) -> tuple[bool, bool]:
+    """(reads other keys' state, writes state other keys read); `tallies`: the plan book keeps
+    the plans v2 accumulators, so a payment writes what other keys' payments read."""
     body = event.body
     if isinstance(body, PromoterJoined):
         return body.parent_id is not None, True
     if isinstance(body, PromoterSuspended | PromoterReinstated | PromoterGradeSet):
         return False, True
-    return event.type in ("touch", "order_paid"), False
+    if event.type == "order_paid":
+        return True, tallies
+    return event.type == "touch", False
 
 
 def seq_from_headers(headers: list[tuple[str, bytes]] | None) -> int:

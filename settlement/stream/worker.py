@@ -46,6 +46,11 @@ HEARTBEAT_S = 0.5
 MAX_LAGS_KEPT = 1_000_000
 
 
+class _RolesChanged(Exception):
+    """The plan book read in this transaction changed whether payments are writers: roll back,
+    then choose again with the new roles (nothing was applied or published)."""
+
+
 @dataclass
 class WorkerStats:
     """Counts since start; `lags_ms` = DB commit time minus the message's produce timestamp."""
@@ -84,6 +89,9 @@ class StreamWorker:
         # Read inside every step's transaction: a version stored while the worker runs is used
         # from the next step on (settlement/plan_store.py says why that is deterministic).
         self.plans = plans or PlanWatch()
+        # The book keeps plans v2 accumulators: payments are writers too (keys.roles), so they
+        # are ordered across partitions like promoter events, as `fenrun settle` orders them.
+        self.tallies = False
         self.consumer = self._consumer()
         self._unassigned_since: float | None = None
         self.producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=2)
@@ -153,6 +161,7 @@ class StreamWorker:
 
     def run(self, should_stop: Callable[[], bool] = lambda: False,
             exit_when_idle_s: float | None = None) -> WorkerStats:
+        self._read_roles()
         self.consumer.subscribe([self.s.orders_topic], listener=_Rebalance(self))
         idle_since: float | None = None
         try:
@@ -178,6 +187,25 @@ class StreamWorker:
             self.close()
         return self.stats
 
+    def _read_roles(self) -> None:
+        """Take the roles of the stored plan book before publishing any frontier."""
+        try:
+            with self.engine.connect() as conn:
+                self._set_roles(self.plans.current(conn).keeps_tallies)
+        except PlanError:
+            pass  # no version yet: the first step's transaction says so
+
+    def _set_roles(self, tallies: bool) -> bool:
+        """Follow the plan book; True if the roles of payments changed."""
+        if tallies == self.tallies:
+            return False
+        self.tallies = tallies
+        for part in self.parts.values():
+            part.assign_roles(tallies)
+        log.info("payments %s writers: the plan book %s plans v2 accumulators",
+                 "are" if tallies else "are no longer", "keeps" if tallies else "keeps no")
+        return True
+
     def _idle(self) -> bool:
         assigned = bool(self.consumer.assignment())
         return assigned and all(p.caught_up and not p.items for p in self.parts.values())
@@ -199,7 +227,11 @@ class StreamWorker:
             self._heartbeat()
             return 0
         started = time.time()
-        outcomes = in_transaction(self.engine, lambda conn: self._apply(conn, chosen))
+        try:
+            outcomes = in_transaction(self.engine, lambda conn: self._apply(conn, chosen))
+        except _RolesChanged:
+            self._heartbeat(force=True)  # publish the frontiers of the new roles at once
+            return 0
         committed_ms = time.time() * 1000
         self._after_commit(chosen, outcomes, committed_ms)
         log.debug("applied %d in %.3fs", sum(map(len, chosen.values())), time.time() - started)
@@ -216,7 +248,7 @@ class StreamWorker:
             for message in messages:
                 if message.offset < part.position:
                     continue  # already buffered (a fetch raced a seek)
-                part.add(decode(message, tp.partition, part.last_key))
+                part.add(decode(message, tp.partition, part.last_key, self.tallies))
         for pid, part in self.parts.items():
             tp = TopicPartition(self.s.orders_topic, pid)
             highwater = self.consumer.highwater(tp)
@@ -251,7 +283,10 @@ class StreamWorker:
         items = sorted((item for batch in chosen.values() for item in batch),
                        key=lambda item: item.key)
         pairs = [(item, item.event) for item in items if item.event is not None]
-        outcomes = apply_batch(conn, self.plans.current(conn), [event for _, event in pairs])
+        plans = self.plans.current(conn)
+        if self._set_roles(plans.keeps_tallies):  # chosen under the old roles: choose again
+            raise _RolesChanged
+        outcomes = apply_batch(conn, plans, [event for _, event in pairs])
         entry_ids: list[str] = []
         dead = [(item, "invalid", item.error or "") for item in items if item.event is None]
         for (item, event), outcome in zip(pairs, outcomes, strict=True):

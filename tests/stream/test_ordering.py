@@ -113,3 +113,48 @@ def test_confirmations_and_refunds_follow_their_payment_to_its_customer():
 def test_a_grade_set_is_a_writer_like_every_promoter_event() -> None:
     item = _item(0, 0, 0, "promoter_grade_set", promoter_id="p", grade="gold")
     assert (item.reads, item.writes) == (False, True)
+
+
+def _paid(partition: int, offset: int, minutes: int, tallies: bool) -> Item:
+    event = parse_event({"event_id": f"p{partition}-{offset}", "type": "order_paid",
+                         "ts": (T0 + timedelta(minutes=minutes)).isoformat(), "order_id":
+                         f"o{partition}-{offset}", "customer_id": f"c{partition}",
+                         "merchant_id": "m", "currency": "CNY",
+                         "lines": [{"sku": "s", "category": "food", "amount": "10.00"}]})
+    reads, writes = roles(event, tallies)
+    return Item(ordering_key(event.ts, 0, partition, offset), partition, offset, event, None,
+                reads, writes, 0, b"", None)
+
+
+def test_a_payment_writes_only_when_the_plan_book_keeps_accumulators():
+    v1, v2 = _paid(0, 0, 1, tallies=False), _paid(0, 0, 1, tallies=True)
+    assert (v1.reads, v1.writes) == (True, False)  # v1: payments pass each other freely
+    assert (v2.reads, v2.writes) == (True, True)
+    refund = parse_event({"event_id": "r", "type": "order_refunded", "ts": T0.isoformat(),
+                          "order_id": "o", "lines": [{"sku": "s", "amount": "1.00"}]})
+    assert roles(refund, True) == (False, False)  # reprices with the terms fixed at payment
+
+
+def test_under_accumulators_a_payment_waits_for_an_earlier_payment_of_another_worker():
+    mine = _paid(0, 0, minutes=10, tallies=True)
+    parts = {0: _part(0, mine)}
+    elsewhere = ordering_key(T0 + timedelta(minutes=5), 0, 1, 0)  # another customer's payment
+    # the other worker publishes its payment as both reader and writer
+    assert choose(parts, _others(reader=elsewhere, writer=elsewhere), 100) == {}
+    later = ordering_key(T0 + timedelta(minutes=11), 0, 1, 0)
+    assert choose(parts, _others(reader=later, writer=later), 100) == {0: [mine]}
+    v1 = _part(0, _paid(0, 0, minutes=10, tallies=False))  # v1: only readers, nothing to wait on
+    assert choose({0: v1}, _others(reader=elsewhere), 100) == {0: list(v1.items)}
+
+
+def test_buffered_payments_take_the_roles_of_a_new_plan_book():
+    first, second = _paid(0, 0, 1, tallies=False), _touch(0, 1, minutes=2)
+    third = _paid(0, 2, 3, tallies=False)
+    part = _part(0, first, second, third, caught_up=False)
+    assert part.progress_after([]).writer_frontier == third.key  # nothing writes: last key read
+    part.assign_roles(True)
+    assert [i.writes for i in part.items] == [True, False, True]
+    assert part.progress_after([first]).writer_frontier == third.key
+    assert part.progress_after([]).writer_frontier == first.key
+    part.assign_roles(False)
+    assert part.progress_after([]).writer_frontier == third.key
