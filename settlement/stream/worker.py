@@ -23,9 +23,10 @@ from kafka.structs import OffsetAndMetadata
 from sqlalchemy import Connection, Engine, func, select
 
 from settlement.engine import APPLIED, CONFLICT, REJECTED, Outcome
-from settlement.errors import PlanError
+from settlement.errors import InvalidEvent, PlanError
 from settlement.events import OrderRefunded
 from settlement.ingest import Tally
+from settlement.order_screen import ScreenFor, screen_of
 from settlement.plan_store import PlanWatch
 from settlement.service import apply_batch, in_transaction, release_batch
 from settlement.stream.buffer import Item, PartitionState, choose, decode
@@ -82,10 +83,12 @@ class StreamWorker:
     """A member of the settlement consumer group; `run` until `should_stop` or idle."""
 
     def __init__(self, settings: StreamSettings, engine: Engine,
-                 plans: PlanWatch | None = None) -> None:
+                 plans: PlanWatch | None = None, screen: ScreenFor | None = None) -> None:
         bootstrap = settings.require_bootstrap()
         self.s = settings
         self.engine = engine
+        # The order-time risk screen configured at the entry point, as `Ingest` runs it.
+        self.screen_for = screen
         # Read inside every step's transaction: a version stored while the worker runs is used
         # from the next step on (settlement/plan_store.py says why that is deterministic).
         self.plans = plans or PlanWatch()
@@ -286,7 +289,8 @@ class StreamWorker:
         plans = self.plans.current(conn)
         if self._set_roles(plans.keeps_tallies):  # chosen under the old roles: choose again
             raise _RolesChanged
-        outcomes = apply_batch(conn, plans, [event for _, event in pairs])
+        outcomes = apply_batch(conn, plans, [event for _, event in pairs],
+                               screen=screen_of(self.screen_for, plans))
         entry_ids: list[str] = []
         dead = [(item, "invalid", item.error or "") for item in items if item.event is None]
         for (item, event), outcome in zip(pairs, outcomes, strict=True):
@@ -397,8 +401,10 @@ class StreamWorker:
 
 def run_worker(settings: StreamSettings, database_url: str,
                exit_when_idle_s: float | None = None,
-               should_stop: Callable[[], bool] = lambda: False) -> WorkerStats:
-    """Entry point of one worker process: open the books, make sure topics exist, run."""
+               should_stop: Callable[[], bool] = lambda: False,
+               screen: ScreenFor | None = None) -> WorkerStats:
+    """Entry point of one worker process: open the books, make sure topics exist, run.
+    `screen`: the order-time risk screen (`SettlementSettings.order_screen_for`)."""
     from settlement.db import create_db_engine, ensure_schema
     from settlement.stream.producer import ensure_topics
 
@@ -407,12 +413,12 @@ def run_worker(settings: StreamSettings, database_url: str,
     plans = PlanWatch()
     try:
         with engine.connect() as conn:
-            plans.current(conn)
-    except PlanError as error:
+            screen_of(screen, plans.current(conn))  # a cap that does not fit the currency: now
+    except (PlanError, InvalidEvent) as error:
         raise ValueError(str(error)) from None
     ensure_topics(settings.require_bootstrap(), {
         settings.dlq_topic: 1, settings.commissions_topic: settings.commissions_partitions})
     try:
-        return StreamWorker(settings, engine, plans).run(should_stop, exit_when_idle_s)
+        return StreamWorker(settings, engine, plans, screen).run(should_stop, exit_when_idle_s)
     finally:
         engine.dispose()
