@@ -12,11 +12,16 @@ Roles: a *reader* reads state owned by other keys (a touch or payment reads prom
 with a parent reads the parent); a *writer* changes that shared state (promoter events). Order
 confirmations and refunds touch only their own key and are neither.
 
-Under a plan book that keeps the plans v2 accumulators (`PlanBook.keeps_tallies`), a payment is
-a writer too: it adds to its merchant's month GMV, its promoters' ladder and grade GMV and day
-grants (and may upgrade a grade), which payments of other customers read. Refunds and
-confirmations stay neither: they subtract nothing from the accumulators and reprice with the
-terms fixed at payment (settlement/engine_rules.py).
+Under a plan book that keeps the plans v2 accumulators (`PlanBook.keeps_tallies`), payments
+also conflict with each other: each adds to its merchant's month GMV, its promoters' ladder and
+grade GMV and day grants (and may upgrade a grade), which payments of other customers read. So
+`buffer.choose` makes a payment wait, as it makes a writer wait, for the earlier readers of other
+partitions (every payment is a reader). Payments are still not published as writers: nothing
+but payments reads the accumulators (a touch or a join reads promoters, not grades or tallies;
+promoter events are already ordered against payments), so touches never wait for payments, and
+what a worker publishes does not depend on the plan book. Refunds and confirmations stay
+neither: they subtract nothing from the accumulators and reprice with the terms fixed at payment
+(settlement/engine_rules.py).
 """
 
 from __future__ import annotations
@@ -49,17 +54,14 @@ def key_instant(key: str) -> datetime:
     return _EPOCH + int(key[:17]) * _US
 
 
-def roles(event: Event, tallies: bool = False) -> tuple[bool, bool]:
-    """(reads other keys' state, writes state other keys read); `tallies`: the plan book keeps
-    the plans v2 accumulators, so a payment writes what other keys' payments read."""
+def roles(event: Event) -> tuple[bool, bool]:
+    """(reads other keys' state, writes state other keys read)."""
     body = event.body
     if isinstance(body, PromoterJoined):
         return body.parent_id is not None, True
     if isinstance(body, PromoterSuspended | PromoterReinstated | PromoterGradeSet):
         return False, True
-    if event.type == "order_paid":
-        return True, tallies
-    return event.type == "touch", False
+    return event.type in ("touch", "order_paid"), False
 
 
 def seq_from_headers(headers: list[tuple[str, bytes]] | None) -> int:

@@ -48,8 +48,8 @@ MAX_LAGS_KEPT = 1_000_000
 
 
 class _RolesChanged(Exception):
-    """The plan book read in this transaction changed whether payments are writers: roll back,
-    then choose again with the new roles (nothing was applied or published)."""
+    """The plan book read in this transaction changed whether payments conflict with each other:
+    roll back, then choose again under the new rule (nothing was applied or published)."""
 
 
 @dataclass
@@ -92,8 +92,8 @@ class StreamWorker:
         # Read inside every step's transaction: a version stored while the worker runs is used
         # from the next step on (settlement/plan_store.py says why that is deterministic).
         self.plans = plans or PlanWatch()
-        # The book keeps plans v2 accumulators: payments are writers too (keys.roles), so they
-        # are ordered across partitions like promoter events, as `fenrun settle` orders them.
+        # The book keeps plans v2 accumulators: payments are ordered against other partitions'
+        # payments too (buffer.choose), as `fenrun settle` orders them.
         self.tallies = False
         self.consumer = self._consumer()
         self._unassigned_since: float | None = None
@@ -191,7 +191,7 @@ class StreamWorker:
         return self.stats
 
     def _read_roles(self) -> None:
-        """Take the roles of the stored plan book before publishing any frontier."""
+        """Whether payments conflict with each other, from the stored plan book, at start."""
         try:
             with self.engine.connect() as conn:
                 self._set_roles(self.plans.current(conn).keeps_tallies)
@@ -199,14 +199,13 @@ class StreamWorker:
             pass  # no version yet: the first step's transaction says so
 
     def _set_roles(self, tallies: bool) -> bool:
-        """Follow the plan book; True if the roles of payments changed."""
+        """Follow the plan book; True if whether payments conflict with each other changed."""
         if tallies == self.tallies:
             return False
         self.tallies = tallies
-        for part in self.parts.values():
-            part.assign_roles(tallies)
-        log.info("payments %s writers: the plan book %s plans v2 accumulators",
-                 "are" if tallies else "are no longer", "keeps" if tallies else "keeps no")
+        log.info("payments %s ordered against each other: the plan book %s plans v2 "
+                 "accumulators", "are" if tallies else "are no longer",
+                 "keeps" if tallies else "keeps no")
         return True
 
     def _idle(self) -> bool:
@@ -225,7 +224,7 @@ class StreamWorker:
         if not self.parts:
             return 0
         others = self._others()
-        chosen = choose(self.parts, others, self.s.apply_batch_max)
+        chosen = choose(self.parts, others, self.s.apply_batch_max, self.tallies)
         if not chosen:
             self._heartbeat()
             return 0
@@ -233,8 +232,7 @@ class StreamWorker:
         try:
             outcomes = in_transaction(self.engine, lambda conn: self._apply(conn, chosen))
         except _RolesChanged:
-            self._heartbeat(force=True)  # publish the frontiers of the new roles at once
-            return 0
+            return 0  # choose again under the new rule (what is published does not change)
         committed_ms = time.time() * 1000
         self._after_commit(chosen, outcomes, committed_ms)
         log.debug("applied %d in %.3fs", sum(map(len, chosen.values())), time.time() - started)
@@ -251,7 +249,7 @@ class StreamWorker:
             for message in messages:
                 if message.offset < part.position:
                     continue  # already buffered (a fetch raced a seek)
-                part.add(decode(message, tp.partition, part.last_key, self.tallies))
+                part.add(decode(message, tp.partition, part.last_key))
         for pid, part in self.parts.items():
             tp = TopicPartition(self.s.orders_topic, pid)
             highwater = self.consumer.highwater(tp)

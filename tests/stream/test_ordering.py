@@ -115,46 +115,42 @@ def test_a_grade_set_is_a_writer_like_every_promoter_event() -> None:
     assert (item.reads, item.writes) == (False, True)
 
 
-def _paid(partition: int, offset: int, minutes: int, tallies: bool) -> Item:
+
+def _paid(partition: int, offset: int, minutes: int) -> Item:
     event = parse_event({"event_id": f"p{partition}-{offset}", "type": "order_paid",
                          "ts": (T0 + timedelta(minutes=minutes)).isoformat(), "order_id":
                          f"o{partition}-{offset}", "customer_id": f"c{partition}",
                          "merchant_id": "m", "currency": "CNY",
                          "lines": [{"sku": "s", "category": "food", "amount": "10.00"}]})
-    reads, writes = roles(event, tallies)
+    reads, writes = roles(event)
     return Item(ordering_key(event.ts, 0, partition, offset), partition, offset, event, None,
-                reads, writes, 0, b"", None)
+                reads, writes, 0, b"", None, pays=True)
 
 
-def test_a_payment_writes_only_when_the_plan_book_keeps_accumulators():
-    v1, v2 = _paid(0, 0, 1, tallies=False), _paid(0, 0, 1, tallies=True)
-    assert (v1.reads, v1.writes) == (True, False)  # v1: payments pass each other freely
-    assert (v2.reads, v2.writes) == (True, True)
+def test_a_payment_is_published_as_a_reader_whatever_the_plan_book():
+    paid = _paid(0, 0, 1)
+    assert (paid.reads, paid.writes) == (True, False)
+    part = _part(0, paid, _touch(0, 1, minutes=2), caught_up=False)
+    progress = part.progress_after([])
+    assert progress.reader_frontier == paid.key and progress.writer_frontier == part.last_key
     refund = parse_event({"event_id": "r", "type": "order_refunded", "ts": T0.isoformat(),
                           "order_id": "o", "lines": [{"sku": "s", "amount": "1.00"}]})
-    assert roles(refund, True) == (False, False)  # reprices with the terms fixed at payment
+    assert roles(refund) == (False, False)  # reprices with the terms fixed at payment
 
 
-def test_under_accumulators_a_payment_waits_for_an_earlier_payment_of_another_worker():
-    mine = _paid(0, 0, minutes=10, tallies=True)
+def test_under_accumulators_a_payment_waits_for_earlier_payments_of_another_worker():
+    mine = _paid(0, 0, minutes=10)
     parts = {0: _part(0, mine)}
     elsewhere = ordering_key(T0 + timedelta(minutes=5), 0, 1, 0)  # another customer's payment
-    # the other worker publishes its payment as both reader and writer
-    assert choose(parts, _others(reader=elsewhere, writer=elsewhere), 100) == {}
+    others = _others(reader=elsewhere)  # published as a reader, not as a writer
+    assert choose(parts, others, 100, tallies=True) == {}
+    assert choose(parts, others, 100) == {0: [mine]}  # v1: payments pass each other freely
     later = ordering_key(T0 + timedelta(minutes=11), 0, 1, 0)
-    assert choose(parts, _others(reader=later, writer=later), 100) == {0: [mine]}
-    v1 = _part(0, _paid(0, 0, minutes=10, tallies=False))  # v1: only readers, nothing to wait on
-    assert choose({0: v1}, _others(reader=elsewhere), 100) == {0: list(v1.items)}
+    assert choose(parts, _others(reader=later), 100, tallies=True) == {0: [mine]}
 
 
-def test_buffered_payments_take_the_roles_of_a_new_plan_book():
-    first, second = _paid(0, 0, 1, tallies=False), _touch(0, 1, minutes=2)
-    third = _paid(0, 2, 3, tallies=False)
-    part = _part(0, first, second, third, caught_up=False)
-    assert part.progress_after([]).writer_frontier == third.key  # nothing writes: last key read
-    part.assign_roles(True)
-    assert [i.writes for i in part.items] == [True, False, True]
-    assert part.progress_after([first]).writer_frontier == third.key
-    assert part.progress_after([]).writer_frontier == first.key
-    part.assign_roles(False)
-    assert part.progress_after([]).writer_frontier == third.key
+def test_under_accumulators_a_touch_still_passes_payments_of_another_worker():
+    touch = _touch(0, 0, minutes=10)
+    elsewhere = ordering_key(T0 + timedelta(minutes=5), 0, 1, 0)
+    assert choose({0: _part(0, touch)}, _others(reader=elsewhere), 100,
+                  tallies=True) == {0: [touch]}
