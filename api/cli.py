@@ -82,7 +82,8 @@ def settle(
     if plan is not None:
         apply_plan_file(engine, plan)
     try:
-        settled = settle_file(engine, events, settings.batch_size, release_at, index)
+        settled = settle_file(engine, events, settings.batch_size, release_at, index,
+                              screen=settings.order_screen_for)
     except SettlementError as error:
         fail(str(error))
     for number, reason in settled.rejects:

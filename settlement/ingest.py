@@ -26,7 +26,9 @@ from sqlalchemy import Connection, Engine
 from settlement.engine import APPLIED, CONFLICT, DUPLICATE, REJECTED, WAITING, Outcome
 from settlement.event_file import FileIndex, index_file, read_in_order
 from settlement.events import Event
+from settlement.order_screen import OrderScreen, ScreenFor, screen_of
 from settlement.pipeline import pipelined
+from settlement.plan import PlanBook
 from settlement.plan_store import PlanWatch
 from settlement.rejections import MAX_LISTED, rejected_ids, stored_events
 from settlement.service import apply_batch, in_transaction, release_all, release_due, sort_events
@@ -73,12 +75,16 @@ class Ingest:
     """A writer that applies ordered events in micro-batches of `batch_size`, one transaction
     each (retried on fresh state after a concurrent writer won), and tallies the outcomes."""
 
-    def __init__(self, engine: Engine, batch_size: int, plans: PlanWatch | None = None) -> None:
+    def __init__(self, engine: Engine, batch_size: int, plans: PlanWatch | None = None,
+                 screen: ScreenFor | None = None) -> None:
+        """`screen`: the order-time risk screen configured at the entry point
+        (`SettlementSettings.order_screen_for`); None runs the default screen."""
         if not 1 <= batch_size <= MAX_BATCH:
             raise ValueError(f"batch_size: {batch_size} must be between 1 and {MAX_BATCH}")
         self.engine = engine
         self.batch_size = batch_size
         self.plans = plans or PlanWatch()
+        self.screen_for = screen
         self.tally = Tally()
         self.last_ts: datetime | None = None
 
@@ -106,16 +112,22 @@ class Ingest:
                 yield tag, events
 
         for (tag, events), outcomes in pipelined(self.engine, self.plans, (
-                ((tag, events), events) for tag, events in checked()), self._apply_reading):
+                ((tag, events), events) for tag, events in checked()), self._apply_reading,
+                self.screen):
             self._count(events, outcomes)
             yield tag, outcomes
 
     def _apply_reading(self, batch: Sequence[Event]) -> list[Outcome]:
         """One batch in its own transaction, state read afresh (retried if another writer won)."""
         def work(conn: Connection) -> list[Outcome]:
-            return apply_batch(conn, self.plans.current(conn), batch)
+            book = self.plans.current(conn)
+            return apply_batch(conn, book, batch, screen=self.screen(book))
 
         return in_transaction(self.engine, work)
+
+    def screen(self, book: PlanBook) -> OrderScreen:
+        """The order-time screen every batch of this writer runs, for the books' currency."""
+        return screen_of(self.screen_for, book)
 
     def _count(self, events: Sequence[Event], outcomes: list[Outcome]) -> None:
         self.tally.add(outcomes)
@@ -144,11 +156,11 @@ class FileSettled:
 
 
 def settle_file(engine: Engine, path: Path, batch_size: int, as_of: datetime | None = None,
-                index: FileIndex | None = None) -> FileSettled:
+                index: FileIndex | None = None, screen: ScreenFor | None = None) -> FileSettled:
     """Apply a JSON-lines file in time order, then release the holds due by `as_of` (default:
     the file's last instant). Unparseable lines are refused with the rest applied."""
     index = index or index_file(path)
-    ingest = Ingest(engine, batch_size)
+    ingest = Ingest(engine, batch_size, screen=screen)
     ingest.check_plans()
     rejects = list(index.rejects)
     batches = (((batch, bad), [event for _, event in batch])
@@ -174,7 +186,7 @@ class Retried:
 
 
 def retry_rejected(engine: Engine, batch_size: int, event_ids: Sequence[str] | None = None,
-                   limit: int = MAX_LISTED) -> Retried:
+                   limit: int = MAX_LISTED, screen: ScreenFor | None = None) -> Retried:
     """Offer stored events again, in time order: the named ones, or the `limit` oldest rejected.
 
     A stored payload goes through the same rules as a redelivery: applied ones come back as
@@ -184,7 +196,7 @@ def retry_rejected(engine: Engine, batch_size: int, event_ids: Sequence[str] | N
     with engine.connect() as conn:
         ids = list(event_ids) if event_ids is not None else rejected_ids(conn, limit)
         found, invalid = stored_events(conn, ids)
-    ingest = Ingest(engine, batch_size)
+    ingest = Ingest(engine, batch_size, screen=screen)
     outcomes = ingest.apply(sort_events(found.values())) if found else []
     ingest.release()
     unknown = [event_id for event_id in ids

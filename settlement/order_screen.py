@@ -57,6 +57,16 @@ class OrderScreen:
 
 
 DEFAULT_SCREEN = OrderScreen()
+# The screen an entry point configured, given the books' currency (its cap is an amount in it):
+# `SettlementSettings.order_screen_for`, handed to `Ingest` and the Kafka worker.
+ScreenFor = Callable[[str], OrderScreen]
+
+
+def screen_of(screen_for: ScreenFor | None, book: Any) -> OrderScreen:
+    """The screen for a plan book (`PlanBook`: one currency); the default without settings."""
+    if screen_for is None or not book.versions:
+        return DEFAULT_SCREEN
+    return screen_for(book.versions[0].currency)
 
 
 @dataclass(frozen=True, slots=True)

@@ -132,15 +132,17 @@ class _Run:
 
     def __init__(self, engine: Engine, conn: Connection, plans: PlanWatch,
                  reapply: Callable[[Sequence[Event]], list[Outcome]],
-                 screen: OrderScreen = DEFAULT_SCREEN) -> None:
+                 screen: Callable[[PlanBook], OrderScreen] = lambda _book: DEFAULT_SCREEN
+                 ) -> None:
         self.engine = engine
-        # One screener for the run: joins and holds of batches not yet committed stay known.
-        self.screener = OrderScreener(screen)
         self.conn = conn
         self.reapply = reapply
         self.version = data_version(conn)  # before anything is read
         with conn.begin():
             self.book: PlanBook = plans.current(conn)
+        # One screener for the run: joins and holds of batches not yet committed stay known.
+        # The screen is the writer's (`Ingest.screen`), for the books' currency.
+        self.screener = OrderScreener(screen(self.book))
         self.writer = _Writer(conn, plans.stamp, self.version)
         self.pending: deque[_Pending] = deque()
         self.fallen_back = False
@@ -220,7 +222,8 @@ def _let_go(conn: Connection) -> None:
 
 
 def pipelined(engine: Engine, plans: PlanWatch, batches: Iterable[tuple[T, Sequence[Event]]],
-              reapply: Callable[[Sequence[Event]], list[Outcome]]
+              reapply: Callable[[Sequence[Event]], list[Outcome]],
+              screen: Callable[[PlanBook], OrderScreen] = lambda _book: DEFAULT_SCREEN
               ) -> Iterator[tuple[T, list[Outcome]]]:
     """Apply `(tag, events)` batches in order, yielding `(tag, outcomes)` once each is committed.
 
@@ -234,7 +237,7 @@ def pipelined(engine: Engine, plans: PlanWatch, batches: Iterable[tuple[T, Seque
                 yield tag, reapply(events)
             return
         try:
-            run = _Run(engine, conn, plans, reapply)
+            run = _Run(engine, conn, plans, reapply, screen)
         except BaseException:
             _let_go(conn)
             raise

@@ -29,7 +29,8 @@ def balances_document(conn: Connection) -> dict[str, Any]:
     currency would be listed under `other_currencies` rather than silently added up. A promoter
     with money withdrawing (requested or sent, not yet paid: no longer available) has it under
     `withdrawing`; the key is left out when it is zero, so books without withdrawals read as
-    they always did.
+    they always did. Likewise a merchant's `risk_recovered` (commission reversed on confirmed
+    fraud, owed back to it) appears only when it is not zero.
     """
     raw = raw_balances(conn)
     currencies = books_currencies(conn)
@@ -48,6 +49,12 @@ def balances_document(conn: Connection) -> dict[str, Any]:
         for (kind, owner, currency), amount in sorted(raw.items())
         if kind == AccountKind.MERCHANT_PAYABLE and currency == main
     }
+    for (kind, owner, currency), amount in sorted(raw.items()):
+        # commission reversed on confirmed fraud, owed back to the merchant who funded it; left
+        # out when zero, so books without such cases print as before
+        if kind == AccountKind.RISK_RECOVERED and currency == main and amount:
+            merchants.setdefault(owner, {"payable": format_amount(0, main)})[
+                "risk_recovered"] = format_amount(readable_balance(kind, amount), main)
     revenue = sum(amount for (kind, _, currency), amount in raw.items()
                   if kind == AccountKind.PLATFORM_REVENUE and currency == main)
     providers = {

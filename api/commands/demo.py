@@ -60,7 +60,7 @@ def demo_command(
     typer.echo(f"1/8 simulated {summary.total_events:,} events ({promoters:,} promoters, "
                f"{days} days) into {out}")
     engine = open_books(settings)
-    _settle(engine, out, settings.batch_size)
+    _settle(engine, out, settings)
     with engine.connect() as conn:
         last_at = last_event_at(conn)
         plans = load_plan_book(conn)
@@ -103,12 +103,13 @@ def demo_command(
 MAX_REJECTS_SHOWN = 20
 
 
-def _settle(engine: Engine, out: Path, batch_size: int) -> None:
+def _settle(engine: Engine, out: Path, settings: SettlementSettings) -> None:
     """Store the simulated plan and settle the events: the use case `fenrun settle` calls."""
     try:
         with engine.begin() as conn:
             store_versions(conn, parse_plan_text((out / "plan.yaml").read_text(encoding="utf-8")))
-        settled = settle_file(engine, out / "events.jsonl", batch_size)
+        settled = settle_file(engine, out / "events.jsonl", settings.batch_size,
+                              screen=settings.order_screen_for)
     except SettlementError as error:
         fail(str(error))
     for number, reason in settled.rejects[:MAX_REJECTS_SHOWN]:

@@ -69,7 +69,8 @@ def retry_command(
     settings = SettlementSettings()
     try:
         retried = retry_rejected(open_books(settings, create=False), settings.batch_size,
-                                 event_ids or None, _limit(limit))
+                                 event_ids or None, _limit(limit),
+                                 screen=settings.order_screen_for)
     except SettlementError as error:
         fail(str(error))
     for outcome in retried.outcomes:

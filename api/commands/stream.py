@@ -43,8 +43,9 @@ def consume(
     stopping = {"now": False}
     signal.signal(signal.SIGTERM, lambda *_: stopping.update(now=True))
     try:
-        stats = run_worker(stream, SettlementSettings().database_url, exit_when_idle,
-                           should_stop=lambda: stopping["now"])
+        books = SettlementSettings()
+        stats = run_worker(stream, books.database_url, exit_when_idle,
+                           should_stop=lambda: stopping["now"], screen=books.order_screen_for)
     except ValueError as error:
         typer.echo(f"fenrun: {error}", err=True)
         raise typer.Exit(2) from None

@@ -65,7 +65,7 @@ def post_events(body: EventsIn, request: Request, books: BooksDep, api: ApiSetti
     if publisher is not None:
         return _publish(publisher, [event for _, event in parsed], results, metrics)
     parsed.sort(key=lambda pair: pair[1].ts)  # stable: ties keep the request's order
-    ingest = Ingest(books, settlement.batch_size)
+    ingest = Ingest(books, settlement.batch_size, screen=settlement.order_screen_for)
     try:
         ingest.check_plans()
     except PlanError as error:

@@ -3,7 +3,8 @@
 `choose` picks the events that may be applied now, in ordering-key order across the worker's
 partitions, stopping at the first one that must wait:
 - a reader waits until every partition of other workers has applied its writers before it;
-- a writer waits until every partition of other workers has applied its readers before it;
+- a writer waits until every partition of other workers has applied its readers before it, and
+  so does a payment when the plan book keeps plans v2 accumulators (keys.py says why);
 - anything waits while one of the worker's own partitions may still hold an earlier unread
   message (its last key read is not past it).
 Since the globally earliest unapplied event can always go, the group never deadlocks. Applying
@@ -41,6 +42,7 @@ class Item:
     timestamp_ms: int
     value: bytes | None
     message_key: bytes | None
+    pays: bool = False  # an order_paid: conflicts with other payments under plans v2 tallies
 
 
 def decode(message: Any, partition: int, previous_key: str | None) -> Item:
@@ -61,7 +63,7 @@ def decode(message: Any, partition: int, previous_key: str | None) -> Item:
         key = f"{prefix}.{partition:05d}.{message.offset:015d}"
         reads = writes = False
     return Item(key, partition, message.offset, event, error, reads, writes, message.timestamp,
-                message.value, message.key)
+                message.value, message.key, event is not None and event.type == "order_paid")
 
 
 class PartitionState:
@@ -128,9 +130,13 @@ def _at(keys: deque[str], index: int, fallback: str) -> str:
     return keys[index] if len(keys) > index else fallback
 
 
-def choose(parts: dict[int, PartitionState], others: Frontiers,
-           limit: int) -> dict[int, list[Item]]:
-    """The events that may be applied now, per partition (each a prefix of its buffer)."""
+def choose(parts: dict[int, PartitionState], others: Frontiers, limit: int,
+           tallies: bool = False) -> dict[int, list[Item]]:
+    """The events that may be applied now, per partition (each a prefix of its buffer).
+
+    `tallies`: the plan book keeps plans v2 accumulators, so a payment also waits, like a
+    writer, until other partitions have applied their readers (payments among them) before it.
+    """
     unread = sorted((part.last_key or LOWEST, pid) for pid, part in parts.items()
                     if not part.caught_up)
     heads = [(part.items[0].key, pid, 0) for pid, part in parts.items() if part.items]
@@ -145,7 +151,7 @@ def choose(parts: dict[int, PartitionState], others: Frontiers,
             break
         if item.reads and not key < others.writer:
             break
-        if item.writes and not key < others.reader:
+        if (item.writes or (tallies and item.pays)) and not key < others.reader:
             break
         chosen.setdefault(pid, []).append(item)
         taken += 1

@@ -11,6 +11,17 @@ the sorted file); without it, ties at one instant fall back to partition and off
 Roles: a *reader* reads state owned by other keys (a touch or payment reads promoters; a join
 with a parent reads the parent); a *writer* changes that shared state (promoter events). Order
 confirmations and refunds touch only their own key and are neither.
+
+Under a plan book that keeps the plans v2 accumulators (`PlanBook.keeps_tallies`), payments
+also conflict with each other: each adds to its merchant's month GMV, its promoters' ladder and
+grade GMV and day grants (and may upgrade a grade), which payments of other customers read. So
+`buffer.choose` makes a payment wait, as it makes a writer wait, for the earlier readers of other
+partitions (every payment is a reader). Payments are still not published as writers: nothing
+but payments reads the accumulators (a touch or a join reads promoters, not grades or tallies;
+promoter events are already ordered against payments), so touches never wait for payments, and
+what a worker publishes does not depend on the plan book. Refunds and confirmations stay
+neither: they subtract nothing from the accumulators and reprice with the terms fixed at payment
+(settlement/engine_rules.py).
 """
 
 from __future__ import annotations

@@ -23,10 +23,11 @@ from kafka.structs import OffsetAndMetadata
 from sqlalchemy import Connection, Engine, func, select
 
 from settlement.engine import APPLIED, CONFLICT, REJECTED, Outcome
-from settlement.errors import PlanError
+from settlement.errors import InvalidEvent, PlanError
 from settlement.events import OrderRefunded
 from settlement.guarantees import post_guarantees
 from settlement.ingest import Tally
+from settlement.order_screen import ScreenFor, screen_of
 from settlement.plan_store import PlanWatch
 from settlement.service import apply_batch, in_transaction, release_batch
 from settlement.stream.buffer import Item, PartitionState, choose, decode
@@ -45,6 +46,11 @@ log = logging.getLogger(__name__)
 RELEASE_LOCK_ID = 0x66656E72756E  # "fenrun": one releasing worker at a time on PostgreSQL
 HEARTBEAT_S = 0.5
 MAX_LAGS_KEPT = 1_000_000
+
+
+class _RolesChanged(Exception):
+    """The plan book read in this transaction changed whether payments conflict with each other:
+    roll back, then choose again under the new rule (nothing was applied or published)."""
 
 
 @dataclass
@@ -78,13 +84,18 @@ class StreamWorker:
     """A member of the settlement consumer group; `run` until `should_stop` or idle."""
 
     def __init__(self, settings: StreamSettings, engine: Engine,
-                 plans: PlanWatch | None = None) -> None:
+                 plans: PlanWatch | None = None, screen: ScreenFor | None = None) -> None:
         bootstrap = settings.require_bootstrap()
         self.s = settings
         self.engine = engine
+        # The order-time risk screen configured at the entry point, as `Ingest` runs it.
+        self.screen_for = screen
         # Read inside every step's transaction: a version stored while the worker runs is used
         # from the next step on (settlement/plan_store.py says why that is deterministic).
         self.plans = plans or PlanWatch()
+        # The book keeps plans v2 accumulators: payments are ordered against other partitions'
+        # payments too (buffer.choose), as `fenrun settle` orders them.
+        self.tallies = False
         self.consumer = self._consumer()
         self._unassigned_since: float | None = None
         self.producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=2)
@@ -154,6 +165,7 @@ class StreamWorker:
 
     def run(self, should_stop: Callable[[], bool] = lambda: False,
             exit_when_idle_s: float | None = None) -> WorkerStats:
+        self._read_roles()
         self.consumer.subscribe([self.s.orders_topic], listener=_Rebalance(self))
         idle_since: float | None = None
         try:
@@ -179,6 +191,24 @@ class StreamWorker:
             self.close()
         return self.stats
 
+    def _read_roles(self) -> None:
+        """Whether payments conflict with each other, from the stored plan book, at start."""
+        try:
+            with self.engine.connect() as conn:
+                self._set_roles(self.plans.current(conn).keeps_tallies)
+        except PlanError:
+            pass  # no version yet: the first step's transaction says so
+
+    def _set_roles(self, tallies: bool) -> bool:
+        """Follow the plan book; True if whether payments conflict with each other changed."""
+        if tallies == self.tallies:
+            return False
+        self.tallies = tallies
+        log.info("payments %s ordered against each other: the plan book %s plans v2 "
+                 "accumulators", "are" if tallies else "are no longer",
+                 "keeps" if tallies else "keeps no")
+        return True
+
     def _idle(self) -> bool:
         assigned = bool(self.consumer.assignment())
         return assigned and all(p.caught_up and not p.items for p in self.parts.values())
@@ -195,12 +225,15 @@ class StreamWorker:
         if not self.parts:
             return 0
         others = self._others()
-        chosen = choose(self.parts, others, self.s.apply_batch_max)
+        chosen = choose(self.parts, others, self.s.apply_batch_max, self.tallies)
         if not chosen:
             self._heartbeat()
             return 0
         started = time.time()
-        outcomes = in_transaction(self.engine, lambda conn: self._apply(conn, chosen))
+        try:
+            outcomes = in_transaction(self.engine, lambda conn: self._apply(conn, chosen))
+        except _RolesChanged:
+            return 0  # choose again under the new rule (what is published does not change)
         committed_ms = time.time() * 1000
         self._after_commit(chosen, outcomes, committed_ms)
         log.debug("applied %d in %.3fs", sum(map(len, chosen.values())), time.time() - started)
@@ -252,7 +285,11 @@ class StreamWorker:
         items = sorted((item for batch in chosen.values() for item in batch),
                        key=lambda item: item.key)
         pairs = [(item, item.event) for item in items if item.event is not None]
-        outcomes = apply_batch(conn, self.plans.current(conn), [event for _, event in pairs])
+        plans = self.plans.current(conn)
+        if self._set_roles(plans.keeps_tallies):  # chosen under the old roles: choose again
+            raise _RolesChanged
+        outcomes = apply_batch(conn, plans, [event for _, event in pairs],
+                               screen=screen_of(self.screen_for, plans))
         entry_ids: list[str] = []
         dead = [(item, "invalid", item.error or "") for item in items if item.event is None]
         for (item, event), outcome in zip(pairs, outcomes, strict=True):
@@ -365,8 +402,10 @@ class StreamWorker:
 
 def run_worker(settings: StreamSettings, database_url: str,
                exit_when_idle_s: float | None = None,
-               should_stop: Callable[[], bool] = lambda: False) -> WorkerStats:
-    """Entry point of one worker process: open the books, make sure topics exist, run."""
+               should_stop: Callable[[], bool] = lambda: False,
+               screen: ScreenFor | None = None) -> WorkerStats:
+    """Entry point of one worker process: open the books, make sure topics exist, run.
+    `screen`: the order-time risk screen (`SettlementSettings.order_screen_for`)."""
     from settlement.db import create_db_engine, ensure_schema
     from settlement.stream.producer import ensure_topics
 
@@ -375,12 +414,12 @@ def run_worker(settings: StreamSettings, database_url: str,
     plans = PlanWatch()
     try:
         with engine.connect() as conn:
-            plans.current(conn)
-    except PlanError as error:
+            screen_of(screen, plans.current(conn))  # a cap that does not fit the currency: now
+    except (PlanError, InvalidEvent) as error:
         raise ValueError(str(error)) from None
     ensure_topics(settings.require_bootstrap(), {
         settings.dlq_topic: 1, settings.commissions_topic: settings.commissions_partitions})
     try:
-        return StreamWorker(settings, engine, plans).run(should_stop, exit_when_idle_s)
+        return StreamWorker(settings, engine, plans, screen).run(should_stop, exit_when_idle_s)
     finally:
         engine.dispose()

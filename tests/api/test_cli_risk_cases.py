@@ -4,6 +4,7 @@ decided and why on the case's trail, confirming twice booking nothing, errors na
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 
 import pytest
 from typer.testing import CliRunner
@@ -80,3 +81,18 @@ def test_dismissal_needs_a_note_and_errors_name_the_field(cli):
     assert unknown.exit_code == 2 and "case_id: no risk case 999" in unknown.stderr
     bad = cli("risk", "cases", "--status", "closed")
     assert bad.exit_code == 2 and "--status: 'closed'" in bad.stderr
+
+
+def _recovered(cli) -> dict[str, str]:
+    shown = cli("balances", "--format", "json")
+    assert shown.exit_code == 0, shown.output
+    merchants = json.loads(shown.output)["merchants"]
+    return {owner: m["risk_recovered"] for owner, m in merchants.items() if "risk_recovered" in m}
+
+
+def test_balances_show_what_confirmed_fraud_recovered_for_merchants(cli):
+    assert _recovered(cli) == {}  # no confirmed case: the document reads as it always did
+    case_f, _ = _open(cli.url)
+    assert cli("risk", "confirm", case_f, "--by", "ana", "--note", "same phone").exit_code == 0
+    recovered = _recovered(cli)
+    assert recovered and sum(Decimal(amount) for amount in recovered.values()) == Decimal("764.83")

@@ -113,3 +113,44 @@ def test_confirmations_and_refunds_follow_their_payment_to_its_customer():
 def test_a_grade_set_is_a_writer_like_every_promoter_event() -> None:
     item = _item(0, 0, 0, "promoter_grade_set", promoter_id="p", grade="gold")
     assert (item.reads, item.writes) == (False, True)
+
+
+
+def _paid(partition: int, offset: int, minutes: int) -> Item:
+    event = parse_event({"event_id": f"p{partition}-{offset}", "type": "order_paid",
+                         "ts": (T0 + timedelta(minutes=minutes)).isoformat(), "order_id":
+                         f"o{partition}-{offset}", "customer_id": f"c{partition}",
+                         "merchant_id": "m", "currency": "CNY",
+                         "lines": [{"sku": "s", "category": "food", "amount": "10.00"}]})
+    reads, writes = roles(event)
+    return Item(ordering_key(event.ts, 0, partition, offset), partition, offset, event, None,
+                reads, writes, 0, b"", None, pays=True)
+
+
+def test_a_payment_is_published_as_a_reader_whatever_the_plan_book():
+    paid = _paid(0, 0, 1)
+    assert (paid.reads, paid.writes) == (True, False)
+    part = _part(0, paid, _touch(0, 1, minutes=2), caught_up=False)
+    progress = part.progress_after([])
+    assert progress.reader_frontier == paid.key and progress.writer_frontier == part.last_key
+    refund = parse_event({"event_id": "r", "type": "order_refunded", "ts": T0.isoformat(),
+                          "order_id": "o", "lines": [{"sku": "s", "amount": "1.00"}]})
+    assert roles(refund) == (False, False)  # reprices with the terms fixed at payment
+
+
+def test_under_accumulators_a_payment_waits_for_earlier_payments_of_another_worker():
+    mine = _paid(0, 0, minutes=10)
+    parts = {0: _part(0, mine)}
+    elsewhere = ordering_key(T0 + timedelta(minutes=5), 0, 1, 0)  # another customer's payment
+    others = _others(reader=elsewhere)  # published as a reader, not as a writer
+    assert choose(parts, others, 100, tallies=True) == {}
+    assert choose(parts, others, 100) == {0: [mine]}  # v1: payments pass each other freely
+    later = ordering_key(T0 + timedelta(minutes=11), 0, 1, 0)
+    assert choose(parts, _others(reader=later), 100, tallies=True) == {0: [mine]}
+
+
+def test_under_accumulators_a_touch_still_passes_payments_of_another_worker():
+    touch = _touch(0, 0, minutes=10)
+    elsewhere = ordering_key(T0 + timedelta(minutes=5), 0, 1, 0)
+    assert choose({0: _part(0, touch)}, _others(reader=elsewhere), 100,
+                  tallies=True) == {0: [touch]}
