@@ -31,7 +31,12 @@ from tests.conftest import DEFAULT_PLAN
 WHEN = datetime(2026, 3, 21, 9, tzinfo=UTC)
 
 
-def _earn(n: int, promoter: str, amount: str) -> list[dict[str, object]]:
+CARD = "6222021234567890123"  # a bank card number, masked everywhere but the bank file
+
+
+def earn(n: int, promoter: str, amount: str) -> list[dict[str, object]]:
+    """Promoter `promoter` joins, its customer c<n> pays order O<n> of `amount` (food), which
+    is confirmed the next day."""
     return [
         {"event_id": f"j{n}", "type": "promoter_joined", "ts": "2026-03-01T00:00:00Z",
          "promoter_id": promoter},
@@ -54,13 +59,13 @@ def build_finance_books(root: Path) -> dict[str, str]:
     plans = PlanBook(parse_plan_text(DEFAULT_PLAN))
     with engine.begin() as conn:
         store_versions(conn, list(plans.versions))
-    events = [parse_event(e) for e in (_earn(1, "P1", "200000.00") + _earn(2, "P2", "2000.00")
-                                       + _earn(3, "P3", "5000.00"))]
+    events = [parse_event(e) for e in (earn(1, "P1", "200000.00") + earn(2, "P2", "2000.00")
+                                       + earn(3, "P3", "5000.00"))]
     apply_events(engine, plans, sorted(events, key=lambda e: e.ts), 100)
     release_due(engine, plans, datetime(2026, 3, 20, tzinfo=UTC))
     cipher = DataCipher(parse_keys(key))
     with engine.begin() as conn:
-        add_payee(conn, cipher, "P1", "bank_card", "张三丰", "6222021234567890123", "ICBC",
+        add_payee(conn, cipher, "P1", "bank_card", "张三丰", CARD, "ICBC",
                   "test", WHEN)
         add_payee(conn, cipher, "P3", "alipay", "Ada", "ada@example.com", None, "test", WHEN)
     rules = WithdrawalRules.of(FinanceSettings(), "CNY")

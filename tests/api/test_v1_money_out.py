@@ -15,19 +15,9 @@ from openpyxl import load_workbook
 
 from settlement.personal_data import generate_key
 from tests.api.books_app import books_app, keyed_books
+from tests.finance_store import CARD, earn
 
-CARD = "6222021234567890123"
-EVENTS = [
-    {"event_id": "j1", "type": "promoter_joined", "ts": "2026-03-01T00:00:00Z",
-     "promoter_id": "P1"},
-    {"event_id": "t1", "type": "touch", "ts": "2026-03-02T01:00:00Z", "customer_id": "c1",
-     "promoter_id": "P1"},
-    {"event_id": "o1", "type": "order_paid", "ts": "2026-03-02T02:00:00Z", "order_id": "O1",
-     "customer_id": "c1", "merchant_id": "m1", "currency": "CNY",
-     "lines": [{"sku": "s", "category": "food", "amount": "200000.00"}]},
-    {"event_id": "c1", "type": "order_confirmed", "ts": "2026-03-03T00:00:00Z",
-     "order_id": "O1"},
-]
+EVENTS = earn(1, "P1", "200000.00")
 
 
 @pytest.fixture

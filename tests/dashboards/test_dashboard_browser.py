@@ -31,7 +31,7 @@ import pytest
 from PIL import Image  # a dependency of streamlit
 
 from tests.drift_store import DriftStore, build_drift_store
-from tests.finance_store import build_finance_books
+from tests.finance_store import CARD, build_finance_books
 from tests.promoter_value_store import build_value_store
 from tests.rates_books import build_rates_books
 from tests.risk_cases_store import build_case_books
@@ -414,5 +414,5 @@ def test_finance_page_renders_in_chromium(finance_url: str, browser: WebDriver,
     assert [(row[0], row[2], row[3], row[5]) for row in rows] == [
         ("payout", "P1", "20000.00", "review_limit"),
         ("withdrawal", "P1", "15000.00", "review_limit")], f"{rows}; {png}"
-    assert "6222021234567890123" not in browser.page_source, png  # masked, bank file aside
+    assert CARD not in browser.page_source, png  # masked, bank file aside
     _assert_not_blank(png)
