@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import heapq
 from collections import deque
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -130,15 +131,16 @@ def _at(keys: deque[str], index: int, fallback: str) -> str:
     return keys[index] if len(keys) > index else fallback
 
 
-def choose(parts: dict[int, PartitionState], others: Frontiers, limit: int,
-           tallies: bool = False) -> dict[int, list[Item]]:
+def choose(parts: Mapping[int, PartitionState], others: Frontiers, limit: int,
+           tallies: bool = False, unread: Collection[int] = ()) -> dict[int, list[Item]]:
     """The events that may be applied now, per partition (each a prefix of its buffer).
 
     `tallies`: the plan book keeps plans v2 accumulators, so a payment also waits, like a
     writer, until other partitions have applied their readers (payments among them) before it.
+    `unread`: own partitions whose caught-up claim is not trusted (claims.py).
     """
-    unread = sorted((part.last_key or LOWEST, pid) for pid, part in parts.items()
-                    if not part.caught_up)
+    waiting = sorted((part.last_key or LOWEST, pid) for pid, part in parts.items()
+                     if not part.caught_up or pid in unread)
     heads = [(part.items[0].key, pid, 0) for pid, part in parts.items() if part.items]
     heapq.heapify(heads)
     chosen: dict[int, list[Item]] = {}
@@ -146,7 +148,7 @@ def choose(parts: dict[int, PartitionState], others: Frontiers, limit: int,
     while heads and taken < limit:
         key, pid, index = heads[0]
         item = parts[pid].items[index]
-        bound = next((b for b, q in unread if q != pid), IDLE)
+        bound = next((b for b, q in waiting if q != pid), IDLE)
         if not key < bound:
             break
         if item.reads and not key < others.writer:

@@ -54,6 +54,11 @@ def key_instant(key: str) -> datetime:
     return _EPOCH + int(key[:17]) * _US
 
 
+def key_offset(key: str) -> int:
+    """The partition offset encoded in an ordering key (poison keys end the same way)."""
+    return int(key[-15:])
+
+
 def roles(event: Event) -> tuple[bool, bool]:
     """(reads other keys' state, writes state other keys read)."""
     body = event.body

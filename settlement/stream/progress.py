@@ -11,7 +11,7 @@ fresh. Other workers read these rows to decide which of their events may go (see
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -69,25 +69,37 @@ def load_progress(conn: Connection, group: str, topic: str) -> dict[int, Any]:
     return {row.partition: row for row in rows}
 
 
-def _effective(value: str, row: Any, now: datetime, idle_ttl_s: float) -> str:
-    if value != IDLE:
-        return value
-    fresh = now - row.updated_at <= timedelta(seconds=idle_ttl_s)
-    return IDLE if fresh else row.last_key
+def _fresh(row: Any, now: datetime, idle_ttl_s: float) -> bool:
+    return bool(now - row.updated_at <= timedelta(seconds=idle_ttl_s))
 
 
-def least_frontiers(rows: dict[int, Any], partitions: Iterable[int], now: datetime,
-                    idle_ttl_s: float) -> Frontiers:
-    """The frontiers of `partitions` taken together; a partition with no row blocks everything."""
+def _effective(value: str, row: Any, trusted: bool) -> str:
+    return row.last_key if value == IDLE and not trusted else value
+
+
+def claims_idle(row: Any, now: datetime, idle_ttl_s: float) -> bool:
+    """The owner says it is caught up (some frontier IDLE) and its heartbeat is fresh."""
+    idle = IDLE in (row.reader_frontier, row.writer_frontier, row.low_frontier)
+    return idle and _fresh(row, now, idle_ttl_s)
+
+
+def least_frontiers(rows: Mapping[int, Any], partitions: Iterable[int], now: datetime,
+                    idle_ttl_s: float, distrust: Collection[int] = ()) -> Frontiers:
+    """The frontiers of `partitions` taken together; a partition with no row blocks everything.
+
+    An IDLE claim counts while its heartbeat is fresh, unless its partition is in `distrust`
+    (claims.py); otherwise it falls back to the last key read: everything up to it is applied.
+    """
     reader = writer = low = IDLE
     high: datetime | None = None
     for partition in partitions:
         row = rows.get(partition)
         if row is None:
             return Frontiers(LOWEST, LOWEST, LOWEST, high)
-        reader = min(reader, _effective(row.reader_frontier, row, now, idle_ttl_s))
-        writer = min(writer, _effective(row.writer_frontier, row, now, idle_ttl_s))
-        low = min(low, _effective(row.low_frontier, row, now, idle_ttl_s))
+        trusted = partition not in distrust and _fresh(row, now, idle_ttl_s)
+        reader = min(reader, _effective(row.reader_frontier, row, trusted))
+        writer = min(writer, _effective(row.writer_frontier, row, trusted))
+        low = min(low, _effective(row.low_frontier, row, trusted))
         if row.high_ts is not None and (high is None or row.high_ts > high):
             high = row.high_ts
     return Frontiers(reader, writer, low, high)

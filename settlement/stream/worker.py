@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from kafka import ConsumerRebalanceListener, KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.errors import KafkaError
 from kafka.structs import OffsetAndMetadata
 from sqlalchemy import Connection, Engine, func, select
 
@@ -30,7 +31,8 @@ from settlement.ingest import Tally
 from settlement.order_screen import ScreenFor, screen_of
 from settlement.plan_store import PlanWatch
 from settlement.service import apply_batch, in_transaction, release_batch
-from settlement.stream.buffer import Item, PartitionState, choose, decode
+from settlement.stream.buffer import Item, PartitionState, decode
+from settlement.stream.claims import View, choose_checked
 from settlement.stream.config import StreamSettings
 from settlement.stream.outbox import relay_once, stage_entries, stage_releases
 from settlement.stream.progress import (
@@ -46,6 +48,7 @@ log = logging.getLogger(__name__)
 RELEASE_LOCK_ID = 0x66656E72756E  # "fenrun": one releasing worker at a time on PostgreSQL
 HEARTBEAT_S = 0.5
 MAX_LAGS_KEPT = 1_000_000
+END_OFFSETS_TIMEOUT_MS = 5_000  # a claim the broker cannot confirm in time is not trusted
 
 
 class _RolesChanged(Exception):
@@ -199,15 +202,14 @@ class StreamWorker:
         except PlanError:
             pass  # no version yet: the first step's transaction says so
 
-    def _set_roles(self, tallies: bool) -> bool:
-        """Follow the plan book; True if whether payments conflict with each other changed."""
+    def _set_roles(self, tallies: bool) -> None:
+        """Follow the plan book: whether payments conflict with each other."""
         if tallies == self.tallies:
-            return False
+            return
         self.tallies = tallies
         log.info("payments %s ordered against each other: the plan book %s plans v2 "
                  "accumulators", "are" if tallies else "are no longer",
                  "keeps" if tallies else "keeps no")
-        return True
 
     def _idle(self) -> bool:
         assigned = bool(self.consumer.assignment())
@@ -224,14 +226,16 @@ class StreamWorker:
             self._heartbeat(force=True)  # others may go as far as we have read, at once
         if not self.parts:
             return 0
-        others = self._others()
-        chosen = choose(self.parts, others, self.s.apply_batch_max, self.tallies)
+        tallies = self.tallies  # the rule `chosen` obeys; `_apply` checks the book still asks it
+        chosen = choose_checked(self.parts, self._view(), self.s.apply_batch_max, tallies,
+                                self._end_offsets)
         if not chosen:
             self._heartbeat()
             return 0
         started = time.time()
         try:
-            outcomes = in_transaction(self.engine, lambda conn: self._apply(conn, chosen))
+            outcomes = in_transaction(self.engine,
+                                      lambda conn: self._apply(conn, chosen, tallies))
         except _RolesChanged:
             return 0  # choose again under the new rule (what is published does not change)
         committed_ms = time.time() * 1000
@@ -273,20 +277,34 @@ class StreamWorker:
             self._partitions = set(found)
         return self._partitions | set(self.parts)
 
-    def _others(self) -> Any:
+    def _view(self) -> View:
         with self.engine.connect() as conn:
             rows = load_progress(conn, self.s.consumer_group, self.s.orders_topic)
         others = self._topic_partitions() - set(self.parts)
-        return least_frontiers(rows, others, datetime.now(UTC), self.s.idle_ttl_s)
+        return View(rows, others, datetime.now(UTC), self.s.idle_ttl_s)
+
+    def _end_offsets(self, partitions: Collection[int]) -> dict[int, int] | None:
+        """Where the broker will put each partition's next message (asked after `_view`)."""
+        topic = self.s.orders_topic
+        try:
+            ends = self.consumer.end_offsets([TopicPartition(topic, pid) for pid in partitions],
+                                             timeout_ms=END_OFFSETS_TIMEOUT_MS)
+        except KafkaError as error:
+            log.info("end offsets unknown (%s): trusting no caught-up claim this step", error)
+            return None
+        return {tp.partition: offset for tp, offset in ends.items()}
 
     # One transaction ----------------------------------------------------------------------
 
-    def _apply(self, conn: Connection, chosen: dict[int, list[Item]]) -> list[Outcome]:
+    def _apply(self, conn: Connection, chosen: dict[int, list[Item]],
+               tallies: bool) -> list[Outcome]:
+        """Apply `chosen` (chosen with payments ordered iff `tallies`) in this transaction."""
         items = sorted((item for batch in chosen.values() for item in batch),
                        key=lambda item: item.key)
         pairs = [(item, item.event) for item in items if item.event is not None]
-        plans = self.plans.current(conn)
-        if self._set_roles(plans.keeps_tallies):  # chosen under the old roles: choose again
+        plans = self.plans.current(conn)  # under the shared plan lock: no version lands after
+        if plans.keeps_tallies != tallies:  # chosen under the other rule: choose again
+            self._set_roles(plans.keeps_tallies)
             raise _RolesChanged
         outcomes = apply_batch(conn, plans, [event for _, event in pairs],
                                screen=screen_of(self.screen_for, plans))
