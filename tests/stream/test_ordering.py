@@ -1,8 +1,9 @@
 """The ordering rule of the live path: an event waits exactly while an earlier conflicting one may.
 
-Pure tests of `buffer.choose` and `progress` (no broker, no database): readers wait for other
-partitions' writers, writers for other partitions' readers, everything for a worker's own
-partitions that may still hold an earlier unread message; keys sort like the batch order.
+Pure tests of `buffer.choose`, `claims` and `progress` (no broker, no database): readers wait for
+other partitions' writers, writers for other partitions' readers, everything for a worker's own
+partitions that may still hold an earlier unread message, and a caught-up claim counts only if
+the broker holds nothing beyond it; keys sort like the batch order.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from types import SimpleNamespace
 
 from settlement.events import parse_event
 from settlement.stream.buffer import Item, PartitionState, choose
+from settlement.stream.claims import View, choose_checked
 from settlement.stream.keys import IDLE, LOWEST, key_instant, message_key, ordering_key, roles
 from settlement.stream.progress import Frontiers, least_frontiers, release_instant
 
@@ -154,3 +156,48 @@ def test_under_accumulators_a_touch_still_passes_payments_of_another_worker():
     elsewhere = ordering_key(T0 + timedelta(minutes=5), 0, 1, 0)
     assert choose({0: _part(0, touch)}, _others(reader=elsewhere), 100,
                   tallies=True) == {0: [touch]}
+
+
+def _claims_view(row: SimpleNamespace, now: datetime) -> View:
+    return View({1: row}, {1}, now, idle_ttl_s=10)
+
+
+def _idle_row(last_key: str, next_offset: int, now: datetime) -> SimpleNamespace:
+    return SimpleNamespace(reader_frontier=IDLE, writer_frontier=IDLE, low_frontier=IDLE,
+                           last_key=last_key, next_offset=next_offset, high_ts=T0,
+                           updated_at=now)
+
+
+def _never_asked(partitions: object) -> dict[int, int]:
+    raise AssertionError(f"the broker was asked about {partitions} for a claim that is not needed")
+
+
+def test_an_idle_claim_the_broker_contradicts_does_not_let_a_later_payment_pass():
+    now = T0 + timedelta(days=1)
+    mine = _paid(0, 0, minutes=10)
+    parts = {0: _part(0, mine)}
+    row = _idle_row(ordering_key(T0 + timedelta(minutes=5), 0, 1, 3), next_offset=4, now=now)
+    view = _claims_view(row, now)
+    # partition 1 was read to offset 4 when its owner claimed IDLE; a new message (a payment
+    # published since, maybe earlier than mine) sits at offset 4
+    assert choose_checked(parts, view, 100, True, lambda _: {1: 5}) == {}
+    assert choose_checked(parts, view, 100, True, lambda _: {1: 4}) == {0: [mine]}
+    assert choose_checked(parts, view, 100, True, lambda _: None) == {}  # no answer: no trust
+
+
+def test_a_claim_is_checked_only_when_the_choice_rests_on_it():
+    now = T0 + timedelta(days=1)
+    mine = _paid(0, 0, minutes=10)
+    row = _idle_row(ordering_key(T0 + timedelta(minutes=20), 0, 1, 3), next_offset=4, now=now)
+    chosen = choose_checked({0: _part(0, mine)}, _claims_view(row, now), 100, True, _never_asked)
+    assert chosen == {0: [mine]}  # partition 1 has applied past minute 10 whatever follows
+
+
+def test_an_own_partition_read_to_its_highwater_is_checked_like_another_workers():
+    now = T0 + timedelta(days=1)
+    early, late = _paid(1, 0, minutes=5), _paid(0, 0, minutes=10)
+    parts = {0: _part(0, late), 1: _part(1, early)}
+    parts[1].pop_applied(1)  # partition 1 applied up to minute 5, caught up (as it believes)
+    view = View({}, set(), now, idle_ttl_s=10)
+    assert choose_checked(parts, view, 100, True, lambda _: {0: 1, 1: 2}) == {}
+    assert choose_checked(parts, view, 100, True, lambda _: {0: 1, 1: 1}) == {0: [late]}
