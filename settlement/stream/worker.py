@@ -100,6 +100,7 @@ class StreamWorker:
         # payments too (buffer.choose), as `fenrun settle` orders them.
         self.tallies = False
         self.consumer = self._consumer()
+        self._offsets: KafkaConsumer | None = None  # end offsets only (claims.py), made lazily
         self._unassigned_since: float | None = None
         self.producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=2)
         self.parts: dict[int, PartitionState] = {}
@@ -217,6 +218,8 @@ class StreamWorker:
 
     def close(self) -> None:
         self.consumer.close()
+        if self._offsets is not None:
+            self._offsets.close()
         self.producer.close()
 
     def step(self) -> int:
@@ -284,10 +287,17 @@ class StreamWorker:
         return View(rows, others, datetime.now(UTC), self.s.idle_ttl_s)
 
     def _end_offsets(self, partitions: Collection[int]) -> dict[int, int] | None:
-        """Where the broker will put each partition's next message (asked after `_view`)."""
+        """Where the broker will put each partition's next message (asked after `_view`).
+
+        Asked on a connection of its own: on the group consumer's, the request would queue
+        behind its long-polling fetch (the broker answers a connection's requests in order).
+        """
         topic = self.s.orders_topic
         try:
-            ends = self.consumer.end_offsets([TopicPartition(topic, pid) for pid in partitions],
+            if self._offsets is None:
+                self._offsets = KafkaConsumer(bootstrap_servers=self.s.kafka_bootstrap,
+                                              group_id=None, enable_auto_commit=False)
+            ends = self._offsets.end_offsets([TopicPartition(topic, pid) for pid in partitions],
                                              timeout_ms=END_OFFSETS_TIMEOUT_MS)
         except KafkaError as error:
             log.info("end offsets unknown (%s): trusting no caught-up claim this step", error)
