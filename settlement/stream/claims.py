@@ -15,7 +15,8 @@ partitions (one ListOffsets request, after the frontiers were read from the data
 only the claims with nothing beyond their position. A message that reaches the broker after
 that request is *late* (settlement/STREAMING.md, Honest limits), as it would be for `fenrun
 settle` run before it was written. Claims that are not needed are never checked, so a backlog
-(where nobody is caught up) costs nothing more.
+(where nobody is caught up) costs nothing more. The release instant of holds rests on the same
+claims and is checked the same way: a refund already in the broker finds its hold unreleased.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from typing import Any
 
 from settlement.stream.buffer import Item, PartitionState, choose
 from settlement.stream.keys import LOWEST, key_offset
-from settlement.stream.progress import claims_idle, least_frontiers
+from settlement.stream.progress import claims_idle, least_frontiers, release_instant
 
 # partition -> offset the broker will give its next message; None: the broker did not answer
 EndOffsets = Callable[[Collection[int]], Mapping[int, int] | None]
@@ -86,3 +87,22 @@ def choose_checked(parts: Mapping[int, PartitionState], view: View, limit: int, 
     else:
         stale = {pid for pid, position in claims.items() if ends.get(pid, position + 1) > position}
     return _choose(parts, view, limit, tallies, stale) if stale else trusting
+
+
+def release_instant_checked(view: View, end_offsets: EndOffsets) -> datetime | None:
+    """`progress.release_instant` over `view.others` (here: every partition, the releasing
+    worker's own rows included), resting on no IDLE claim the broker contradicts: a refund
+    already in the broker must not find its hold released."""
+    def instant(distrust: Collection[int]) -> datetime | None:
+        return release_instant(least_frontiers(view.rows, view.others, view.now,
+                                               view.idle_ttl_s, distrust=distrust))
+
+    trusting = instant(())
+    claims = claimed_positions({}, view)
+    if trusting is None or not claims or instant(claims) == trusting:
+        return trusting
+    ends = end_offsets(claims)
+    if ends is None:
+        return instant(claims)
+    return instant({pid for pid, position in claims.items()
+                    if ends.get(pid, position + 1) > position})

@@ -32,14 +32,12 @@ from settlement.order_screen import ScreenFor, screen_of
 from settlement.plan_store import PlanWatch
 from settlement.service import apply_batch, in_transaction, release_batch
 from settlement.stream.buffer import Item, PartitionState, decode
-from settlement.stream.claims import View, choose_checked
+from settlement.stream.claims import View, choose_checked, release_instant_checked
 from settlement.stream.config import StreamSettings
 from settlement.stream.outbox import relay_once, stage_entries, stage_releases
 from settlement.stream.progress import (
-    least_frontiers,
     load_progress,
     mark_released,
-    release_instant,
     released_through,
     save_progress,
 )
@@ -404,8 +402,8 @@ class StreamWorker:
                 return 0, True  # another worker is releasing right now
         group, now = self.s.consumer_group, datetime.now(UTC)
         rows = load_progress(conn, group, self.s.orders_topic)
-        as_of = release_instant(least_frontiers(rows, self._topic_partitions(), now,
-                                                self.s.idle_ttl_s))
+        as_of = release_instant_checked(View(rows, self._topic_partitions(), now,
+                                             self.s.idle_ttl_s), self._end_offsets)
         through = released_through(conn, group)
         if as_of is None or (through is not None and as_of <= through):
             return 0, True

@@ -13,7 +13,7 @@ from types import SimpleNamespace
 
 from settlement.events import parse_event
 from settlement.stream.buffer import Item, PartitionState, choose
-from settlement.stream.claims import View, choose_checked
+from settlement.stream.claims import View, choose_checked, release_instant_checked
 from settlement.stream.keys import IDLE, LOWEST, key_instant, message_key, ordering_key, roles
 from settlement.stream.progress import Frontiers, least_frontiers, release_instant
 
@@ -201,3 +201,16 @@ def test_an_own_partition_read_to_its_highwater_is_checked_like_another_workers(
     view = View({}, set(), now, idle_ttl_s=10)
     assert choose_checked(parts, view, 100, True, lambda _: {0: 1, 1: 2}) == {}
     assert choose_checked(parts, view, 100, True, lambda _: {0: 1, 1: 1}) == {0: [late]}
+
+
+def test_holds_are_released_only_up_to_a_partition_the_broker_shows_unread():
+    now = T0 + timedelta(days=1)
+    behind = _idle_row(ordering_key(T0 + timedelta(minutes=5), 0, 1, 3), next_offset=4, now=now)
+    ahead = _idle_row(ordering_key(T0 + timedelta(minutes=20), 0, 2, 8), next_offset=9, now=now)
+    behind.high_ts, ahead.high_ts = T0 + timedelta(minutes=5), T0 + timedelta(minutes=20)
+    view = View({1: behind, 2: ahead}, {1, 2}, now, idle_ttl_s=10)
+    # partition 1 has a message (a refund, maybe) past what its owner read: release up to it only
+    assert release_instant_checked(view, lambda _: {1: 5, 2: 9}) == T0 + timedelta(minutes=5)
+    assert release_instant_checked(view, lambda _: {1: 4, 2: 9}) == T0 + timedelta(minutes=20)
+    lone = View({2: ahead}, {2}, now, idle_ttl_s=10)  # its own last key bounds it anyway
+    assert release_instant_checked(lone, _never_asked) == T0 + timedelta(minutes=20)
