@@ -1,6 +1,7 @@
 """The settlement worker: Kafka in, the same `apply_batch` as `fenrun settle`, ledger out.
 
-One loop, one thread: poll, choose what may be applied (buffer.choose), apply it in ONE database
+One loop, one thread: poll, choose what may be applied (buffer.choose; claims.py checks the
+caught-up claims a choice rests on against the broker), apply it in ONE database
 transaction together with the partitions' next offsets, frontiers and the outbox rows, commit,
 then commit the offsets to Kafka (informational: on every assignment the worker seeks to the
 offsets stored in the database, which is what makes the effect exactly-once). Poison messages
