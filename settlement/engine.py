@@ -43,7 +43,6 @@ from settlement.state import (
     OrderLineState,
     OrderState,
     PromoterState,
-    RecordedEvent,
     Workspace,
 )
 
@@ -119,11 +118,7 @@ class Settler:
         return Outcome(event.event_id, APPLIED)
 
     def _record(self, event: Event, status: EventStatus, reason: str | None) -> None:
-        known = self.ws.known_event(event.event_id)
-        attempt = known.attempts + 1 if known is not None else 1
-        stored = self.ws.stored_event(event.event_id)
-        self.ws.remember_event(event, status, reason, attempt)
-        self.ws.changes.record_event(RecordedEvent(event, status, reason, attempt), stored)
+        self.ws.decide(event, status, reason)
 
     # Referral tree ----------------------------------------------------------------------------
 

@@ -151,14 +151,18 @@ def allocation_postings(
 
     A payment is the move from the empty allocation; a refund is the move to the allocation of what
     remains, so posting only the difference makes a full refund return every party to zero.
+    Zero legs are left out. (Built inline, without `_debit`/`_credit`: one runs per order.)
     """
-    postings = [
-        _debit(_CLEARING, MALL_OWNER, currency, new.net_minor - old.net_minor),
-        _credit(_MERCHANT_PAYABLE, merchant_id, currency,
-                new.merchant_minor - old.merchant_minor),
-        _credit(_PLATFORM_REVENUE, PLATFORM_OWNER, currency,
-                new.platform_minor - old.platform_minor),
-    ]
+    postings: list[Posting] = []
+    change = new.net_minor - old.net_minor
+    if change:
+        postings.append(Posting(AccountKey(_CLEARING, MALL_OWNER, currency), change))
+    change = new.merchant_minor - old.merchant_minor
+    if change:
+        postings.append(Posting(AccountKey(_MERCHANT_PAYABLE, merchant_id, currency), -change))
+    change = new.platform_minor - old.platform_minor
+    if change:
+        postings.append(Posting(AccountKey(_PLATFORM_REVENUE, PLATFORM_OWNER, currency), -change))
     if new.provider_minor != old.provider_minor:  # plans v2: the payment channel's fee
         terms = new.terms or old.terms
         channel = terms.channel if terms is not None else None
@@ -166,15 +170,20 @@ def allocation_postings(
             raise LedgerInvariantBroken("a payment fee without its channel")
         postings.append(_credit(_PAYMENT_PROVIDER, channel, currency,
                                 new.provider_minor - old.provider_minor))
-    for promoter_id in sorted(old.promoters.keys() | new.promoters.keys()):
-        change = new.promoters.get(promoter_id, 0) - old.promoters.get(promoter_id, 0)
-        if released:
-            postings.append(
-                _debit(_CLAWBACK_RECEIVABLE, promoter_id, currency, -change)
-            )
+    old_promoters, new_promoters = old.promoters, new.promoters
+    ids = sorted(new_promoters.keys() | old_promoters.keys()) if old_promoters else sorted(
+        new_promoters)
+    for promoter_id in ids:
+        change = new_promoters.get(promoter_id, 0) - old_promoters.get(promoter_id, 0)
+        if not change:
+            continue
+        if released:  # debit the clawback receivable by what the promoter gives back
+            postings.append(Posting(AccountKey(_CLAWBACK_RECEIVABLE, promoter_id, currency),
+                                    -change))
         else:
-            postings.append(_credit(_PROMOTER_PENDING, promoter_id, currency, change))
-    return _nonzero(postings)
+            postings.append(Posting(AccountKey(_PROMOTER_PENDING, promoter_id, currency),
+                                    -change))
+    return tuple(postings)
 
 
 def release_postings(allocation: Allocation, currency: str) -> tuple[Posting, ...]:

@@ -33,8 +33,8 @@ from settlement.splits import Allocation, Beneficiary
 def _local_periods(instants: Iterable[datetime]) -> list[str]:
     """Every local day (YYYY-MM-DD) and month (YYYY-MM) the instants can fall on in any time
     zone (UTC-12 to UTC+14: the UTC day before, of and after), and '' (all time)."""
-    days = {(instant + timedelta(days=shift)).date()
-            for instant in instants for shift in (-1, 0, 1)}
+    dates = {instant.date() for instant in instants}  # a batch spans few: shift those only
+    days = {date + timedelta(days=shift) for date in dates for shift in (-1, 0, 1)}
     return sorted({""} | {d.isoformat() for d in days} | {d.isoformat()[:7] for d in days})
 
 
@@ -140,9 +140,9 @@ STATUS_COLUMNS = ("confirmed_at", "release_due_at", "released_at")
 MONEY_COLUMNS = ("lines", "allocation", "refunded_minor")
 
 
-@dataclass(frozen=True, slots=True)
-class KnownEvent:
-    """A stored event as the rules see it; `attempts` counts the decisions recorded for it."""
+class KnownEvent(NamedTuple):
+    """A stored event as the rules see it; `attempts` counts the decisions recorded for it (a
+    tuple: one is built per decided event)."""
 
     payload_hash: str
     status: str
@@ -388,14 +388,15 @@ class Workspace:
     def load_ancestries(self, promoter_ids: Iterable[str]) -> None:
         """Load promoters and their ancestors up to three levels in three bulk queries."""
         wanted = set(promoter_ids)
+        promoters = self._promoters
         for _ in range(3):
-            missing = sorted(p for p in wanted if p not in self._promoters)
-            if missing:
-                self._load_promoters(missing)
+            missing = [p for p in wanted if p not in promoters]
+            if missing:  # once per batch, after the prefetch: mostly all are held already
+                self._load_promoters(sorted(missing))
             wanted = {
                 state.parent_id
                 for pid in wanted
-                if (state := self._promoters.get(pid)) is not None and state.parent_id
+                if (state := promoters.get(pid)) is not None and state.parent_id
             }
             if not wanted:
                 break
@@ -540,18 +541,22 @@ class Workspace:
 
     # Writes -----------------------------------------------------------------------------------
 
-    def stored_event(self, event_id: str) -> KnownEvent | None:
-        """The event's row as stored before this batch (None if new), whatever the batch did."""
-        if event_id in self._stored_events:
-            return self._stored_events[event_id]
-        return self.known_event(event_id)
-
-    def remember_event(self, event: Event, status: str, reason: str | None,
-                       attempt: int = 1) -> None:
+    def decide(self, event: Event, status: str, reason: str | None) -> None:
+        """Record a decision about `event`: the workspace answers with it from now on, and the
+        batch's changes write it (a new row, or the stored row rewritten at the attempt count it
+        had before this batch). One call per event, so it does its lookups once."""
         event_id = event.event_id
-        if event_id not in self._stored_events:
-            self._stored_events[event_id] = self._events.get(event_id)
+        if event_id not in self._events:
+            self._load_events([event_id])
+        known = self._events[event_id]
+        stored_events = self._stored_events
+        if event_id in stored_events:
+            stored = stored_events[event_id]
+        else:
+            stored = stored_events[event_id] = known
+        attempt = known.attempts + 1 if known is not None else 1
         self._events[event_id] = KnownEvent(event.payload_hash, status, reason, attempt)
+        self.changes.record_event(RecordedEvent(event, status, reason, attempt), stored)
 
     def add_promoter(self, promoter: PromoterState) -> None:
         self._promoters[promoter.promoter_id] = promoter
