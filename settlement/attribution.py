@@ -8,12 +8,12 @@ empty). Attribution is fixed when the order is paid: later touches never move it
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Context, Decimal
 from fractions import Fraction
 from functools import lru_cache
 from operator import attrgetter
+from typing import NamedTuple
 
 from settlement.plan import AttributionRule
 
@@ -23,9 +23,9 @@ _ONE = Fraction(1)
 _TIME_ORDER = attrgetter("ts", "seq")  # touches of equal ts in the order they were recorded
 
 
-@dataclass(frozen=True, slots=True)
-class TouchRecord:
-    """A click or registration through a promoter's link; `seq` orders touches of equal ts."""
+class TouchRecord(NamedTuple):
+    """A click or registration through a promoter's link; `seq` orders touches of equal ts (a
+    tuple: one is built per touch, and per stored touch read)."""
 
     promoter_id: str
     ts: datetime

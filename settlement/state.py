@@ -324,9 +324,8 @@ class Workspace:
                 self._tally_candidates.add(MERCHANT_OWNER + body.merchant_id)
                 if body.region:
                     self._tally_candidates.add(REGION_OWNER + body.region)
-            region = getattr(body, "agent_region", None)
-            if region:
-                self._tally_candidates.add(REGION_OWNER + region)
+            elif isinstance(body, PromoterJoined) and body.agent_region:
+                self._tally_candidates.add(REGION_OWNER + body.agent_region)
         if batch:
             periods = _local_periods(e.ts for e in batch)
             if self._tally_periods is None or not set(periods) <= set(self._tally_periods):
