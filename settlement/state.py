@@ -278,6 +278,7 @@ class Workspace:
         self._orders: dict[str, OrderState | None] = {}
         self._touches: dict[str, list[TouchRecord]] = {}
         self._touches_since: dict[str, datetime] = {}
+        self._latest_touches_since: datetime | None = None  # the latest of them (covers())
         self._bindings: dict[str, str | None] = {}
         self._stored_balances: dict[AccountKey, int] = {}
         self.changes = Changes()
@@ -341,6 +342,9 @@ class Workspace:
         if not batch:
             return True
         since = min(e.ts for e in batch) - self._lookback
+        latest = self._latest_touches_since
+        if latest is None or latest <= since:  # every customer's touches reach back far enough
+            return True
         for event in batch:
             body = event.body
             if isinstance(body, Touch | OrderPaid):
@@ -424,6 +428,8 @@ class Workspace:
             pending = [t for t in self._touches.get(customer_id, []) if t.seq >= 10**15]
             self._touches[customer_id] = found.get(customer_id, []) + pending
             self._touches_since[customer_id] = since
+        if self._latest_touches_since is None or since > self._latest_touches_since:
+            self._latest_touches_since = since
 
     def _touches_cover(self, customer_id: str, since: datetime) -> bool:
         loaded_since = self._touches_since.get(customer_id)
