@@ -8,22 +8,24 @@ empty). Attribution is fixed when the order is paid: later touches never move it
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Context, Decimal
 from fractions import Fraction
 from functools import lru_cache
+from operator import attrgetter
+from typing import NamedTuple
 
 from settlement.plan import AttributionRule
 
 _DECIMAL = Context(prec=28)  # time_decay weights are Decimal at 28 significant digits
 _MICROS_PER_DAY = Decimal(86_400_000_000)
 _ONE = Fraction(1)
+_TIME_ORDER = attrgetter("ts", "seq")  # touches of equal ts in the order they were recorded
 
 
-@dataclass(frozen=True, slots=True)
-class TouchRecord:
-    """A click or registration through a promoter's link; `seq` orders touches of equal ts."""
+class TouchRecord(NamedTuple):
+    """A click or registration through a promoter's link; `seq` orders touches of equal ts (a
+    tuple: one is built per touch, and per stored touch read)."""
 
     promoter_id: str
     ts: datetime
@@ -34,7 +36,7 @@ def touches_in_window(
     touches: Sequence[TouchRecord], paid_at: datetime, lookback_days: int
 ) -> list[TouchRecord]:
     start = paid_at - timedelta(days=lookback_days)
-    return sorted((t for t in touches if start < t.ts <= paid_at), key=lambda t: (t.ts, t.seq))
+    return sorted([t for t in touches if start < t.ts <= paid_at], key=_TIME_ORDER)
 
 
 def attribute(
@@ -53,7 +55,8 @@ def attribute(
     shares: dict[str, Fraction] = {}
     for touch, weight in zip(window, weights, strict=True):
         if weight:
-            shares[touch.promoter_id] = shares.get(touch.promoter_id, Fraction(0)) + weight
+            known = shares.get(touch.promoter_id)  # a sum only for a promoter touched twice
+            shares[touch.promoter_id] = weight if known is None else known + weight
     return dict(sorted(shares.items()))
 
 

@@ -8,10 +8,9 @@ The same code serves the batch CLI, the API and the Kafka worker; only the trans
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from settlement import engine_rules
 from settlement.attribution import attribute
@@ -43,7 +42,6 @@ from settlement.state import (
     OrderLineState,
     OrderState,
     PromoterState,
-    RecordedEvent,
     Workspace,
 )
 
@@ -74,10 +72,10 @@ APPLIED, DUPLICATE, REJECTED = EventStatus.APPLIED, EventStatus.DUPLICATE, Event
 CONFLICT, WAITING = EventStatus.CONFLICT, EventStatus.WAITING
 
 
-@dataclass(frozen=True, slots=True)
-class Outcome:
+class Outcome(NamedTuple):
     """What became of one event: applied now, already applied, rejected now (a rejected event
-    offered again is decided again), or conflict (its id was used for other content)."""
+    offered again is decided again), or conflict (its id was used for other content). A tuple:
+    one is built per event."""
 
     event_id: str
     status: EventStatus
@@ -119,11 +117,7 @@ class Settler:
         return Outcome(event.event_id, APPLIED)
 
     def _record(self, event: Event, status: EventStatus, reason: str | None) -> None:
-        known = self.ws.known_event(event.event_id)
-        attempt = known.attempts + 1 if known is not None else 1
-        stored = self.ws.stored_event(event.event_id)
-        self.ws.remember_event(event, status, reason, attempt)
-        self.ws.changes.record_event(RecordedEvent(event, status, reason, attempt), stored)
+        self.ws.decide(event, status, reason)
 
     # Referral tree ----------------------------------------------------------------------------
 

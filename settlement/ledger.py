@@ -28,9 +28,11 @@ How money moves:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from functools import partial
 from typing import NamedTuple
 
 from settlement.errors import LedgerInvariantBroken
@@ -111,7 +113,7 @@ class JournalEntry:
     postings: tuple[Posting, ...]
 
     def __post_init__(self) -> None:
-        total = sum(p.amount_minor for p in self.postings)
+        total = sum([amount for _account, amount in self.postings])
         if total != 0:
             raise LedgerInvariantBroken(f"entry {self.entry_id} does not balance: off by {total}")
 
@@ -127,6 +129,12 @@ def _credit(kind: str, owner: str, currency: str, increase: int) -> Posting:
 
 def _debit(kind: str, owner: str, currency: str, increase: int) -> Posting:
     return Posting(AccountKey(kind, owner, currency), increase)
+
+
+# NamedTuples built straight from a tuple, without their Python-level __new__ (the same objects,
+# at half the cost: several are built per order).
+_key: Callable[[tuple[str, str, str]], AccountKey] = partial(tuple.__new__, AccountKey)
+_posting: Callable[[tuple[AccountKey, int]], Posting] = partial(tuple.__new__, Posting)
 
 
 def _nonzero(postings: list[Posting]) -> tuple[Posting, ...]:
@@ -151,30 +159,28 @@ def allocation_postings(
 
     A payment is the move from the empty allocation; a refund is the move to the allocation of what
     remains, so posting only the difference makes a full refund return every party to zero.
+    Zero legs are left out. (Built inline, without `_debit`/`_credit`: one runs per order.)
     """
-    postings = [
-        _debit(_CLEARING, MALL_OWNER, currency, new.net_minor - old.net_minor),
-        _credit(_MERCHANT_PAYABLE, merchant_id, currency,
-                new.merchant_minor - old.merchant_minor),
-        _credit(_PLATFORM_REVENUE, PLATFORM_OWNER, currency,
-                new.platform_minor - old.platform_minor),
+    legs: list[tuple[str, str, int]] = [  # (account kind, owner, debit > 0 / credit < 0)
+        (_CLEARING, MALL_OWNER, new.net_minor - old.net_minor),
+        (_MERCHANT_PAYABLE, merchant_id, old.merchant_minor - new.merchant_minor),
+        (_PLATFORM_REVENUE, PLATFORM_OWNER, old.platform_minor - new.platform_minor),
     ]
     if new.provider_minor != old.provider_minor:  # plans v2: the payment channel's fee
         terms = new.terms or old.terms
         channel = terms.channel if terms is not None else None
         if channel is None:
             raise LedgerInvariantBroken("a payment fee without its channel")
-        postings.append(_credit(_PAYMENT_PROVIDER, channel, currency,
-                                new.provider_minor - old.provider_minor))
-    for promoter_id in sorted(old.promoters.keys() | new.promoters.keys()):
-        change = new.promoters.get(promoter_id, 0) - old.promoters.get(promoter_id, 0)
-        if released:
-            postings.append(
-                _debit(_CLAWBACK_RECEIVABLE, promoter_id, currency, -change)
-            )
-        else:
-            postings.append(_credit(_PROMOTER_PENDING, promoter_id, currency, change))
-    return _nonzero(postings)
+        legs.append((_PAYMENT_PROVIDER, channel, old.provider_minor - new.provider_minor))
+    old_promoters, new_promoters = old.promoters, new.promoters
+    # released: the clawback receivable is debited by what the promoter gives back
+    kind = _CLAWBACK_RECEIVABLE if released else _PROMOTER_PENDING
+    for promoter_id in (sorted(new_promoters.keys() | old_promoters.keys()) if old_promoters
+                        else sorted(new_promoters)):
+        change = new_promoters.get(promoter_id, 0) - old_promoters.get(promoter_id, 0)
+        legs.append((kind, promoter_id, -change))
+    return tuple(_posting((_key((kind, owner, currency)), amount))
+                 for kind, owner, amount in legs if amount)
 
 
 def release_postings(allocation: Allocation, currency: str) -> tuple[Posting, ...]:

@@ -44,8 +44,11 @@ def decode_lines_raw(text: str) -> list[list[Any]]:
 
 
 def encode_beneficiaries(beneficiaries: tuple[Beneficiary, ...]) -> str:
-    return dumps([[b.promoter_id, b.level, f"{b.share.numerator}/{b.share.denominator}"]
-                  for b in beneficiaries])
+    rows = []
+    for promoter_id, level, share in beneficiaries:
+        numerator, denominator = share.as_integer_ratio()  # one call, not two properties
+        rows.append([promoter_id, level, f"{numerator}/{denominator}"])
+    return dumps(rows)
 
 
 def decode_beneficiaries_raw(text: str) -> list[list[Any]]:

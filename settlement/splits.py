@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from fractions import Fraction
+from typing import NamedTuple
 
 from settlement.errors import LedgerInvariantBroken
 from settlement.money import half_even_div
@@ -18,9 +19,9 @@ from settlement.order_terms import OrderTerms
 from settlement.plan import MAX_LEVELS, PlanVersion
 
 
-@dataclass(frozen=True, slots=True)
-class Beneficiary:
-    """A promoter paid at `level` (1 = attributed, 2 = its parent, 3 = grandparent) for `share`."""
+class Beneficiary(NamedTuple):
+    """A promoter paid at `level` (1 = attributed, 2 = its parent, 3 = grandparent) for `share`
+    (a tuple: a few are built per order)."""
 
     promoter_id: str
     level: int

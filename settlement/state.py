@@ -33,8 +33,8 @@ from settlement.splits import Allocation, Beneficiary
 def _local_periods(instants: Iterable[datetime]) -> list[str]:
     """Every local day (YYYY-MM-DD) and month (YYYY-MM) the instants can fall on in any time
     zone (UTC-12 to UTC+14: the UTC day before, of and after), and '' (all time)."""
-    days = {(instant + timedelta(days=shift)).date()
-            for instant in instants for shift in (-1, 0, 1)}
+    dates = {instant.date() for instant in instants}  # a batch spans few: shift those only
+    days = {date + timedelta(days=shift) for date in dates for shift in (-1, 0, 1)}
     return sorted({""} | {d.isoformat() for d in days} | {d.isoformat()[:7] for d in days})
 
 
@@ -140,9 +140,9 @@ STATUS_COLUMNS = ("confirmed_at", "release_due_at", "released_at")
 MONEY_COLUMNS = ("lines", "allocation", "refunded_minor")
 
 
-@dataclass(frozen=True, slots=True)
-class KnownEvent:
-    """A stored event as the rules see it; `attempts` counts the decisions recorded for it."""
+class KnownEvent(NamedTuple):
+    """A stored event as the rules see it; `attempts` counts the decisions recorded for it (a
+    tuple: one is built per decided event)."""
 
     payload_hash: str
     status: str
@@ -278,6 +278,7 @@ class Workspace:
         self._orders: dict[str, OrderState | None] = {}
         self._touches: dict[str, list[TouchRecord]] = {}
         self._touches_since: dict[str, datetime] = {}
+        self._latest_touches_since: datetime | None = None  # the latest of them (covers())
         self._bindings: dict[str, str | None] = {}
         self._stored_balances: dict[AccountKey, int] = {}
         self.changes = Changes()
@@ -324,9 +325,8 @@ class Workspace:
                 self._tally_candidates.add(MERCHANT_OWNER + body.merchant_id)
                 if body.region:
                     self._tally_candidates.add(REGION_OWNER + body.region)
-            region = getattr(body, "agent_region", None)
-            if region:
-                self._tally_candidates.add(REGION_OWNER + region)
+            elif isinstance(body, PromoterJoined) and body.agent_region:
+                self._tally_candidates.add(REGION_OWNER + body.agent_region)
         if batch:
             periods = _local_periods(e.ts for e in batch)
             if self._tally_periods is None or not set(periods) <= set(self._tally_periods):
@@ -342,6 +342,9 @@ class Workspace:
         if not batch:
             return True
         since = min(e.ts for e in batch) - self._lookback
+        latest = self._latest_touches_since
+        if latest is None or latest <= since:  # every customer's touches reach back far enough
+            return True
         for event in batch:
             body = event.body
             if isinstance(body, Touch | OrderPaid):
@@ -388,14 +391,15 @@ class Workspace:
     def load_ancestries(self, promoter_ids: Iterable[str]) -> None:
         """Load promoters and their ancestors up to three levels in three bulk queries."""
         wanted = set(promoter_ids)
+        promoters = self._promoters
         for _ in range(3):
-            missing = sorted(p for p in wanted if p not in self._promoters)
-            if missing:
-                self._load_promoters(missing)
+            missing = [p for p in wanted if p not in promoters]
+            if missing:  # once per batch, after the prefetch: mostly all are held already
+                self._load_promoters(sorted(missing))
             wanted = {
                 state.parent_id
                 for pid in wanted
-                if (state := self._promoters.get(pid)) is not None and state.parent_id
+                if (state := promoters.get(pid)) is not None and state.parent_id
             }
             if not wanted:
                 break
@@ -424,6 +428,8 @@ class Workspace:
             pending = [t for t in self._touches.get(customer_id, []) if t.seq >= 10**15]
             self._touches[customer_id] = found.get(customer_id, []) + pending
             self._touches_since[customer_id] = since
+        if self._latest_touches_since is None or since > self._latest_touches_since:
+            self._latest_touches_since = since
 
     def _touches_cover(self, customer_id: str, since: datetime) -> bool:
         loaded_since = self._touches_since.get(customer_id)
@@ -540,18 +546,22 @@ class Workspace:
 
     # Writes -----------------------------------------------------------------------------------
 
-    def stored_event(self, event_id: str) -> KnownEvent | None:
-        """The event's row as stored before this batch (None if new), whatever the batch did."""
-        if event_id in self._stored_events:
-            return self._stored_events[event_id]
-        return self.known_event(event_id)
-
-    def remember_event(self, event: Event, status: str, reason: str | None,
-                       attempt: int = 1) -> None:
+    def decide(self, event: Event, status: str, reason: str | None) -> None:
+        """Record a decision about `event`: the workspace answers with it from now on, and the
+        batch's changes write it (a new row, or the stored row rewritten at the attempt count it
+        had before this batch). One call per event, so it does its lookups once."""
         event_id = event.event_id
-        if event_id not in self._stored_events:
-            self._stored_events[event_id] = self._events.get(event_id)
+        if event_id not in self._events:
+            self._load_events([event_id])
+        known = self._events[event_id]
+        stored_events = self._stored_events
+        if event_id in stored_events:
+            stored = stored_events[event_id]
+        else:
+            stored = stored_events[event_id] = known
+        attempt = known.attempts + 1 if known is not None else 1
         self._events[event_id] = KnownEvent(event.payload_hash, status, reason, attempt)
+        self.changes.record_event(RecordedEvent(event, status, reason, attempt), stored)
 
     def add_promoter(self, promoter: PromoterState) -> None:
         self._promoters[promoter.promoter_id] = promoter
