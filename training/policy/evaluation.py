@@ -27,6 +27,7 @@ from training.policy import ope
 from training.policy.allocate import allocate
 from training.policy.config import PolicyConfig
 from training.policy.data import decision_frame, training_frame
+from training.policy.elasticity_report import elasticity_report
 from training.policy.forward import Guard, Setting, run_forward
 from training.policy.policies import fixed_policy, optimised_policy, threshold_policy
 from training.policy.response_model import ResponseModel, fit_response, has_evidence
@@ -122,6 +123,8 @@ def evaluate_seed(request: EvaluationRequest, seed: int, guard: Guard) -> dict[s
         "fraud": _fraud_raises(mall, results["learned"].final_rate, cfg.plan_rate),
     }
     if model is not None:
+        out["elasticity"] = elasticity_report(model.elasticity("kept", decision).mean(0), mall,
+                                              history.state.active)
         out["ope"] = _ope(frame, history, mall, cadence, pcfg)
     return out
 
