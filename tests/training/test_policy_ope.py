@@ -1,13 +1,16 @@
 """IPS, SNIPS, DR and self-normalised DR recover a known policy value from logs with known
 propensities (exactly, on a balanced hand-built log), DR with a perfect reward model does not
 vary with the log, DR's interval is the narrowest when its reward model is good, and a reward
-model scaled by each promoter's own history stays unbiased and varies less."""
+model scaled by each promoter's own history stays unbiased and varies less; the learned rule a
+row is judged at is the best arm at the budget's price."""
 
 from __future__ import annotations
 
 import numpy as np
 
 from training.policy import ope
+from training.policy.evaluation import _policy_arm
+from training.policy.response_model import ArmPredictions
 
 
 def _log(seed: int, n: int = 20_000, arms: int = 4, eps: float = 0.3):
@@ -155,3 +158,15 @@ def test_a_reward_model_scaled_by_own_history_stays_unbiased_and_varies_less() -
     own, features = np.array(errors["own"]), np.array(errors["features"])
     assert abs(own.mean()) < 3 * own.std(ddof=1) / np.sqrt(len(own))
     assert own.std() < 0.8 * features.std()
+
+
+def test_the_learned_rule_at_a_row_takes_the_best_arm_at_the_budget_price_or_the_plan_if_flat(
+) -> None:
+    ladder = np.array([0.06, 0.10, 0.14])
+    kept = np.array([[100.0, 120.0, 150.0], [0.0, 0.0, 0.0]])  # the second promoter is gone
+    preds = ArmPredictions(kept=kept, commissionable=kept, kept_sd=np.zeros_like(kept),
+                           ladder=ladder, margin_rate=np.array([0.5, 0.5]),
+                           upline=np.zeros(2))
+    # margins 44, 48, 54: free budget takes the top arm; a high price the cheapest
+    assert list(_policy_arm(preds, 0.125, 0.0, plan_arm=1)) == [2, 1]
+    assert list(_policy_arm(preds, 0.125, 100.0, plan_arm=1)) == [0, 1]
