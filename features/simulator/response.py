@@ -231,5 +231,32 @@ def arm_expectations(mall: ResponseMall, state: MallState, cadence: np.ndarray,
             "commission": commission, "margin": margin}
 
 
+def downline_spill_margin(mall: ResponseMall, state: MallState, downline_rate: np.ndarray,
+                          cadence: np.ndarray) -> np.ndarray:
+    """Expected yuan (rows, ladder arms) an upline makes next cycle from its downline's extra
+    orders (`spill_share` of them, as `response_run.step` adds them), its downline served
+    `downline_rate` (n,) from `state`, at each arm of its own.
+
+    A logged row's margin contains this, so a per-row truth for off-policy evaluation must too:
+    with the downline as logged, it is what the row would have earned at another arm (the
+    downline's own rates under a target policy are interference a per-row estimate cannot see).
+    """
+    cfg = mall.config
+    lam = mall.base_orders * ramp(cfg, state.tenure + 1) * state.active
+    effort = cfg.carry_over * state.effort + (1 - cfg.carry_over) * response(
+        mall, downline_rate, cadence)
+    extra = np.maximum(lam * effort - lam, 0.0)
+    has_parent = mall.parent >= 0
+    orders = cfg.spill_share * np.bincount(mall.parent[has_parent], extra[has_parent],
+                                           minlength=len(mall)) * state.active
+    rates = np.broadcast_to(np.asarray(cfg.ladder)[None, :], (len(mall), len(cfg.ladder)))
+    refunded = refund_share(mall, rates)
+    commissionable = np.where(mall.fraud[:, None], 1.0, 1.0 - refunded)
+    upline = cfg.upline_rate * has_parent[:, None]
+    per_order = mall.basket_yuan[:, None] * (mall.margin_rate[:, None] * (1.0 - refunded)
+                                             - (rates + upline) * commissionable)
+    return orders[:, None] * per_order
+
+
 def channel_names() -> list[str]:
     return [c.name for c in CHANNELS]

@@ -4,6 +4,8 @@ whose propensities are those of the logging policy."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -11,6 +13,7 @@ from features.simulator.response import (
     arm_expectations,
     attribute_response,
     build_mall,
+    downline_spill_margin,
     initial_state,
     response,
 )
@@ -104,6 +107,25 @@ def test_fraud_agents_refund_more_when_their_rate_rises() -> None:
     refund_share = 1 - low["kept"][fraud].sum(0) / low["gmv"][fraud].sum(0)
     assert refund_share[-1] > refund_share[0] + 0.3
     assert low["margin"][fraud, -1].sum() < low["margin"][fraud, 3].sum()
+
+
+def test_one_cycle_truth_with_the_downline_spill_is_what_a_cycle_earns_on_average() -> None:
+    # a strong spill (every extra order of a raised downline also made by its upline) so that
+    # leaving it out of the truth is visible above the luck of 300 redrawn cycles
+    mall = _mall(n=600, spill_share=1.0)
+    cad = np.zeros(len(mall), dtype=np.int64)
+    rng = np.random.default_rng(5)
+    ladder = np.asarray(CFG.ladder)
+    arm = rng.integers(0, len(ladder), len(mall))
+    state = initial_state(mall)
+    rows = np.arange(len(mall))
+    own = arm_expectations(mall, state, cad, "next")["margin"][rows, arm]
+    spill = downline_spill_margin(mall, state, ladder[arm], cad)[rows, arm]
+    totals = [step(dataclasses.replace(mall, seed=luck), state, ladder[arm], cad)[0]
+              .margin_minor.sum() / 100 for luck in range(300)]
+    mean, se = np.mean(totals), np.std(totals, ddof=1) / np.sqrt(len(totals))
+    assert spill.sum() > 8 * se
+    assert abs(mean - (own + spill).sum()) < 4 * se
 
 
 def test_history_logs_the_propensity_of_every_served_rate() -> None:

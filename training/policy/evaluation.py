@@ -20,7 +20,12 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from features.simulator.response import ResponseMall, arm_expectations, build_mall
+from features.simulator.response import (
+    ResponseMall,
+    arm_expectations,
+    build_mall,
+    downline_spill_margin,
+)
 from features.simulator.response_config import ResponseConfig
 from features.simulator.response_run import LoggedHistory, log_history
 from training.policy import ope
@@ -30,7 +35,12 @@ from training.policy.data import decision_frame, training_frame
 from training.policy.elasticity_report import elasticity_report
 from training.policy.forward import Guard, Setting, run_forward
 from training.policy.policies import fixed_policy, optimised_policy, threshold_policy
-from training.policy.response_model import ResponseModel, fit_response, has_evidence
+from training.policy.response_model import (
+    ArmPredictions,
+    ResponseModel,
+    fit_response,
+    has_evidence,
+)
 
 HISTORY_CYCLES = 8
 
@@ -145,12 +155,69 @@ def _fraud_raises(mall: ResponseMall, final_rate: np.ndarray, plan_rate: float) 
             "fraud_base_rate": float(mall.fraud.mean())}
 
 
-def _one_step_margin(model: ResponseModel, frame: pd.DataFrame, rate: np.ndarray) -> np.ndarray:
-    """The model's margin for each logged row had its served rate been `rate` (lags as logged)."""
+def _one_step_margin(model: ResponseModel, frame: pd.DataFrame, rate: np.ndarray,
+                     scale: dict[str, np.ndarray] | None = None) -> np.ndarray:
+    """The model's margin for each logged row had its served rate been `rate` (lags as logged),
+    each target scaled by `scale` (the promoter's own-history multiplier) when given."""
     kept = model.one_step("kept", frame, rate)
     base = model.one_step("commissionable", frame, rate)
+    if scale is not None:
+        kept, base = kept * scale["kept"], base * scale["commissionable"]
     upline = model.upline_rate * frame["has_parent"].to_numpy()
     return frame["margin_rate"].to_numpy() * kept - (rate + upline) * base
+
+
+def _clean(rows: pd.DataFrame, plan_rate: float) -> np.ndarray:
+    """Active rows at the plan rate after two plan cycles: they measure a promoter's level."""
+    plan = [np.isclose(rows[c].to_numpy(), plan_rate) for c in ("rate", "prev_rate",
+                                                                  "prev2_rate")]
+    return plan[0] & plan[1] & plan[2] & (rows["active"].to_numpy() == 1)
+
+
+def _own_scale(model: ResponseModel, train: pd.DataFrame, held: pd.DataFrame,
+               plan_rate: float) -> dict[str, np.ndarray]:
+    """Per held row and target, the promoter's own clean history over the model's level, shrunk
+    toward 1 by an amount fitted on the training promoters (`ope.own_level_multiplier`)."""
+    out = {}
+    for target in ("kept", "commissionable"):
+        shrink = ope.choose_shrink(train[target].to_numpy(), model.level(target, train),
+                                   _clean(train, plan_rate), train["promoter"].to_numpy(),
+                                   train["cycle"].to_numpy())
+        out[target] = ope.own_level_multiplier(
+            held[target].to_numpy(), model.level(target, held), _clean(held, plan_rate),
+            held["promoter"].to_numpy(), held["cycle"].to_numpy(), shrink)
+    return out
+
+
+def _row_truth(history: LoggedHistory, mall: ResponseMall, cadence: np.ndarray,
+               promoter: np.ndarray, cycle: np.ndarray, arm: np.ndarray) -> np.ndarray:
+    """Expected margin of each logged row had it been served `arm`: its own cycle from the logged
+    state (carry-over, churn, ramp as logged) plus the spill from its downline as logged, which
+    the logged reward contains too (a per-row estimate cannot see the downline's own change)."""
+    out = np.zeros(len(promoter))
+    log = history.log
+    for c, state in enumerate(history.states):
+        served = log.loc[log["cycle"] == c].sort_values("promoter")["rate"].to_numpy()
+        value = (arm_expectations(mall, state, cadence, "next")["margin"]
+                 + downline_spill_margin(mall, state, served, cadence))
+        rows = cycle == c
+        out[rows] = value[promoter[rows], arm[rows]]
+    return out
+
+
+def _policy_arm(preds: ArmPredictions, share: float, price: float, plan_arm: int) -> np.ndarray:
+    """The learned rule at a logged row's own context: the arm maximising predicted margin minus
+    `price` (the budget's Lagrange multiplier at the decision) times budget use; the plan arm
+    when the model sees nothing to choose between (a promoter gone at that cycle).
+
+    Why per row and not each promoter's decision-time arm: the decision's features come after
+    the whole log, so they depend on the arms the log drew (a promoter explored at a cut churns
+    and is then sent to the lowest arm), and 1[logged arm = target] / p no longer averages 1
+    (1.08 on design seeds 1-5, 21-40, and 1.5 on the lowest arm), which biased IPS upward.
+    """
+    score = preds.margin - price * (preds.commission - share * preds.kept)
+    flat = np.ptp(score, axis=1) <= 1e-9
+    return np.where(flat, plan_arm, score.argmax(axis=1))
 
 
 def _ope(frame: pd.DataFrame, history: LoggedHistory, mall: ResponseMall, cadence: np.ndarray,
@@ -158,15 +225,21 @@ def _ope(frame: pd.DataFrame, history: LoggedHistory, mall: ResponseMall, cadenc
     """Judge the learned policy and the plan off the logs, cross-fitted by promoter halves.
 
     The model that picks a promoter's arm and predicts its reward never saw that promoter's rows,
-    so the estimate is not flattered by the noise it was fitted on (the winner's curse).
+    so the estimate is not flattered by the noise it was fitted on (the winner's curse); its rule
+    (predictions and the decision's budget price) is applied at each row's own context
+    (`_policy_arm`). The reward model q is the response model's one-step margin scaled by the
+    promoter's own clean history (`_own_scale`); the headline estimate is the self-normalised DR
+    with that q, beside plain DR with it and with the features-only q, IPS and SNIPS. The truth
+    is the one-cycle expectation of the same rows at the same arms (`_row_truth`).
     """
     cfg = mall.config
     ladder = np.asarray(cfg.ladder)
     fold = frame["promoter"].to_numpy() % 2
     target = np.full(len(frame), cfg.plan_arm)
-    q_logged, q_target = np.zeros(len(frame)), np.zeros(len(frame))
-    q_plan = np.zeros(len(frame))
+    qs = {name: np.zeros(len(frame)) for name in ("logged", "learned", "fixed", "logged_features",
+                                                  "learned_features", "fixed_features")}
     observable = mall.observable()
+    plan = np.full(len(frame), cfg.plan_rate)
     for k in (0, 1):
         train, held = frame.loc[fold != k], frame.loc[fold == k]
         model = fit_response(train, ladder, cfg.upline_rate, pcfg)
@@ -175,31 +248,35 @@ def _ope(frame: pd.DataFrame, history: LoggedHistory, mall: ResponseMall, cadenc
                                   history.state.active[observable["promoter"] % 2 == k])
         preds = model.predict_arms(decision)
         share = pcfg.budget_share - pcfg.budget_safety
-        chosen = allocate(preds.margin, preds.commission - share * preds.kept, 0.0).arm
-        arm_of = pd.Series(chosen, index=decision["promoter"].to_numpy())
+        price = allocate(preds.margin, preds.commission - share * preds.kept, 0.0).lagrange
         rows = fold == k
-        target[rows] = arm_of.reindex(held["promoter"]).to_numpy()
-        q_logged[rows] = _one_step_margin(model, held, held["rate"].to_numpy())
-        q_target[rows] = _one_step_margin(model, held, ladder[target[rows]])
-        q_plan[rows] = _one_step_margin(model, held, np.full(len(held), cfg.plan_rate))
+        target[rows] = _policy_arm(model.predict_arms(held), share, price, cfg.plan_arm)
+        scale = _own_scale(model, train, held, cfg.plan_rate)
+        rates = {"logged": held["rate"].to_numpy(), "learned": ladder[target[rows]],
+                 "fixed": plan[rows]}
+        for name, rate in rates.items():
+            qs[name][rows] = _one_step_margin(model, held, rate, scale)
+            qs[f"{name}_features"][rows] = _one_step_margin(model, held, rate)
     promoter = frame["promoter"].to_numpy()
     cycle = frame["cycle"].to_numpy()
     logged = frame["arm"].to_numpy()
     reward = frame["margin"].to_numpy()
     propensity = frame["propensity"].to_numpy()
-    truths = [arm_expectations(mall, s, cadence, "next")["margin"] for s in history.states]
     result: dict[str, object] = {}
-    plans = {"learned": (target, q_target),
-             "fixed": (np.full(len(frame), cfg.plan_arm), q_plan)}
-    for name, (arm, q_arm) in plans.items():
-        truth = float(np.mean([truths[c][p, a] for p, c, a in zip(promoter, cycle, arm,
-                                                                     strict=True)]))
+    arms = {"learned": target, "fixed": np.full(len(frame), cfg.plan_arm)}
+    for name, arm in arms.items():
+        args = (reward, logged, arm, propensity)
         result[name] = {
-            **ope.doubly_robust(reward, logged, arm, propensity, q_logged, q_arm,
-                                promoter).as_dict(),
-            "ips": ope.ips(reward, logged, arm, propensity, promoter).as_dict(),
-            "snips": ope.snips(reward, logged, arm, propensity, promoter).as_dict(),
-            "truth": truth,
+            **ope.self_normalised_dr(*args, qs["logged"], qs[name], promoter).as_dict(),
+            "estimator": "self-normalised DR, q = response model x own clean history",
+            "dr": ope.doubly_robust(*args, qs["logged"], qs[name], promoter).as_dict(),
+            "dr_features_q": ope.doubly_robust(*args, qs["logged_features"],
+                                               qs[f"{name}_features"], promoter).as_dict(),
+            "ips": ope.ips(*args, promoter).as_dict(),
+            "snips": ope.snips(*args, promoter).as_dict(),
+            "truth": float(_row_truth(history, mall, cadence, promoter, cycle, arm).mean()),
+            # 1 in expectation when the target does not depend on the logged arms (a check)
+            "mean_weight": float(((logged == arm) / propensity).mean()),
         }
     learned_dr = result["learned"]["estimate"]  # type: ignore[index]
     fixed_dr = result["fixed"]["estimate"]  # type: ignore[index]
