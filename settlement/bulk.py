@@ -116,6 +116,18 @@ def prepare(raw: Any, dialect: Any, table: Table, columns: Sequence[str],
     return PreparedInsert(table.name, tuple(columns), None, converted, len(rows))
 
 
+def copy_data_through_psycopg(raw: Any, types: Sequence[str],
+                              rows: Sequence[Sequence[Any]]) -> bytes:
+    """The binary COPY stream of `rows` as psycopg's own `Copy` writes it (the reference the fast
+    formatter below must equal byte for byte, and its fallback)."""
+    buffer = io.BytesIO()
+    with raw.cursor() as cursor, Copy(cursor, binary=True, writer=FileWriter(buffer)) as copy:
+        copy.set_types(types)
+        for row in rows:
+            copy.write_row(row)
+    return buffer.getvalue()
+
+
 def binary_copy_data(raw: Any, types: Sequence[str], rows: Sequence[Sequence[Any]]) -> bytes:
     """The binary COPY stream of `rows` (PostgreSQL type names in `types`), as psycopg's `Copy`
     writes it: header, one record per row, trailer.
@@ -125,12 +137,7 @@ def binary_copy_data(raw: Any, types: Sequence[str], rows: Sequence[Sequence[Any
     thread that decides batches. Without that formatter, through `Copy` itself.
     """
     if _format_row_binary is None:
-        buffer = io.BytesIO()
-        with raw.cursor() as cursor, Copy(cursor, binary=True, writer=FileWriter(buffer)) as copy:
-            copy.set_types(types)
-            for row in rows:
-                copy.write_row(row)
-        return buffer.getvalue()
+        return copy_data_through_psycopg(raw, types, rows)
     transformer = Transformer.from_context(raw)
     registry = raw.adapters.types
     transformer.set_dumper_types([registry.get_oid(name) for name in types], pq.Format.BINARY)

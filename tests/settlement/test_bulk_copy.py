@@ -3,13 +3,11 @@ own `Copy` writes for the same rows and types (NULLs, text beyond ASCII, bools, 
 
 from __future__ import annotations
 
-import io
 from datetime import UTC, datetime, timedelta
 
 import psycopg
-from psycopg.copy import Copy, FileWriter
 
-from settlement.bulk import binary_copy_data
+from settlement.bulk import binary_copy_data, copy_data_through_psycopg
 
 TYPES = ["text", "int8", "int4", "bool", "timestamptz", "text"]
 ROWS = [
@@ -21,20 +19,10 @@ ROWS = [
 ]
 
 
-def _through_copy(raw: psycopg.Connection, types: list[str], rows: list[tuple]) -> bytes:
-    buffer = io.BytesIO()
-    with raw.cursor() as cursor, Copy(cursor, binary=True, writer=FileWriter(buffer)) as copy:
-        copy.set_types(types)
-        for row in rows:
-            copy.write_row(row)
-    return buffer.getvalue()
-
-
 def test_rows_format_as_psycopgs_copy_writes_them(postgres_url: str) -> None:
     with psycopg.connect(postgres_url.replace("postgresql+psycopg", "postgresql")) as raw:
-        assert binary_copy_data(raw, TYPES, ROWS) == _through_copy(raw, TYPES, ROWS)
-        assert binary_copy_data(raw, TYPES, ROWS[:1]) == _through_copy(raw, TYPES, ROWS[:1])
-        assert binary_copy_data(raw, TYPES, []) == _through_copy(raw, TYPES, [])
+        for rows in (ROWS, ROWS[:1], []):
+            assert binary_copy_data(raw, TYPES, rows) == copy_data_through_psycopg(raw, TYPES, rows)
 
 
 def test_the_stream_loads_back_the_same_rows(postgres_url: str) -> None:

@@ -10,11 +10,8 @@ is larger, since its refunds escape the hold):
    cycle of an adstock (AR(1) carry-over) response; LightGBM fits e(x) with a custom quasi-Poisson
    objective, each row weighted by the inverse of its logged propensity. e is clipped at 0, so
    predicted sales never fall when the rate rises (the monotone shape incentive systems impose).
-3. Carry-over rho: one number, by profile likelihood: e(x) is refitted at each rho of a grid and
-   the rho whose fit best explains the rows where the rate changed this cycle or the one before
-   (the explored cycle and the cycle back on the plan rate) wins. Alternating "e given rho, rho
-   given e" stalled on the ridge where (1 - rho) and e trade off, at a rho too low (0.1-0.2
-   against a truth of 0.3), which made the steady-state e too low.
+3. Carry-over rho: one number, by a 1-D search over rows where the rate changed this cycle or the
+   one before, given e(x).
 The steady state of an arm is level * (r / r0) ** e(x). Intervals: `bags` promoter-bootstrap fits
 of e(x); the interval of an arm is the spread of the bags' predictions (mean +- 1.96 sd).
 This uses the logging design: explored rates are random given the features, so the explored rows
@@ -24,7 +21,7 @@ shape, which is stated in the README as a limit of what these numbers prove.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import lightgbm as lgb
 import numpy as np
@@ -34,16 +31,11 @@ from training.policy.config import PolicyConfig
 from training.policy.data import DYNAMIC, STATIC, TARGETS
 
 LEVEL_FEATURES = STATIC + DYNAMIC
-# Bound on outcome / baseline (and on the own multiplier). A clip at 20 cut the lucky high ratios
-# of raised promoters and biased e(x) down (design seeds 1-5: mean e 0.43 -> 0.48 against 0.71
-# true, static share 0.44 -> 0.49 with no clip); with no clip at all one small promoter's
-# windfall can steer the fit of a small mall (N = 1,000), so the guard stays, at 100.
-MAX_RATIO = 100.0
+MAX_RATIO = 20.0  # clip on outcome / level, so one lucky promoter cannot steer a leaf
 MIN_LEVEL_YUAN = 5.0  # promoters expected to sell less per cycle tell nothing about a ratio
 LEVEL_HALF_YUAN = 300.0  # a promoter at this level counts half as much as a big one
 MAX_ELASTICITY = 3.0
-RHO_GRID = np.linspace(0.0, 0.6, 13)  # carry-over candidates of the profile likelihood
-PROFILE_BAGS = 4  # bags of e(x) per candidate rho (the final fit uses config.bags)
+RHO_GRID = np.linspace(0.0, 0.9, 19)
 SHRINK_GRID_YUAN = np.array([1.0, 10.0, 30.0, 100.0, 300.0, 1e3, 3e3, 1e4, 1e5, 1e7])
 FOLDS = 2
 
@@ -230,24 +222,33 @@ def config_plan_from(rows: pd.DataFrame) -> float:
     return float(rows["plan_rate"].iloc[0])
 
 
-def _profile_rho(explored: pd.DataFrame, explored_level: np.ndarray, changed: pd.DataFrame,
-                 level: np.ndarray, target: str, plan: float, config: PolicyConfig) -> float:
-    """Carry-over rho by profile likelihood over `RHO_GRID`: e(x) refitted at each rho (with
-    `PROFILE_BAGS` bags), scored on the rows whose rate moved this cycle or the last (deviance).
-    The explored cycle shows (1 - rho) of the steady effect and the cycle back on the plan rate
-    rho (1 - rho) of it; the score is not weighted by propensity, since the cycles back carry
-    the information on rho and their logged propensity is the plan's."""
-    few = replace(config, bags=PROFILE_BAGS)
-    ratio = np.clip(changed[target].to_numpy() / np.maximum(level, 1e-6), 0.0, MAX_RATIO)
-    now = changed["rate"].to_numpy() / plan
-    before = changed["prev_rate"].to_numpy() / plan
+def _global_fit(rows: pd.DataFrame, level: np.ndarray, target: str, plan: float
+                ) -> tuple[float, float]:
+    """One elasticity and the carry-over rho for the whole mall, by grid search (deviance)."""
+    ratio = np.clip(rows[target].to_numpy() / np.maximum(level, 1e-6), 0.0, MAX_RATIO)
+    now = rows["rate"].to_numpy() / plan
+    before = rows["prev_rate"].to_numpy() / plan
+    weight = np.where(level >= MIN_LEVEL_YUAN, level / (level + LEVEL_HALF_YUAN), 0.0)
+    best = (np.inf, 0.5, 0.3)
+    for e in np.linspace(0.0, MAX_ELASTICITY, 31):
+        for rho in RHO_GRID:
+            mu = np.maximum(_adstock(np.full(len(rows), e), now, before, rho), 1e-9)
+            loss = float((weight * (mu - ratio * np.log(mu))).sum())
+            if loss < best[0]:
+                best = (loss, e, rho)
+    return best[1], best[2]
+
+
+def _carry_over(rows: pd.DataFrame, level: np.ndarray, target: str, plan: float,
+                e: np.ndarray) -> float:
+    """Carry-over rho that best fits rows whose rate moved, given each row's elasticity."""
+    ratio = np.clip(rows[target].to_numpy() / np.maximum(level, 1e-6), 0.0, MAX_RATIO)
+    now = rows["rate"].to_numpy() / plan
+    before = rows["prev_rate"].to_numpy() / plan
     weight = np.where(level >= MIN_LEVEL_YUAN, level / (level + LEVEL_HALF_YUAN), 0.0)
     losses = []
     for rho in RHO_GRID:
-        elasticity, base_e = _fit_elasticity(explored, explored_level, target, float(rho), few)
-        raw = np.stack([b.predict(changed[LEVEL_FEATURES], raw_score=True) for b in elasticity])
-        e = np.clip(raw + base_e, 0.0, MAX_ELASTICITY).mean(0)
-        mu = np.maximum(_adstock(e, now, before, float(rho)), 1e-9)
+        mu = np.maximum(_adstock(e, now, before, rho), 1e-9)
         losses.append(float((weight * (mu - ratio * np.log(mu))).sum()))
     return float(RHO_GRID[int(np.argmin(losses))])
 
@@ -306,17 +307,19 @@ def fit_response(frame: pd.DataFrame, ladder: np.ndarray, upline_rate: float,
         changed_mask = (moved & clean_lag).to_numpy()
         changed = rows.loc[changed_mask]
         level = shell.level(target, changed) * own[changed_mask]
+        base_e, rho = _global_fit(changed, level, target, plan)
         held = (changed["prev_rate"] == plan) | (changed["prev_rate"] == changed["rate"])
         on_explored = (changed["rate"] != plan) & held
         explored = changed.loc[on_explored]
         explored_level = level[on_explored.to_numpy()]
         keep = explored_level >= MIN_LEVEL_YUAN
-        rho = _profile_rho(explored.loc[keep], explored_level[keep], changed, level, target,
-                           plan, config)
-        elasticity, base_e = _fit_elasticity(explored.loc[keep], explored_level[keep], target,
-                                             rho, config)
-        fits[target] = TargetFit(levels, elasticity, rho, base_e, calibration)
-        shell.fits[target] = fits[target]
+        for _ in range(2):  # e(x) given rho, then rho given e(x), then e(x) again
+            elasticity, base_e = _fit_elasticity(explored.loc[keep], explored_level[keep],
+                                                 target, rho, config)
+            fits[target] = TargetFit(levels, elasticity, rho, base_e, calibration)
+            shell.fits[target] = fits[target]
+            rho = _carry_over(changed, level, target, plan, shell.elasticity(target, changed)
+                              .mean(0))
     shell.metrics = {f"{t}_{k}": float(getattr(f, k)) for t, f in fits.items()
                      for k in ("rho", "base_e", "calibration")}
     return shell
